@@ -1,0 +1,57 @@
+"""Records that flow unchanged from ingest to the UI (see DESIGN.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Page:
+    """One physical page of a document; `number` is 1-based and set when read."""
+
+    doc_id: str
+    number: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one page's text: `text == page.text[start:end]`."""
+
+    chunk_id: int
+    doc_id: str
+    page: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A search hit: a chunk, the title of its document and the hit's score."""
+
+    chunk: Chunk
+    doc_title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file: its pages and what was read from its metadata."""
+
+    doc_id: str
+    title: str
+    pages: tuple[Page, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document as the library lists it."""
+
+    doc_id: str
+    title: str
+    paths: tuple[str, ...]
+    pages: int
+    chunks: int
+    ingested_at: str
+    tags: tuple[str, ...] = ()
