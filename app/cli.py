@@ -1,0 +1,200 @@
+"""The `groundwork` command line: parse flags, wire objects, print results."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from app.config import Config, ConfigError, load_config
+
+EXIT_FAILED_FILES = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, never as a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `groundwork` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args.config, library=args.library)
+        return args.run(args, config)
+    except KeyboardInterrupt:
+        print("interrupted; what was committed stays in the library, and the next run resumes", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every known failure is shown as one line
+        if not _is_user_error(exc):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _is_user_error(exc: Exception) -> bool:
+    from index.embedder import EmbedderError
+    from index.store import LibraryError
+    return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="groundwork", description="Grounded answers from your own documents.")
+    parser.add_argument("--config", help="TOML config file (default: $GROUNDWORK_CONFIG or ./groundwork.toml)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--library", help="library folder (default: $GROUNDWORK_LIBRARY, else ./library)")
+        p.set_defaults(run=run)
+        return p
+
+    p = command("ingest", cmd_ingest, "ingest PDF, text, Markdown and HTML files into a library")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
+    p.add_argument("--tag", action="append", default=[], help="tag the ingested documents (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    p.add_argument("--engine", choices=["local"], default="local", help="ingestion engine")
+
+    p = command("search", cmd_search, "search a library")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
+    p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    p.add_argument("--doc", action="append", default=[], help="only this document (id, title or path; repeatable)")
+    p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
+    p.add_argument("--json", action="store_true", help="one JSON object per passage on stdout")
+
+    p = command("docs", cmd_docs, "list the documents of a library")
+    p.add_argument("--json", action="store_true", help="one JSON object per document on stdout")
+
+    p = command("delete", cmd_delete, "remove a document from a library everywhere")
+    p.add_argument("doc", help="document id (or unique prefix), title or source path")
+    return parser
+
+
+def _embedder(config: Config):
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    return SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
+
+
+def _open(config: Config, create: bool = False):
+    from index.store import Library
+    return Library.open(config.library, create=create)
+
+
+def cmd_ingest(args, config: Config) -> int:
+    """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
+    from ingest.pipeline import IngestOptions, ingest
+    options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap,
+                            max_file_mb=config.max_file_mb, tags=tuple(args.tag),
+                            parse_workers=config.parse_workers)
+    counts: Counter[str] = Counter()
+    pages = chunks = 0
+    start = time.monotonic()
+    with _open(config, create=True) as library, _progress() as bar:
+        embedder = _embedder(config)
+        library.check_model(embedder.name)
+        for result in ingest(args.paths, library, embedder, options):
+            counts[result.status] += 1
+            if result.status in ("added", "updated"):
+                pages, chunks = pages + result.pages, chunks + result.chunks
+            _report_file(result, args.json, bar)
+            _advance(bar, start, pages, chunks)
+        total_docs = library.count("documents")
+    elapsed = time.monotonic() - start
+    summary = (f"{sum(counts.values())} files: {counts['added']} added, {counts['updated']} updated, "
+               f"{counts['unchanged']} unchanged, {counts['failed']} failed; {pages} pages, {chunks} chunks "
+               f"in {elapsed:.1f} s ({pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s); "
+               f"library {config.library} holds {total_docs} documents")
+    print(summary, file=sys.stderr if args.json else sys.stdout)
+    return EXIT_FAILED_FILES if counts["failed"] else 0
+
+
+def _progress():
+    from tqdm import tqdm
+    return tqdm(unit="file", file=sys.stderr, disable=None, dynamic_ncols=True, leave=False)
+
+
+def _advance(bar, start: float, pages: int, chunks: int) -> None:
+    elapsed = max(time.monotonic() - start, 1e-9)
+    bar.set_postfix_str(f"{pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s", refresh=False)
+    bar.update(1)
+
+
+def _report_file(result, as_json: bool, bar) -> None:
+    if as_json:
+        bar.write(json.dumps(result.to_json()), file=sys.stdout)
+    elif result.status == "failed":
+        bar.write(f"failed     {result.path}: {result.error}", file=sys.stderr)
+    else:
+        twin = f" (same content as {result.duplicate_of})" if result.duplicate_of else ""
+        bar.write(f"{result.status:<10} {result.path}: {result.pages} pages, {result.chunks} chunks{twin}",
+                  file=sys.stdout)
+
+
+def cmd_search(args, config: Config) -> int:
+    """groundwork search QUERY : print the best passages with document, page and score."""
+    from index.search import Filters, search
+    if not args.query.strip():
+        raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
+    if args.k < 1:
+        raise UserError("-k must be at least 1")
+    with _open(config) as library:
+        filters = Filters(tuple(library.resolve(d) for d in args.doc), tuple(args.tag))
+        passages = search(library, _embedder(config), args.query, args.k, args.mode, filters)
+    if not passages:
+        print("no passages found" if library.count("documents") else
+              f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}",
+              file=sys.stderr)
+    for rank, p in enumerate(passages, start=1):
+        c = p.chunk
+        if args.json:
+            print(json.dumps({"doc": p.doc_title, "doc_id": c.doc_id, "page": c.page, "chunk_id": c.chunk_id,
+                              "score": round(p.score, 6), "text": c.text}))
+        else:
+            print(f"{rank}. {p.doc_title}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
+            print(f"   {_snippet(c.text)}\n")
+    return 0
+
+
+def _snippet(text: str, width: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
+
+
+def cmd_docs(args, config: Config) -> int:
+    """groundwork docs : list documents and files that failed."""
+    with _open(config) as library:
+        docs, failures = library.documents(), library.failures()
+    for d in docs:
+        if args.json:
+            print(json.dumps({"doc_id": d.doc_id, "title": d.title, "pages": d.pages, "chunks": d.chunks,
+                              "ingested_at": d.ingested_at, "paths": list(d.paths), "tags": list(d.tags)}))
+        else:
+            tags = f"  [{', '.join(d.tags)}]" if d.tags else ""
+            print(f"{d.doc_id}  {d.title}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
+    if not docs and not args.json:
+        print(f"no documents yet; run: groundwork ingest PATH --library {config.library}")
+    for path, error, at in failures:
+        if args.json:
+            print(json.dumps({"path": path, "status": "failed", "error": error, "at": at}))
+        else:
+            print(f"failed  {path}: {error} ({at})")
+    return 0
+
+
+def cmd_delete(args, config: Config) -> int:
+    """groundwork delete DOC : remove a document from the library."""
+    with _open(config) as library:
+        library.lock_for_writing()
+        doc_id = library.resolve(args.doc)
+        info = library.document(doc_id)
+        library.delete_document(doc_id)
+        library.save_vectors()
+    print(f"deleted {info.title} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Configuration: a TOML file, overridden by GROUNDWORK_* environment variables, overridden by flags.
+
+This is the only module that reads configuration; everything else takes plain arguments.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting, with its default."""
+
+    library: str = "library"
+    embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
+    embedding_backend: str = "auto"
+    chunk_tokens: int = 256
+    chunk_overlap: int = 32
+    max_file_mb: float = 200.0
+    parse_workers: int = 1
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used, said in one line."""
+
+
+def load_config(path: str | None = None, environ: dict[str, str] | None = None, **flags) -> Config:
+    """Defaults < TOML file (GROUNDWORK_CONFIG or ./groundwork.toml) < environment < flags that are set."""
+    environ = os.environ if environ is None else environ
+    config = Config()
+    file = Path(path or environ.get("GROUNDWORK_CONFIG") or "groundwork.toml")
+    if file.exists():
+        config = _apply(config, _read_toml(file), str(file))
+    env = {f.name: environ[f"GROUNDWORK_{f.name.upper()}"] for f in fields(Config)
+           if f"GROUNDWORK_{f.name.upper()}" in environ}
+    config = _apply(config, env, "environment")
+    return _apply(config, {k: v for k, v in flags.items() if v is not None}, "command line")
+
+
+def _read_toml(file: Path) -> dict:
+    try:
+        data = tomllib.loads(file.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc}") from None
+    return data.get("groundwork", data)
+
+
+def _apply(config: Config, values: dict, origin: str) -> Config:
+    known = {f.name: f.type for f in fields(Config)}
+    changes = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r} in {origin}; known: {', '.join(known)}")
+        caster = {"int": int, "float": float}.get(known[key], str)
+        try:
+            changes[key] = caster(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {key} in {origin} must be {known[key]}, not {value!r}") from None
+    return replace(config, **changes)

@@ -1,0 +1,84 @@
+"""Search a library: dense (FAISS), lexical (FTS5 BM25), or both fused by reciprocal rank."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from index.records import Passage
+from index.store import Library
+
+if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is needed here
+    from index.embedder import Embedder
+
+MODES = ("hybrid", "dense", "lexical")
+RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict a search to documents (by id) and tags; empty means the whole library."""
+
+    doc_ids: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.doc_ids or self.tags)
+
+
+def search(library: Library, embedder: Embedder, query: str, k: int = 5,
+           mode: str = "hybrid", filters: Filters = Filters()) -> list[Passage]:
+    """The k best passages for a query, best first."""
+    if mode not in MODES:
+        raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+    depth = max(50, 4 * k)  # fusion needs more than k candidates from each side
+    ranked: list[list[tuple[int, float]]] = []
+    if mode in ("dense", "hybrid"):
+        ranked.append(dense_hits(library, embedder, query, depth, filters))
+    if mode in ("lexical", "hybrid"):
+        ranked.append(lexical_hits(library, query, depth, filters))
+    hits = ranked[0][:k] if len(ranked) == 1 else reciprocal_rank_fusion(ranked)[:k]
+    found = library.chunks([cid for cid, _ in hits])
+    return [Passage(chunk=found[cid][0], doc_title=found[cid][1], score=score)
+            for cid, score in hits if cid in found]
+
+
+def dense_hits(library: Library, embedder: Embedder, query: str, n: int,
+               filters: Filters = Filters()) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) of the n nearest chunks."""
+    library.check_model(embedder.name)
+    index = library.vectors
+    if index.ntotal == 0:
+        return []
+    allowed = library.chunk_ids_for(library.select_docs(filters.doc_ids, filters.tags)) if filters else None
+    if allowed is not None and not len(allowed):
+        return []
+    scores, ids = index.search(embedder.embed([query], kind="query"), n, allowed)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def lexical_hits(library: Library, query: str, n: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) of the n best full-text matches."""
+    match = fts_query(query)
+    if not match:
+        return []
+    allowed = library.select_docs(filters.doc_ids, filters.tags) if filters else None
+    return library.lexical(match, n, allowed)
+
+
+def fts_query(query: str, max_terms: int = 64) -> str:
+    """An FTS5 expression matching any word of the query; user text never reaches FTS5 syntax."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:max_terms]
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse ranked lists: each id scores sum(1 / (k + rank)), best first."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, (cid, _) in enumerate(ranking, start=1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))

@@ -1,0 +1,399 @@
+"""The library on disk: SQLite (documents, pages, chunks, vectors, FTS5) and a FAISS cache.
+
+Every change is one SQLite transaction (WAL mode), so a crash or a kill leaves
+the last committed library. The FAISS file is saved now and then, stamped with
+the commit counter it reflects; on open, a stale one is reconciled with SQLite.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from index.records import Chunk, Document, DocumentInfo
+from index.vectors import IVF_THRESHOLD, IndexSettings, VectorIndex, build_index
+
+SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
+FORMAT = 1
+
+
+class LibraryError(Exception):
+    """A one-line problem with a library that a user can act on."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file on disk that a library document came from."""
+
+    path: str
+    doc_id: str
+    size: int
+    mtime_ns: int
+
+
+class Library:
+    """One library folder: open it, read it, and write to it under a writer lock."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection):
+        self.root = root
+        self._conn = conn
+        self._vectors: VectorIndex | None = None
+        self._lock_file = None
+
+    # ---- opening -----------------------------------------------------------------
+    @classmethod
+    def open(cls, root: Path | str, create: bool = False) -> Library:
+        """Open the library at `root`; with `create`, make it if missing."""
+        root = Path(root)
+        db = root / "library.sqlite"
+        if not db.exists() and not create:
+            raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
+        root.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL survives a process kill
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        return cls(root, conn)
+
+    def close(self) -> None:
+        """Close the database and release the writer lock."""
+        self._conn.close()
+        if self._lock_file:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def manifest(self) -> dict:
+        """The embedding model and dimension the library was built with ({} while empty)."""
+        path = self.root / "manifest.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def check_model(self, model: str) -> None:
+        """Refuse to mix vectors of two embedding models in one library."""
+        built_with = self.manifest.get("embedding_model")
+        if built_with and built_with != model:
+            raise LibraryError(
+                f"library {self.root} was built with embedding model {built_with!r}, not {model!r}; "
+                f"set GROUNDWORK_EMBEDDING_MODEL={built_with} or ingest into a new --library"
+            )
+
+    def _ensure_manifest(self, model: str, dim: int) -> None:
+        self.check_model(model)
+        if not self.manifest:
+            manifest = {"format": FORMAT, "embedding_model": model, "dim": dim,
+                        "created_at": _now()}
+            _atomic_write(self.root / "manifest.json", json.dumps(manifest, indent=2).encode())
+            self._vectors = None  # the placeholder held before the dimension was known
+
+    # ---- writing -----------------------------------------------------------------
+    def lock_for_writing(self) -> None:
+        """Take the single-writer lock, or fail at once if another process holds it."""
+        if self._lock_file:
+            return
+        handle = open(self.root / ".write.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise LibraryError(f"another process is writing to library {self.root}; wait for it to finish")
+        self._lock_file = handle
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        if not self._lock_file:
+            raise RuntimeError("lock_for_writing() before writing to the library")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            self._conn.execute(
+                "INSERT INTO meta VALUES ('epoch', 1) "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def write_document(self, doc: Document, sha256: str, chunks: Sequence[Chunk], vectors: np.ndarray,
+                       source: Source, model: str, tags: Sequence[str] = ()) -> str:
+        """Store a parsed document with its chunks and vectors; 'added' or 'updated'."""
+        self._ensure_manifest(model, vectors.shape[1])
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        previous = self.source(source.path)
+        index = self.vectors  # load before the commit, or the load would already hold these
+        with self._transaction() as db:
+            db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
+                       (doc.doc_id, sha256, doc.title, Path(source.path).suffix.lower().lstrip("."),
+                        len(doc.pages), len(chunks), _now(), json.dumps(doc.metadata)))
+            db.executemany("INSERT INTO pages VALUES (?,?,?)",
+                           [(p.doc_id, p.number, p.text) for p in doc.pages])
+            db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
+                           [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
+                            for c, v in zip(chunks, vectors)])
+            db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(doc.doc_id, t) for t in tags])
+            self._upsert_source(db, source)
+            self._forget(db, source.path)
+            removed = self._drop_orphan(db, previous.doc_id) if previous else []
+        index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
+        index.remove(removed)
+        return "updated" if previous else "added"
+
+    def link_source(self, source: Source, tags: Sequence[str] = ()) -> None:
+        """Point a path at a document already stored (same content), replacing what it pointed at."""
+        previous = self.source(source.path)
+        index = self.vectors
+        with self._transaction() as db:
+            self._upsert_source(db, source)
+            db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(source.doc_id, t) for t in tags])
+            self._forget(db, source.path)
+            removed = []
+            if previous and previous.doc_id != source.doc_id:
+                removed = self._drop_orphan(db, previous.doc_id)
+        index.remove(removed)
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document everywhere: rows, full-text entries, vectors and sources."""
+        index = self.vectors
+        with self._transaction() as db:
+            removed = self._delete(db, doc_id)
+        index.remove(removed)
+
+    def record_failure(self, path: str, error: str) -> None:
+        """Remember why a file failed, for `docs` and the UI."""
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO failures VALUES (?,?,?)", (path, error, _now()))
+
+    @staticmethod
+    def _upsert_source(db: sqlite3.Connection, s: Source) -> None:
+        db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?)", (s.path, s.doc_id, s.size, s.mtime_ns))
+
+    @staticmethod
+    def _forget(db: sqlite3.Connection, path: str) -> None:
+        db.execute("DELETE FROM failures WHERE path = ?", (path,))
+
+    def _drop_orphan(self, db: sqlite3.Connection, doc_id: str) -> list[int]:
+        # A changed file replaces its old document unless another file still has that content.
+        still_used = db.execute("SELECT 1 FROM sources WHERE doc_id = ? LIMIT 1", (doc_id,)).fetchone()
+        return [] if still_used else self._delete(db, doc_id)
+
+    @staticmethod
+    def _delete(db: sqlite3.Connection, doc_id: str) -> list[int]:
+        ids = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        for table in ("chunks", "pages", "tags", "sources", "documents"):
+            db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
+        return ids
+
+    # ---- reading -----------------------------------------------------------------
+    def source(self, path: str) -> Source | None:
+        """What the library knows of a file path, if anything."""
+        row = self._conn.execute("SELECT * FROM sources WHERE path = ?", (path,)).fetchone()
+        return Source(*row) if row else None
+
+    def doc_by_sha(self, sha256: str) -> str | None:
+        """The id of the document with this content, if stored."""
+        row = self._conn.execute("SELECT doc_id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return row[0] if row else None
+
+    def documents(self, doc_id: str | None = None) -> list[DocumentInfo]:
+        """Every document (or the one with `doc_id`), most recently ingested first."""
+        where = "WHERE d.doc_id = ?" if doc_id else ""
+        rows = self._conn.execute(
+            "SELECT d.doc_id, d.title, d.pages, d.chunks, d.ingested_at, "
+            "(SELECT group_concat(path, char(10)) FROM sources s WHERE s.doc_id = d.doc_id), "
+            "(SELECT group_concat(tag, char(10)) FROM tags t WHERE t.doc_id = d.doc_id) "
+            f"FROM documents d {where} ORDER BY d.ingested_at DESC, d.title", (doc_id,) if doc_id else ()).fetchall()
+        return [DocumentInfo(doc_id=r[0], title=r[1], pages=r[2], chunks=r[3], ingested_at=r[4],
+                             paths=tuple(sorted((r[5] or "").split("\n"))) if r[5] else (),
+                             tags=tuple(sorted(r[6].split("\n"))) if r[6] else ())
+                for r in rows]
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """One document's listing, if stored."""
+        return next((d for d in self.documents(doc_id) if d.doc_id == doc_id), None)
+
+    def failures(self) -> list[tuple[str, str, str]]:
+        """Files whose last ingest failed: (path, reason, when)."""
+        return self._conn.execute("SELECT path, error, at FROM failures ORDER BY path").fetchall()
+
+    def resolve(self, ref: str) -> str:
+        """The doc id for a document named by id (or unique prefix), exact title or source path."""
+        db = self._conn
+        for sql, arg in (("SELECT doc_id FROM documents WHERE doc_id = ?", ref),
+                         ("SELECT doc_id FROM sources WHERE path = ?", str(Path(ref).resolve())),
+                         ("SELECT doc_id FROM documents WHERE title = ?", ref),
+                         ("SELECT doc_id FROM documents WHERE doc_id LIKE ? || '%'", ref)):
+            found = {r[0] for r in db.execute(sql, (arg,))}
+            if len(found) == 1:
+                return found.pop()
+            if len(found) > 1:
+                raise LibraryError(f"{ref!r} names {len(found)} documents; use a document id from: groundwork docs")
+        raise LibraryError(f"no document {ref!r} in library {self.root}; list them with: groundwork docs")
+
+    def select_docs(self, doc_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> list[str]:
+        """Ids of the documents named, plus those carrying any of the tags."""
+        rows = self._conn.execute(
+            f"SELECT doc_id FROM documents WHERE doc_id IN ({_marks(doc_ids)}) "
+            f"UNION SELECT doc_id FROM tags WHERE tag IN ({_marks(tags)})", (*doc_ids, *tags)).fetchall()
+        return sorted(r[0] for r in rows)
+
+    def chunk_ids_for(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Chunk ids of these documents."""
+        rows = self._conn.execute(
+            f"SELECT chunk_id FROM chunks WHERE doc_id IN ({_marks(doc_ids)})", list(doc_ids)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, tuple[Chunk, str]]:
+        """Chunks by id, each with its document's title."""
+        found: dict[int, tuple[Chunk, str]] = {}
+        for part in _batches(list(ids), 500):
+            rows = self._conn.execute(
+                'SELECT c.chunk_id, c.doc_id, c.page, c.start, c."end", c.text, d.title '
+                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({_marks(part)})",
+                part)
+            found.update({r[0]: (Chunk(*r[:6]), r[6]) for r in rows})
+        return found
+
+    def page_text(self, doc_id: str, number: int) -> str | None:
+        """The stored text of one page."""
+        row = self._conn.execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
+                                 (doc_id, number)).fetchone()
+        return row[0] if row else None
+
+    def lexical(self, match: str, limit: int, allowed_docs: Sequence[str] | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score; higher is better) for an FTS5 MATCH expression."""
+        where, args = "chunks_fts MATCH ?", [match]
+        if allowed_docs is not None:
+            where += f" AND rowid IN (SELECT chunk_id FROM chunks WHERE doc_id IN ({_marks(allowed_docs)}))"
+            args += list(allowed_docs)
+        rows = self._conn.execute(
+            f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE {where} ORDER BY bm25(chunks_fts) LIMIT ?",
+            (*args, limit)).fetchall()
+        return [(r[0], -r[1]) for r in rows]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the library's tables."""
+        return self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def epoch(self) -> int:
+        """The commit counter: it grows by one with every write."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ---- vectors -----------------------------------------------------------------
+    @property
+    def vectors(self) -> VectorIndex:
+        """The FAISS index, loaded on first use and reconciled with SQLite."""
+        if self._vectors is None:
+            if not self.manifest:
+                return VectorIndex(1)  # an empty library: nothing to search yet
+            self._vectors = self._load_vectors()
+        return self._vectors
+
+    def _load_vectors(self) -> VectorIndex:
+        dim = self.manifest["dim"]
+        saved = _latest_saved(self.root)
+        if saved is None:
+            return self._rebuild()
+        epoch, path = saved
+        settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
+        index = VectorIndex.load(path, dim, settings)
+        if epoch != self.epoch():
+            self._reconcile(index)
+        return index
+
+    def _reconcile(self, index: VectorIndex) -> None:
+        stored = np.array([r[0] for r in self._conn.execute("SELECT chunk_id FROM chunks")], np.int64)
+        held = index.ids()
+        index.remove(np.setdiff1d(held, stored, assume_unique=True))
+        missing = np.setdiff1d(stored, held, assume_unique=True)
+        for part in _batches(missing.tolist(), 5000):
+            ids, vecs = self._stored_vectors(part)
+            index.add(ids, vecs)
+
+    def _stored_vectors(self, ids: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        if ids is None:
+            rows = self._conn.execute("SELECT chunk_id, vector FROM chunks").fetchall()
+        else:
+            rows = self._conn.execute(
+                f"SELECT chunk_id, vector FROM chunks WHERE chunk_id IN ({_marks(ids)})", list(ids)).fetchall()
+        dim = self.manifest["dim"]
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
+        return np.array([r[0] for r in rows], np.int64), vecs
+
+    def _rebuild(self, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
+        ids, vecs = self._stored_vectors()
+        return build_index(ids, vecs, ivf_threshold)
+
+    def rebuild_vectors(self, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
+        """Rebuild the vector index from the stored vectors (exact or IVF by size) and save it."""
+        self._vectors = self._rebuild(ivf_threshold)
+        self.save_vectors()
+        return self._vectors
+
+    def save_vectors(self) -> None:
+        """Write the FAISS index atomically, stamped with the commit it reflects."""
+        if self._vectors is None or not self.manifest:
+            return
+        if self._vectors.settings.kind == "flat" and self._vectors.ntotal >= IVF_THRESHOLD:
+            self._vectors = self._rebuild()  # grown past exact search: switch to IVF
+        epoch = self.epoch()
+        final = self.root / f"vectors.{epoch}.faiss"
+        settings = self._vectors.settings
+        _atomic_write(final.with_suffix(".json"), json.dumps(settings.__dict__).encode())
+        tmp = final.with_suffix(".faiss.tmp")
+        self._vectors.save(tmp)
+        _fsync_rename(tmp, final)
+        for old in self.root.glob("vectors.*.faiss"):
+            if old != final:
+                old.unlink(missing_ok=True)
+                old.with_suffix(".json").unlink(missing_ok=True)
+
+
+def _latest_saved(root: Path) -> tuple[int, Path] | None:
+    saved = []
+    for path in root.glob("vectors.*.faiss"):
+        stem = path.name.split(".")[1]
+        if stem.isdigit() and path.with_suffix(".json").exists():
+            saved.append((int(stem), path))
+    return max(saved) if saved else None
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    _fsync_rename(tmp, path)
+
+
+def _fsync_rename(tmp: Path, final: Path) -> None:
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+
+
+def _marks(items: Sequence) -> str:
+    return ",".join("?" * len(items))
+
+
+def _batches(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+

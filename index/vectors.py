@@ -1,0 +1,188 @@
+"""FAISS vectors keyed by chunk id: exact while small, IVF past a measured size.
+
+This is the one module that imports faiss. The index is a derived cache of the
+vectors stored in SQLite; `VectorIndex.reconcile` makes it match them again
+after a crash, so the SQLite transaction is the only commit that matters.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Measured by bench/search.py on 2 cores: exact search over 384-d vectors stays
+# under ~5 ms p50 up to about this many vectors; past it IVF is faster.
+IVF_THRESHOLD = 100_000
+TARGET_RECALL = 0.95
+
+
+def gpu_count() -> int:
+    """GPUs FAISS can use; 0 where faiss-cpu is installed or no GPU is present."""
+    try:
+        return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+    except RuntimeError:  # faiss-gpu imports without a driver and fails on first use
+        return 0
+
+
+@dataclass
+class IndexSettings:
+    """How the index searches: its kind and, for IVF, the probes that reach the target recall."""
+
+    kind: str = "flat"
+    nprobe: int = 1
+    measured_recall: float = 1.0
+
+
+class VectorIndex:
+    """Inner-product search over L2-normalised vectors with int64 chunk ids."""
+
+    def __init__(self, dim: int, index=None, settings: IndexSettings | None = None):
+        self.dim = dim
+        self.settings = settings or IndexSettings()
+        self._cpu = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._gpu = None  # a GPU copy for search, made on first search where a GPU exists
+
+    @property
+    def ntotal(self) -> int:
+        return int(self._cpu.ntotal)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under their chunk ids."""
+        if len(ids):
+            self._cpu.add_with_ids(_f32(vectors), np.asarray(ids, dtype=np.int64))
+            self._gpu = None
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Remove vectors by chunk id; unknown ids are ignored."""
+        ids = np.fromiter(ids, dtype=np.int64)
+        if len(ids):
+            self._cpu.remove_ids(faiss.IDSelectorBatch(ids))
+            self._gpu = None
+
+    def ids(self) -> np.ndarray:
+        """Every chunk id held by the index."""
+        if self.settings.kind == "flat":
+            return faiss.vector_to_array(self._cpu.id_map).astype(np.int64)
+        invlists = faiss.extract_index_ivf(self._cpu).invlists
+        parts = [
+            faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+            for i in range(invlists.nlist)
+            if invlists.list_size(i)
+        ]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
+        """Top-k (scores, ids) per query; `allowed` restricts the hits to those chunk ids."""
+        k = min(k, self.ntotal)
+        if k <= 0:
+            n = len(queries)
+            return np.empty((n, 0), np.float32), np.empty((n, 0), np.int64)
+        params = self._params(allowed)
+        scores, ids = self._searcher().search(_f32(queries), k, params=params)
+        return scores, ids
+
+    def _params(self, allowed: np.ndarray | None):
+        sel = faiss.IDSelectorBatch(np.asarray(allowed, np.int64)) if allowed is not None else None
+        if self.settings.kind == "ivf":
+            return faiss.SearchParametersIVF(sel=sel, nprobe=self.settings.nprobe)
+        return faiss.SearchParameters(sel=sel) if sel is not None else None
+
+    def _searcher(self):
+        # Search on the GPU where one is present; the CPU index stays the one we save.
+        if gpu_count() == 0 or self.ntotal < 10_000:
+            return self._cpu
+        if self._gpu is None:
+            self._gpu = faiss.index_cpu_to_all_gpus(self._cpu)
+        return self._gpu
+
+    def save(self, path: Path) -> None:
+        """Write the CPU index to `path` (the caller makes it atomic)."""
+        faiss.write_index(self._cpu, str(path))
+
+    @classmethod
+    def load(cls, path: Path, dim: int, settings: IndexSettings) -> VectorIndex:
+        """Read an index written by `save`."""
+        index = faiss.read_index(str(path))
+        if index.d != dim:
+            raise ValueError(f"vector index {path} has dimension {index.d}, expected {dim}")
+        return cls(dim, index, settings)
+
+
+def build_index(ids: np.ndarray, vectors: np.ndarray, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
+    """Build the right index for this many vectors: exact below the threshold, IVF above it."""
+    dim = vectors.shape[1]
+    if len(ids) < ivf_threshold:
+        index = VectorIndex(dim)
+        index.add(ids, vectors)
+        return index
+    return _build_ivf(ids, _f32(vectors))
+
+
+def _build_ivf(ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+    n, dim = vectors.shape
+    nlist = int(min(65536, 4 * math.sqrt(n), n // 39))  # FAISS wants >= 39 training points a list
+    rng = np.random.default_rng(0)
+    sample = vectors[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
+    quantizer = faiss.IndexFlatIP(dim)
+    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(sample)
+    ivf.add_with_ids(vectors, np.asarray(ids, np.int64))
+    index = VectorIndex(dim, ivf, IndexSettings(kind="ivf", nprobe=1))
+    index.settings = calibrate_nprobe(index, ids, vectors, rng)
+    log.info("built IVF index: %d vectors, %d lists, nprobe %d, recall@10 %.3f",
+             n, nlist, index.settings.nprobe, index.settings.measured_recall)
+    return index
+
+
+def calibrate_nprobe(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, rng,
+                     queries: int = 200) -> IndexSettings:
+    """Smallest nprobe whose recall@10 against exact search reaches TARGET_RECALL."""
+    # Queries are stored vectors plus noise as long as the vector (cosine ~0.7 to it):
+    # real questions sit that far from their best passage, where IVF is hardest.
+    picks = vectors[rng.choice(len(vectors), size=min(queries, len(vectors)), replace=False)]
+    noise = rng.normal(scale=1 / math.sqrt(vectors.shape[1]), size=picks.shape).astype(np.float32)
+    noisy = _normalise(picks + noise)
+    exact_ids = exact_top_k(vectors, noisy, 10, ids)
+    nlist = faiss.extract_index_ivf(index._cpu).nlist
+    recall, nprobe = 0.0, 1
+    while nprobe <= nlist:
+        index.settings = IndexSettings("ivf", nprobe)
+        _, found = index.search(noisy, 10)
+        recall = recall_at_k(found, exact_ids)
+        if recall >= TARGET_RECALL:
+            break
+        nprobe *= 2
+    return IndexSettings("ivf", min(nprobe, nlist), recall)
+
+
+def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, ids: np.ndarray | None = None) -> np.ndarray:
+    """Brute-force top-k ids by inner product, in blocks to bound memory."""
+    best = []
+    for q in np.array_split(queries, max(1, len(queries) // 64)):
+        scores = q @ vectors.T
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        order = np.take_along_axis(scores, top, 1).argsort(axis=1)[:, ::-1]
+        best.append(np.take_along_axis(top, order, 1))
+    rows = np.concatenate(best)
+    return ids[rows] if ids is not None else rows
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Share of the exact top-k ids that the approximate search also returned."""
+    hits = sum(len(set(f.tolist()) & set(e.tolist())) for f, e in zip(found, exact))
+    return hits / exact.size
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.float32)

@@ -1,0 +1,239 @@
+"""Batch ingestion: discover files -> triage by content hash -> parse -> chunk -> embed -> write.
+
+Parsing runs in a worker process while the main process embeds, so the two
+overlap; each document is written in one transaction, so a killed run leaves
+every document either fully in the library or not at all, and the next run
+carries on from there.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import hashlib
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from dataclasses import replace as _replace
+from pathlib import Path
+
+import numpy as np
+
+from index.records import Chunk, Document
+from index.store import Library, Source
+from ingest.chunking import chunk_pages
+from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+
+if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is needed here
+    from index.embedder import Embedder
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Knobs of one ingest run."""
+
+    max_tokens: int = 256
+    overlap: int = 32
+    max_file_mb: float = 200.0
+    tags: tuple[str, ...] = ()
+    parse_workers: int = 1
+    batch_chunks: int = 64  # embed at least this many chunks at once, across small files
+    checkpoint_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file; its JSON form is the CLI contract."""
+
+    path: str
+    status: str  # added | updated | unchanged | failed
+    pages: int = 0
+    chunks: int = 0
+    error: str | None = None
+    doc_id: str | None = None
+    duplicate_of: str | None = None
+
+    def to_json(self) -> dict:
+        """The JSON line of `groundwork ingest --json`."""
+        out = {"path": self.path, "status": self.status, "pages": self.pages,
+               "chunks": self.chunks, "error": self.error}
+        if self.duplicate_of:
+            out["duplicate_of"] = self.duplicate_of
+        return out
+
+
+@dataclass
+class _Pending:
+    """A file that needs parsing, and any identical files found in the same run."""
+
+    source: Source
+    sha256: str
+    twins: list[Source] = field(default_factory=list)
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
+    """Supported files under the paths (recursively, sorted), and failures for bad paths."""
+    found: list[Path] = []
+    failed: list[FileResult] = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if _wanted(p, path))
+        elif not path.exists():
+            failed.append(FileResult(str(path), "failed", error="no such file or directory"))
+        elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+            found.append(path)
+        else:
+            kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            failed.append(FileResult(str(path), "failed", error=f"unsupported file type {path.suffix or '(none)'} (supported: {kinds})"))
+    return list(dict.fromkeys(found)), failed
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+    return not hidden and path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file()
+
+
+def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,
+           options: IngestOptions = IngestOptions()) -> Iterator[FileResult]:
+    """Ingest every supported file under `paths`, yielding one result per file as it lands."""
+    library.lock_for_writing()
+    files, failed = discover(paths)
+    for result in failed:
+        yield _fail(library, result.path, result.error)
+    pending: dict[str, _Pending] = {}
+    for path in files:
+        result = _triage(library, path, options, pending)
+        if result is not None:
+            yield result
+    try:
+        yield from _parse_embed_write(library, embedder, list(pending.values()), options)
+    finally:
+        library.save_vectors()
+
+
+def _triage(library: Library, path: Path, options: IngestOptions,
+            pending: dict[str, _Pending]) -> FileResult | None:
+    """Settle a file without parsing when possible; else queue it in `pending`."""
+    try:
+        stat = path.stat()
+        if stat.st_size == 0:
+            return _fail(library, str(path), "empty file (0 bytes)")
+        if stat.st_size > options.max_file_mb * 2**20:
+            return _fail(library, str(path), f"file too large ({stat.st_size / 2**20:.0f} MB; "
+                                             f"the limit is {options.max_file_mb:.0f} MB)")
+        known = library.source(str(path))
+        if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+            return _unchanged(library, known.doc_id, str(path))
+        sha = _sha256(path)
+    except OSError as exc:
+        return _fail(library, str(path), f"cannot read file: {exc.strerror or exc}")
+    source = Source(str(path), sha[:16], stat.st_size, stat.st_mtime_ns)
+    stored = library.doc_by_sha(sha)
+    if stored is not None:  # same content as a stored document: keep one copy
+        library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags)
+        result = _unchanged(library, stored, str(path), duplicate=known is None or known.doc_id != stored)
+        return result if known is None or known.doc_id == stored else _replace(result, status="updated")
+    if sha in pending:
+        pending[sha].twins.append(source)
+        return None
+    pending[sha] = _Pending(source, sha)
+    return None
+
+
+def _parse_embed_write(library: Library, embedder: Embedder, todo: list[_Pending],
+                       options: IngestOptions) -> Iterator[FileResult]:
+    """Parse in worker processes ahead of the embedder; write each document as it is embedded."""
+    if not todo:
+        return
+    ready: list[tuple[_Pending, Document, list[Chunk]]] = []
+    last_save = time.monotonic()
+    for item, parsed in _parsed_in_order(todo, options.parse_workers):
+        if isinstance(parsed, str):
+            yield _fail(library, item.source.path, parsed)
+            continue
+        chunks = chunk_pages(parsed.pages, embedder, min(options.max_tokens, embedder.max_tokens), options.overlap)
+        ready.append((item, parsed, chunks))
+        if sum(len(c) for _, _, c in ready) >= options.batch_chunks:
+            yield from _embed_and_write(library, embedder, ready, options)
+            ready = []
+        if time.monotonic() - last_save > options.checkpoint_seconds:
+            library.save_vectors()
+            last_save = time.monotonic()
+    yield from _embed_and_write(library, embedder, ready, options)
+
+
+def _embed_and_write(library: Library, embedder: Embedder, ready, options: IngestOptions) -> Iterator[FileResult]:
+    texts = [c.text for _, _, chunks in ready for c in chunks]
+    vectors = embedder.embed(texts, kind="document") if texts else np.empty((0, embedder.dim), np.float32)
+    offset = 0
+    for item, doc, chunks in ready:
+        own = vectors[offset:offset + len(chunks)]
+        offset += len(chunks)
+        status = library.write_document(doc, item.sha256, chunks, own, item.source, embedder.name, options.tags)
+        yield FileResult(item.source.path, status, len(doc.pages), len(chunks), doc_id=doc.doc_id)
+        for twin in item.twins:
+            library.link_source(twin, options.tags)
+            yield _unchanged(library, doc.doc_id, twin.path, duplicate=True)
+
+
+def _parsed_in_order(todo: Sequence[_Pending], workers: int) -> Iterator[tuple[_Pending, Document | str]]:
+    """(item, Document or a one-line error) in input order, parsing a few files ahead."""
+    context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    queue: deque[tuple[_Pending, Future]] = deque()
+    items = iter(todo)
+    try:
+        while True:
+            while len(queue) < workers + 2:  # a little read-ahead, bounded memory
+                item = next(items, None)
+                if item is None:
+                    break
+                queue.append((item, pool.submit(parse_file, item.source.path, item.source.doc_id)))
+            if not queue:
+                return
+            item, future = queue.popleft()
+            try:
+                yield item, future.result()
+            except BrokenProcessPool:
+                yield item, "the parser process died (out of memory or a crash in the PDF library)"
+                pool.shutdown(cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                queue = deque((i, pool.submit(parse_file, i.source.path, i.source.doc_id)) for i, _ in queue)
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def parse_file(path: str, doc_id: str) -> Document | str:
+    """Read one file into a Document, or return why it cannot be read (runs in a worker)."""
+    try:
+        return read_document(Path(path), doc_id)
+    except ReadError as exc:
+        return str(exc)
+    except MemoryError:
+        return "out of memory while reading the file"
+    except Exception as exc:  # a reader bug must fail this file alone, not the batch
+        return f"unexpected error reading the file: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unchanged(library: Library, doc_id: str, path: str, duplicate: bool = False) -> FileResult:
+    info = library.document(doc_id)
+    return FileResult(path, "unchanged", info.pages if info else 0, info.chunks if info else 0, doc_id=doc_id,
+                      duplicate_of=(info.title if info else doc_id) if duplicate else None)
+
+
+def _fail(library: Library, path: str, error: str) -> FileResult:
+    library.record_failure(path, error)
+    return FileResult(path, "failed", error=error)
+

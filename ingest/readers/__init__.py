@@ -1,0 +1,50 @@
+"""Read one file into a Document of physical pages, whatever its format."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.records import Document
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
+    {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+)
+
+_MAX_REASON = 200
+
+
+class ReadError(Exception):
+    """A file that cannot be read; str() is a one-line reason for the user."""
+
+    def __init__(self, reason: str) -> None:
+        # Parsers put newlines and whole dumps in their messages; the CLI prints one line.
+        line = " ".join(str(reason).split())
+        if len(line) > _MAX_REASON:
+            line = line[: _MAX_REASON - 3] + "..."
+        super().__init__(line)
+
+
+def read_document(path: Path, doc_id: str) -> Document:
+    """Read a supported file into a Document, or raise ReadError with a one-line reason."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
+        raise ReadError(f"unsupported file type '{suffix or path.name}' (supported: {supported})")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from exc
+    if not data:
+        raise ReadError("empty file (0 bytes)")
+    # Readers are imported here, not at the top: they import ReadError from this
+    # module, and a text file should not pay for importing pypdf.
+    if suffix == ".pdf":
+        from ingest.readers.pdf import read_pdf
+
+        return read_pdf(data, doc_id, path.stem)
+    if suffix in (".html", ".htm"):
+        from ingest.readers.html import read_html
+
+        return read_html(data, doc_id, path.stem)
+    from ingest.readers.text import read_text
+
+    return read_text(data, doc_id, path.stem, markdown=suffix in (".md", ".markdown"))

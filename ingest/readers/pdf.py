@@ -1,0 +1,107 @@
+"""PDF files: one Page per physical page, text from pypdf (the only module importing it)."""
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import DependencyError, PdfReadWarning
+
+from index.records import Document, Page
+from ingest.readers import ReadError
+
+_METADATA_KEYS = {
+    "/Author": "author",
+    "/Subject": "subject",
+    "/Creator": "creator",
+    "/Producer": "producer",
+    "/CreationDate": "creation_date",
+}
+
+
+# We report every failure ourselves in one line; pypdf's own complaints about
+# malformed files (logged by its submodules, or warned) would only be noise.
+# Set once here, the only module that imports pypdf, as per-call toggling of
+# global logging and warning state is not thread-safe.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", category=PdfReadWarning)
+
+
+def read_pdf(data: bytes, doc_id: str, stem: str) -> Document:
+    """Parse PDF bytes into a Document with one Page per physical page."""
+    reader = _open(data)
+    texts = [_page_text(page) for page in _pages(reader)]
+    info = _metadata(reader)
+    if not texts:
+        raise ReadError("PDF has no pages")
+    if not any(text.strip() for text in texts):
+        raise ReadError("no text; scanned PDF?")
+    pages = tuple(Page(doc_id, number, text) for number, text in enumerate(texts, start=1))
+    title = info.pop("title", "") or stem
+    return Document(doc_id=doc_id, title=title, pages=pages, metadata=info)
+
+
+def _open(data: bytes) -> PdfReader:
+    """Open and, when it needs only the empty password, decrypt the PDF."""
+    # pypdf raises many exception types on broken files; every one means "unreadable".
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except Exception as exc:  # noqa: BLE001
+        raise ReadError(f"not a readable PDF: {_short(exc)}") from exc
+    if not reader.is_encrypted:
+        return reader
+    try:
+        opened = reader.decrypt("")
+    except DependencyError as exc:
+        raise ReadError("encrypted PDF (decrypting it needs the 'cryptography' package)") from exc
+    except Exception as exc:  # noqa: BLE001
+        raise ReadError(f"encrypted PDF (cannot decrypt: {_short(exc)})") from exc
+    if not opened:
+        raise ReadError("encrypted PDF (password required)")
+    return reader
+
+
+def _pages(reader: PdfReader) -> list[Any]:
+    """The page objects; a broken page tree makes the whole file unreadable."""
+    try:
+        return list(reader.pages)
+    except Exception as exc:  # noqa: BLE001
+        raise ReadError(f"not a readable PDF: {_short(exc)}") from exc
+
+
+def _page_text(page: Any) -> str:
+    """The text of one page; a page pypdf cannot parse reads as empty, keeping numbering."""
+    try:
+        text = page.extract_text() or ""
+    except Exception:  # noqa: BLE001
+        return ""
+    return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _metadata(reader: PdfReader) -> dict[str, str]:
+    """Title and descriptive fields from the document info dictionary, as plain strings."""
+    names = {"/Title": "title", **_METADATA_KEYS}
+    try:
+        info = reader.metadata or {}
+        values = {name: _as_text(info.get(key)) for key, name in names.items()}
+    except Exception:  # noqa: BLE001 - metadata is optional; a broken info dict is ignored
+        return {}
+    return {name: text for name, text in values.items() if text}
+
+
+def _as_text(value: Any) -> str:
+    """A metadata value as a clean one-line string ('' when absent)."""
+    if hasattr(value, "get_object"):
+        value = value.get_object()
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    return " ".join(str(value).replace("\x00", "").split())
+
+
+def _short(exc: Exception) -> str:
+    """The exception's message, or its type when the message is empty."""
+    return str(exc).strip() or type(exc).__name__

@@ -1,0 +1,38 @@
+"""Deterministic fakes for unit tests: a hash-based embedder that needs no model."""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"\S+")
+
+
+class HashEmbedder:
+    """Bag-of-words vectors from hashed lower-case words: texts sharing words are similar."""
+
+    def __init__(self, dim: int = 64, name: str = "test/hash-embedder", max_tokens: int = 256):
+        self.dim, self.name, self.max_tokens = dim, name, max_tokens
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Whitespace-separated words as tokens."""
+        return [m.span() for m in _WORD.finditer(text)]
+
+    def embed(self, texts: Sequence[str], kind: str = "document") -> np.ndarray:
+        """One L2-normalised vector per text; the same text always gives the same vector."""
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else _unit(self.dim)
+        return out
+
+
+def _unit(dim: int) -> np.ndarray:
+    v = np.zeros(dim, np.float32)
+    v[0] = 1.0
+    return v

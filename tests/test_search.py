@@ -1,0 +1,71 @@
+"""Lexical, dense and hybrid search on a small known corpus, with filters."""
+import pytest
+from fakes import HashEmbedder
+from test_store import put
+
+from index.search import Filters, fts_query, reciprocal_rank_fusion, search
+from index.store import Library
+
+EMB = HashEmbedder()
+CORPUS = {
+    "lm00": ("Linear models", ["Use lm to fit a linear model: lm(y ~ x) fits y on x by least squares.",
+                               "Residuals and fitted values of a linear model come from resid and fitted."]),
+    "gl00": ("GLMs", ["glm fits generalized linear models such as logistic regression with family binomial."]),
+    "pl00": ("Plots", ["plot draws a scatter plot; hist draws a histogram of a numeric vector."]),
+    "io00": ("Data import", ["read.csv reads a comma separated file into a data frame."]),
+}
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    library = Library.open(tmp_path_factory.mktemp("s") / "lib", create=True)
+    library.lock_for_writing()
+    for doc_id, (title, texts) in CORPUS.items():
+        put(library, f"/{doc_id}.pdf", doc_id, texts, title, tags=["models"] if doc_id in ("lm00", "gl00") else ["misc"])
+    yield library
+    library.close()
+
+
+def test_lexical_ranks_the_document_with_the_rare_terms_first(lib):
+    hits = search(lib, EMB, "histogram", k=3, mode="lexical")
+    assert [h.chunk.doc_id for h in hits] == ["pl00"]
+    hits = search(lib, EMB, "fit linear model least squares", k=4, mode="lexical")
+    assert hits[0].chunk.doc_id == "lm00" and hits[0].chunk.page == 1
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_dense_finds_word_overlap_with_the_hash_embedder(lib):
+    hits = search(lib, EMB, "read a comma separated file", k=2, mode="dense")
+    assert hits[0].chunk.doc_id == "io00"
+    assert hits[0].doc_title == "Data import"
+
+
+def test_hybrid_fuses_both_rankings(lib):
+    hits = search(lib, EMB, "logistic regression glm", k=3, mode="hybrid")
+    assert hits[0].chunk.doc_id == "gl00"
+    assert hits[0].score == pytest.approx(2 / 61)  # first in both lists
+
+
+def test_filters_by_document_and_tag(lib):
+    for mode in ("dense", "lexical", "hybrid"):
+        hits = search(lib, EMB, "linear model plot histogram", k=10, mode=mode, filters=Filters(tags=("misc",)))
+        assert {h.chunk.doc_id for h in hits} <= {"pl00", "io00"}
+        hits = search(lib, EMB, "linear model", k=10, mode=mode, filters=Filters(doc_ids=("gl00",)))
+        assert {h.chunk.doc_id for h in hits} == {"gl00"}
+    assert search(lib, EMB, "linear", mode="dense", filters=Filters(tags=("no-such-tag",))) == []
+
+
+def test_query_syntax_never_reaches_fts5(lib):
+    assert fts_query('lm( "y ~ x" ) AND OR NOT* col:x') == '"lm" OR "y" OR "x" OR "and" OR "or" OR "not" OR "col"'
+    assert search(lib, EMB, '"unbalanced ) (*', k=2, mode="lexical") == []
+    assert search(lib, EMB, "???", k=2, mode="lexical") == []
+
+
+def test_unknown_mode_is_refused(lib):
+    with pytest.raises(ValueError, match="unknown search mode"):
+        search(lib, EMB, "x", mode="fuzzy")
+
+
+def test_reciprocal_rank_fusion_by_hand():
+    fused = reciprocal_rank_fusion([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]], k=60)
+    assert fused == [(2, pytest.approx(1 / 62 + 1 / 61)), (1, pytest.approx(1 / 61)), (3, pytest.approx(1 / 62))]

@@ -1,0 +1,147 @@
+"""The library on disk: one transaction per document, FAISS reconciled with SQLite, model guard."""
+import numpy as np
+import pytest
+from fakes import HashEmbedder
+
+from index.records import Chunk, Document, Page
+from index.search import search
+from index.store import Library, LibraryError, Source
+
+EMB = HashEmbedder()
+
+
+def make_doc(doc_id: str, texts: list[str], title: str = "Doc") -> tuple[Document, list[Chunk]]:
+    pages = tuple(Page(doc_id, i + 1, t) for i, t in enumerate(texts))
+    chunks = [Chunk(hash((doc_id, i)) & (2**62 - 1), doc_id, i + 1, 0, len(t), t) for i, t in enumerate(texts)]
+    return Document(doc_id, title, pages), chunks
+
+
+def put(lib: Library, path: str, doc_id: str, texts: list[str], title: str = "Doc", tags=()) -> str:
+    doc, chunks = make_doc(doc_id, texts, title)
+    source = Source(path, doc_id, 10, 1)
+    return lib.write_document(doc, doc_id * 4, chunks, EMB.embed([c.text for c in chunks]), source, EMB.name, tags)
+
+
+@pytest.fixture
+def lib(tmp_path):
+    library = Library.open(tmp_path / "lib", create=True)
+    library.lock_for_writing()
+    yield library
+    library.close()
+
+
+def test_open_missing_library_says_what_to_run(tmp_path):
+    with pytest.raises(LibraryError, match="run: groundwork ingest"):
+        Library.open(tmp_path / "nowhere")
+
+
+def test_write_then_read_back(lib):
+    assert put(lib, "/a.pdf", "aaaa", ["alpha beta", "gamma delta"], "Alpha") == "added"
+    [info] = lib.documents()
+    assert (info.title, info.pages, info.chunks, info.paths) == ("Alpha", 2, 2, ("/a.pdf",))
+    assert lib.page_text("aaaa", 2) == "gamma delta"
+    assert lib.vectors.ntotal == 2
+    assert lib.manifest["embedding_model"] == EMB.name and lib.manifest["dim"] == EMB.dim
+
+
+def test_changed_file_replaces_its_old_document(lib):
+    put(lib, "/a.pdf", "old0", ["the old text about kittens"])
+    assert put(lib, "/a.pdf", "new0", ["the new text about puppies"]) == "updated"
+    assert [d.doc_id for d in lib.documents()] == ["new0"]
+    assert lib.vectors.ntotal == 1
+    assert lib.lexical('"kittens"', 10) == []
+    assert len(lib.lexical('"puppies"', 10)) == 1
+
+
+def test_old_content_kept_while_another_file_still_has_it(lib):
+    put(lib, "/a.pdf", "same", ["shared words"])
+    lib.link_source(Source("/b.pdf", "same", 10, 1))
+    put(lib, "/a.pdf", "diff", ["other words"])
+    assert sorted(d.doc_id for d in lib.documents()) == ["diff", "same"]
+    assert lib.document("same").paths == ("/b.pdf",)
+
+
+def test_delete_removes_everywhere(lib):
+    put(lib, "/a.pdf", "aaaa", ["zebra stripes"], tags=["zoo"])
+    put(lib, "/b.pdf", "bbbb", ["lion mane"])
+    lib.delete_document("aaaa")
+    assert [d.doc_id for d in lib.documents()] == ["bbbb"]
+    assert lib.lexical('"zebra"', 10) == []
+    assert lib.vectors.ntotal == 1
+    assert lib.count("pages") == 1 and lib.count("tags") == 0 and lib.count("sources") == 1
+
+
+def test_stale_vector_file_is_reconciled_on_open(tmp_path):
+    root = tmp_path / "lib"
+    with Library.open(root, create=True) as lib:
+        lib.lock_for_writing()
+        put(lib, "/a.pdf", "aaaa", ["first document about owls"])
+        lib.save_vectors()
+        put(lib, "/b.pdf", "bbbb", ["second document about otters"])
+        lib.delete_document("aaaa")
+        # no save: the FAISS file on disk still holds 'aaaa' and lacks 'bbbb', as after a kill
+    with Library.open(root) as lib:
+        assert lib.vectors.ntotal == 1
+        hits = search(lib, EMB, "otters", k=3, mode="dense")
+        assert [p.chunk.doc_id for p in hits] == ["bbbb"]
+
+
+def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
+    root = tmp_path / "lib"
+    with Library.open(root, create=True) as lib:
+        lib.lock_for_writing()
+        put(lib, "/a.pdf", "aaaa", ["one", "two", "three"])
+        lib.save_vectors()
+    for f in root.glob("vectors.*"):
+        f.unlink()
+    with Library.open(root) as lib:
+        assert lib.vectors.ntotal == 3
+
+
+def test_saved_index_is_stamped_with_the_commit(tmp_path):
+    root = tmp_path / "lib"
+    with Library.open(root, create=True) as lib:
+        lib.lock_for_writing()
+        put(lib, "/a.pdf", "aaaa", ["one"])
+        lib.save_vectors()
+        assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{lib.epoch()}.faiss"]
+
+
+def test_library_refuses_another_embedding_model(lib):
+    put(lib, "/a.pdf", "aaaa", ["text"])
+    other = HashEmbedder(name="other/model")
+    with pytest.raises(LibraryError, match="built with embedding model 'test/hash-embedder'"):
+        search(lib, other, "text", mode="dense")
+
+
+def test_one_writer_at_a_time(lib):
+    other = Library.open(lib.root)
+    with pytest.raises(LibraryError, match="another process is writing"):
+        other.lock_for_writing()
+    other.close()
+
+
+def test_a_failed_write_leaves_nothing_behind(lib):
+    doc, chunks = make_doc("bad0", ["x", "y"])
+    with pytest.raises(Exception):
+        # a duplicate chunk id violates the primary key halfway through the transaction
+        lib.write_document(doc, "shabad", [chunks[0], chunks[0]], EMB.embed(["x", "x"]),
+                           Source("/bad.pdf", "bad0", 1, 1), EMB.name)
+    assert lib.documents() == [] and lib.count("chunks") == 0 and lib.vectors.ntotal == 0
+
+
+def test_resolve_by_id_prefix_title_and_path(lib, tmp_path):
+    put(lib, str(tmp_path / "x.pdf"), "abcd1234", ["text"], title="Manual")
+    assert lib.resolve("abcd") == "abcd1234"
+    assert lib.resolve("Manual") == "abcd1234"
+    assert lib.resolve(str(tmp_path / "x.pdf")) == "abcd1234"
+    with pytest.raises(LibraryError, match="no document"):
+        lib.resolve("nothing")
+
+
+def test_failures_recorded_and_cleared_by_success(lib):
+    lib.record_failure("/a.pdf", "encrypted PDF (password required)")
+    assert lib.failures()[0][:2] == ("/a.pdf", "encrypted PDF (password required)")
+    put(lib, "/a.pdf", "aaaa", ["now readable"])
+    assert lib.failures() == []
+    assert np.all(lib.chunk_ids_for(["aaaa"]) > 0)
