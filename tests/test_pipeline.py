@@ -1,0 +1,137 @@
+"""Batch ingestion end to end with a deterministic embedder: statuses, idempotence, bad files."""
+import os
+from pathlib import Path
+
+import pytest
+from fakes import HashEmbedder
+from pdfs import write_encrypted, write_pdf
+
+from index.search import search
+from index.store import Library
+from ingest.pipeline import IngestOptions, discover, ingest
+
+EMB = HashEmbedder(dim=64, max_tokens=40)
+OPTS = IngestOptions(max_tokens=40, overlap=8, batch_chunks=8)
+
+
+def corpus(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    write_pdf(root / "manual.pdf", ["Installing the pump\nOpen the valve before priming.",
+                                    "", "Troubleshooting\nIf the pump hums, check the capacitor."], title="Pump manual")
+    (root / "notes.txt").write_text("Field notes. The capacitor was replaced in March.\n")
+    (root / "guide.md").write_text("# Wiring guide\n\nConnect the brown wire to L and the blue wire to N.\n")
+    (root / "page.html").write_text("<html><head><title>FAQ</title><script>var x='hidden';</script></head>"
+                                    "<body><h1>FAQ</h1><p>The warranty lasts two years.</p></body></html>")
+    (root / "ignored.docx").write_bytes(b"not supported, skipped when found in a folder")
+    (root / ".hidden.txt").write_text("hidden files are skipped")
+    return root
+
+
+def run(paths, lib_root: Path, options=OPTS):
+    with Library.open(lib_root, create=True) as lib:
+        return {Path(r.path).name: r for r in ingest(paths, lib, EMB, options)}
+
+
+def test_ingest_a_folder_of_every_kind(tmp_path):
+    results = run([corpus(tmp_path / "docs")], tmp_path / "lib")
+    assert sorted(results) == ["guide.md", "manual.pdf", "notes.txt", "page.html"]
+    assert {r.status for r in results.values()} == {"added"}
+    assert results["manual.pdf"].pages == 3
+    with Library.open(tmp_path / "lib") as lib:
+        titles = {d.title for d in lib.documents()}
+        assert titles == {"Pump manual", "notes", "Wiring guide", "FAQ"}
+        hits = search(lib, EMB, "pump hums capacitor", k=1, mode="lexical")
+        assert hits[0].doc_title == "Pump manual" and hits[0].chunk.page == 3  # the blank page keeps numbering
+        assert not search(lib, EMB, "hidden", k=5, mode="lexical")  # scripts and hidden files are not text
+
+
+def test_second_run_changes_nothing(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    run([docs], tmp_path / "lib")
+    with Library.open(tmp_path / "lib") as lib:
+        before = (lib.count("chunks"), lib.epoch())
+    results = run([docs], tmp_path / "lib")
+    assert {r.status for r in results.values()} == {"unchanged"}
+    assert results["manual.pdf"].pages == 3 and results["manual.pdf"].chunks > 0
+    with Library.open(tmp_path / "lib") as lib:
+        assert (lib.count("chunks"), lib.epoch()) == before
+
+
+def test_touched_but_identical_file_stays_unchanged(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    run([docs], tmp_path / "lib")
+    os.utime(docs / "notes.txt", ns=(1, 1))
+    assert run([docs / "notes.txt"], tmp_path / "lib")["notes.txt"].status == "unchanged"
+
+
+def test_changed_file_replaces_its_chunks(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    run([docs], tmp_path / "lib")
+    (docs / "notes.txt").write_text("Completely new notes about the impeller.\n")
+    assert run([docs], tmp_path / "lib")["notes.txt"].status == "updated"
+    with Library.open(tmp_path / "lib") as lib:
+        assert not search(lib, EMB, "replaced March", k=5, mode="lexical")
+        assert search(lib, EMB, "impeller", k=1, mode="lexical")[0].doc_title == "notes"
+        assert len(lib.documents()) == 4
+
+
+def test_same_content_is_stored_once(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    (docs / "copy.txt").write_bytes((docs / "notes.txt").read_bytes())
+    results = run([docs], tmp_path / "lib")
+    statuses = sorted(r.status for n, r in results.items() if n in ("copy.txt", "notes.txt"))
+    assert statuses == ["added", "unchanged"]
+    twin = results["notes.txt"] if results["notes.txt"].status == "unchanged" else results["copy.txt"]
+    assert twin.duplicate_of == "copy" or twin.duplicate_of == "notes"
+    with Library.open(tmp_path / "lib") as lib:
+        assert len(lib.documents()) == 4
+        assert len(lib.document(twin.doc_id).paths) == 2
+
+
+def test_bad_files_fail_alone_with_one_line_reasons(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    (docs / "empty.pdf").write_bytes(b"")
+    (docs / "corrupt.pdf").write_bytes(b"%PDF-1.4\n garbage that is not a pdf \x00\x01")
+    write_encrypted(docs / "locked.pdf", docs / "manual.pdf")
+    write_pdf(docs / "scan.pdf", ["", ""])
+    (docs / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e recipe".encode("latin-1"))
+    results = run([docs, tmp_path / "missing.pdf"], tmp_path / "lib")
+    errors = {n: r.error for n, r in results.items() if r.status == "failed"}
+    assert set(errors) == {"empty.pdf", "corrupt.pdf", "locked.pdf", "scan.pdf", "missing.pdf"}
+    assert "empty" in errors["empty.pdf"] and "password" in errors["locked.pdf"]
+    assert errors["scan.pdf"] == "no text; scanned PDF?" and "no such file" in errors["missing.pdf"]
+    assert all("\n" not in e for e in errors.values())
+    assert results["latin1.txt"].status == "added"
+    with Library.open(tmp_path / "lib") as lib:
+        assert len(lib.documents()) == 5
+        assert {p for p, _, _ in lib.failures()} == {str(docs / n) for n in errors if n != "missing.pdf"} | {
+            str(tmp_path / "missing.pdf")}
+        assert search(lib, EMB, "crème brûlée", k=1, mode="lexical")[0].doc_title == "latin1"
+
+
+def test_file_over_the_size_limit_fails_alone(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    (docs / "huge.txt").write_text("word " * 300_000)
+    results = run([docs], tmp_path / "lib", IngestOptions(max_tokens=40, overlap=8, max_file_mb=1))
+    assert results["huge.txt"].status == "failed" and "too large" in results["huge.txt"].error
+    assert results["notes.txt"].status == "added"
+
+
+def test_unsupported_file_named_explicitly_is_reported(tmp_path):
+    (tmp_path / "a.docx").write_bytes(b"x")
+    files, failed = discover([tmp_path / "a.docx"])
+    assert files == [] and "unsupported file type .docx" in failed[0].error
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_chunks_respect_the_token_budget(tmp_path, workers):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text(" ".join(f"word{i}" for i in range(1000)))
+    run([docs], tmp_path / "lib", IngestOptions(max_tokens=40, overlap=8, parse_workers=workers))
+    with Library.open(tmp_path / "lib") as lib:
+        [doc] = lib.documents()
+        ids = lib.chunk_ids_for([doc.doc_id])
+        chunks = [c for c, _ in lib.chunks(ids.tolist()).values()]
+    assert all(len(EMB.token_spans(c.text)) <= 40 for c in chunks)
+    assert len(chunks) >= 1000 // 40
