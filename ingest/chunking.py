@@ -42,7 +42,7 @@ def chunk_pages(
     chunks: list[Chunk] = []
     ordinals: dict[str, int] = {}  # per document, so ids do not depend on batching
     for page in pages:
-        for start, end in page_windows(page.text, tokenizer, max_tokens, overlap):
+        for start, end in _page_windows(page.text, tokenizer, max_tokens, overlap):
             ordinal = ordinals.get(page.doc_id, 0)
             ordinals[page.doc_id] = ordinal + 1
             chunks.append(Chunk(chunk_id(page.doc_id, ordinal), page.doc_id, page.number,
@@ -50,7 +50,7 @@ def chunk_pages(
     return chunks
 
 
-def page_windows(
+def _page_windows(
     text: str, tokenizer: Tokenizer, max_tokens: int, overlap: int
 ) -> list[tuple[int, int]]:
     """Character spans of one page's chunks; together they cover every character."""
@@ -112,6 +112,7 @@ class _Walk:
 
     def _next_start(self, i: int, j: int) -> int:
         """Overlap tokens before j, moved back a little to the start of a word if need be."""
+        # After _fit shrank a window below overlap + 1 tokens, fewer are shared: progress first.
         start = max(j - self.overlap, i + 1)
         for k in range(start, max(i + 1, start - self.slide) - 1, -1):
             if self.rank[k] >= _WORD:

@@ -19,7 +19,8 @@ _METADATA_KEYS = {
     "/Producer": "producer",
     "/CreationDate": "creation_date",
 }
-
+# Titles that tools write when the author gave none (reportlab writes "untitled").
+_PLACEHOLDER_TITLES = {"", "untitled", "untitled document"}
 
 # We report every failure ourselves in one line; pypdf's own complaints about
 # malformed files (logged by its submodules, or warned) would only be noise.
@@ -39,7 +40,9 @@ def read_pdf(data: bytes, doc_id: str, stem: str) -> Document:
     if not any(text.strip() for text in texts):
         raise ReadError("no text; scanned PDF?")
     pages = tuple(Page(doc_id, number, text) for number, text in enumerate(texts, start=1))
-    title = info.pop("title", "") or stem
+    title = info.pop("title", "")
+    if title.lower() in _PLACEHOLDER_TITLES:
+        title = stem
     return Document(doc_id=doc_id, title=title, pages=pages, metadata=info)
 
 
@@ -48,9 +51,10 @@ def _open(data: bytes) -> PdfReader:
     # pypdf raises many exception types on broken files; every one means "unreadable".
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
     except Exception as exc:  # noqa: BLE001
         raise ReadError(f"not a readable PDF: {_short(exc)}") from exc
-    if not reader.is_encrypted:
+    if not encrypted:
         return reader
     try:
         opened = reader.decrypt("")

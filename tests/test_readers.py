@@ -1,0 +1,197 @@
+"""Readers: real files built here, read back page by page, and every failure in one line."""
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+import pypdf
+import pytest
+from pypdf import PdfReader, PdfWriter
+from reportlab.pdfgen import canvas
+
+from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from ingest.readers.text import decode, markdown_title
+
+PAGE_TEXTS = ["alpha first page", "", "gamma third page", "delta fourth page"]
+
+
+def make_pdf(texts: list[str], title: str | None = "Known Title") -> bytes:
+    """A PDF with one physical page per entry; an empty entry draws nothing."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    if title is not None:
+        pdf.setTitle(title)
+        pdf.setAuthor("Ada Lovelace")
+    for text in texts:
+        if text:
+            pdf.drawString(72, 720, text)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def encrypt(data: bytes, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def read_error(path: Path) -> str:
+    with pytest.raises(ReadError) as info:
+        read_document(path, "doc")
+    reason = str(info.value)
+    assert reason and "\n" not in reason and "Traceback" not in reason
+    return reason
+
+
+def test_pdf_pages_are_physical_and_one_based(tmp_path):
+    doc = read_document(write(tmp_path, "report.pdf", make_pdf(PAGE_TEXTS)), "doc-1")
+    assert [p.number for p in doc.pages] == [1, 2, 3, 4]
+    assert all(p.doc_id == "doc-1" for p in doc.pages)
+    for page, expected in zip(doc.pages, PAGE_TEXTS):
+        assert page.text.strip() == expected  # the blank page stays, with empty text
+    assert doc.title == "Known Title"
+    assert doc.metadata["author"] == "Ada Lovelace"
+    assert all(isinstance(v, str) and v for v in doc.metadata.values())
+
+
+def test_pdf_without_title_uses_file_stem_and_suffix_case_is_ignored(tmp_path):
+    doc = read_document(write(tmp_path, "Annual Report.PDF", make_pdf(["x"], title=None)), "d")
+    assert doc.title == "Annual Report"
+
+
+def test_encrypted_pdf_needs_password(tmp_path):
+    path = write(tmp_path, "locked.pdf", encrypt(make_pdf(["secret text"]), "pw"))
+    assert read_error(path) == "encrypted PDF (password required)"
+
+
+def test_encrypted_pdf_with_empty_user_password_reads(tmp_path):
+    doc = read_document(write(tmp_path, "open.pdf", encrypt(make_pdf(["open text"]), "")), "d")
+    assert doc.pages[0].text.strip() == "open text"
+
+
+@pytest.mark.parametrize("data", [
+    b"this is not a PDF at all",
+    b"%PDF-1.4\n" + bytes(range(256)) * 8,
+    make_pdf(PAGE_TEXTS)[:300],
+])
+def test_corrupt_pdf_is_one_line_and_quiet(tmp_path, data, caplog, recwarn):
+    with caplog.at_level(logging.DEBUG):
+        reason = read_error(write(tmp_path, "broken.pdf", data))
+    assert reason.startswith("not a readable PDF: ")
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
+    assert not [w for w in recwarn if "pypdf" in str(w.filename)]
+
+
+def test_zero_byte_file(tmp_path):
+    assert read_error(write(tmp_path, "empty.pdf", b"")) == "empty file (0 bytes)"
+    assert read_error(write(tmp_path, "empty.txt", b"")) == "empty file (0 bytes)"
+
+
+def test_pdf_of_blank_pages_says_scanned(tmp_path):
+    assert read_error(write(tmp_path, "scan.pdf", make_pdf(["", ""]))) == "no text; scanned PDF?"
+
+
+def test_one_broken_page_reads_as_empty(tmp_path, monkeypatch):
+    original = pypdf.PageObject.extract_text
+
+    def flaky(page, *args, **kwargs):
+        text = original(page, *args, **kwargs)
+        if "gamma" in text:
+            raise KeyError("/Font")
+        return text
+
+    monkeypatch.setattr(pypdf.PageObject, "extract_text", flaky)
+    doc = read_document(write(tmp_path, "flaky.pdf", make_pdf(PAGE_TEXTS)), "d")
+    assert [p.text.strip() for p in doc.pages] == ["alpha first page", "", "", "delta fourth page"]
+
+
+def test_missing_and_unsupported_files(tmp_path):
+    assert read_error(tmp_path / "nowhere.pdf").startswith("cannot read file")
+    reason = read_error(write(tmp_path, "sheet.xlsx", b"PK"))
+    assert reason.startswith("unsupported file type '.xlsx'")
+    assert SUPPORTED_SUFFIXES == {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+
+
+def test_read_error_is_always_one_line():
+    assert str(ReadError("bad\n  thing\thappened")) == "bad thing happened"
+    assert len(str(ReadError("x" * 1000))) <= 200
+
+
+@pytest.mark.parametrize("data, expected", [
+    ("naïve café — ok".encode("utf-8"), "naïve café — ok"),
+    ("naïve café".encode("utf-8-sig"), "naïve café"),
+    ("naïve café".encode("utf-16"), "naïve café"),
+    ("naïve café".encode("utf-32"), "naïve café"),
+    (b"caf\xe9 na\xefve", "café naïve"),
+    ("“Smart” quotes – and €5".encode("cp1252"), "“Smart” quotes – and €5"),
+    ("Zażółć gęślą jaźń. Wczoraj poszliśmy do sklepu, żeby kupić chleb.".encode("cp1250"),
+     "Zażółć gęślą jaźń. Wczoraj poszliśmy do sklepu, żeby kupić chleb."),
+    ("Привет, как дела? Сегодня хорошая погода, и мы пойдём гулять.".encode("cp1251"),
+     "Привет, как дела? Сегодня хорошая погода, и мы пойдём гулять."),
+])
+def test_decode_guesses_encodings(data, expected):
+    assert decode(data) == expected
+
+
+def test_text_file_pages_split_on_form_feed(tmp_path):
+    data = "first page\r\nline two\fsecond page\f\fafter a blank page\f".encode("latin-1")
+    doc = read_document(write(tmp_path, "notes.TXT", data), "t")
+    assert [p.text for p in doc.pages] == [
+        "first page\nline two", "second page", "", "after a blank page"]
+    assert [p.number for p in doc.pages] == [1, 2, 3, 4]
+    assert doc.title == "notes"
+
+
+def test_text_file_of_whitespace_has_no_text(tmp_path):
+    assert read_error(write(tmp_path, "blank.txt", b" \n\t\r\n ")).startswith("no text")
+
+
+def test_markdown_title(tmp_path):
+    body = "Intro line\n```\n# not a title\n```\n# Real Title #\n\n## Section\ntext\n"
+    doc = read_document(write(tmp_path, "guide.md", body.encode()), "m")
+    assert doc.title == "Real Title"
+    assert doc.pages[0].text == body
+    front_matter = '---\ntitle: "From Front Matter"\n---\n# Heading\n'
+    assert markdown_title(front_matter) == "From Front Matter"
+    assert markdown_title("no heading here\n") == ""
+    untitled = read_document(write(tmp_path, "plain.markdown", b"just text"), "m")
+    assert untitled.title == "plain"
+
+
+HTML = b"""<!doctype html><html><head><meta charset="windows-1252">
+<title>  The \x93Page\x94 Title </title><style>body { color: red }</style>
+<script>var hidden = "script text";</script></head>
+<body><noscript>enable js</noscript><template><p>template text</p></template>
+<h1>Main heading</h1><p>Caf\xe9 is <b>open</b> today.</p><!-- a comment -->
+<ul><li>first item</li><li>second<br>line</li></ul><div>last block</div></body></html>"""
+
+
+def test_html_visible_text_and_title(tmp_path):
+    doc = read_document(write(tmp_path, "page.htm", HTML), "h")
+    text = doc.pages[0].text
+    assert doc.title == "The \u201cPage\u201d Title"
+    assert len(doc.pages) == 1 and doc.pages[0].number == 1
+    for hidden in ("script text", "color: red", "enable js", "template text", "a comment", "Title"):
+        assert hidden not in text
+    assert "Café is open today." in text  # inline elements do not break lines
+    lines = [line for line in text.split("\n") if line]
+    assert lines == ["Main heading", "Café is open today.", "first item", "second", "line",
+                     "last block"]
+    assert "\n\n\n" not in text
+
+
+def test_html_title_falls_back_to_h1_then_stem(tmp_path):
+    doc = read_document(write(tmp_path, "a.html", b"<h1>Heading <i>one</i></h1><p>x</p>"), "h")
+    assert doc.title == "Heading one"
+    assert read_document(write(tmp_path, "b.html", b"<p>only text</p>"), "h").title == "b"
+    assert read_error(write(tmp_path, "c.html", b"<script>x()</script>")).startswith("no text")
