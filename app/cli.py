@@ -143,8 +143,9 @@ def cmd_search(args, config: Config) -> int:
     with _open(config) as library:
         filters = Filters(tuple(library.resolve(d) for d in args.doc), tuple(args.tag))
         passages = search(library, _embedder(config), args.query, args.k, args.mode, filters)
+        empty = library.count("documents") == 0
     if not passages:
-        print("no passages found" if library.count("documents") else
+        print("no passages found" if not empty else
               f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}",
               file=sys.stderr)
     for rank, p in enumerate(passages, start=1):

@@ -1,0 +1,67 @@
+"""kill -9 in the middle of an ingest: the library stays consistent and the next run completes it."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pdfs import write_pdf
+
+from index.store import Library
+
+ROOT = Path(__file__).resolve().parents[1]
+FILES = 24
+
+
+def start_ingest(docs: Path, lib: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", str(docs), "--library", str(lib), "--json"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_kill_9_mid_ingest_then_resume(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(FILES):
+        write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
+                                                 for p in range(1, 4)])
+    lib = tmp_path / "lib"
+    proc = start_ingest(docs, lib)
+    committed = []
+    deadline = time.monotonic() + 180
+    while len(committed) < 3 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        committed.append(json.loads(line))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert len(committed) == 3, proc.stderr.read()
+    assert all(r["status"] == "added" for r in committed)
+
+    db = sqlite3.connect(lib / "library.sqlite")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    with Library.open(lib) as library:
+        docs_now = library.documents()
+        assert 3 <= len(docs_now) < FILES
+        assert {str(docs / Path(r["path"]).name) for r in committed} <= {p for d in docs_now for p in d.paths}
+        assert sum(d.chunks for d in docs_now) == library.count("chunks")  # no half-written document
+        assert library.vectors.ntotal == library.count("chunks")
+
+    found = subprocess.run([sys.executable, "-m", "app.cli", "search", "topic1 measurement", "--library", str(lib),
+                            "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert found.returncode == 0 and json.loads(found.stdout.splitlines()[0])["page"] >= 1
+
+    rerun = start_ingest(docs, lib)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    statuses = [json.loads(x)["status"] for x in out.splitlines()]
+    assert len(statuses) == FILES
+    assert statuses.count("unchanged") == len(docs_now) and statuses.count("added") == FILES - len(docs_now)
+    with Library.open(lib) as library:
+        assert len(library.documents()) == FILES
+        assert library.vectors.ntotal == library.count("chunks")
