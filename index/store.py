@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from index.records import Chunk, Document, DocumentInfo
-from index.vectors import IVF_THRESHOLD, IndexSettings, VectorIndex, build_index
+from index.vector_file import atomic_write, load_latest, save_stamped
+from index.vectors import IVF_THRESHOLD, VectorIndex, build_index
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
@@ -97,7 +97,7 @@ class Library:
         if not self.manifest:
             manifest = {"format": FORMAT, "embedding_model": model, "dim": dim,
                         "created_at": _now()}
-            _atomic_write(self.root / "manifest.json", json.dumps(manifest, indent=2).encode())
+            atomic_write(self.root / "manifest.json", json.dumps(manifest, indent=2).encode())
             self._vectors = None  # the placeholder held before the dimension was known
 
     # ---- writing -----------------------------------------------------------------
@@ -223,7 +223,8 @@ class Library:
 
     def document(self, doc_id: str) -> DocumentInfo | None:
         """One document's listing, if stored."""
-        return next((d for d in self.documents(doc_id) if d.doc_id == doc_id), None)
+        found = self.documents(doc_id)
+        return found[0] if found else None
 
     def failures(self) -> list[tuple[str, str, str]]:
         """Files whose last ingest failed: (path, reason, when)."""
@@ -304,13 +305,10 @@ class Library:
         return self._vectors
 
     def _load_vectors(self) -> VectorIndex:
-        dim = self.manifest["dim"]
-        saved = _latest_saved(self.root)
+        saved = load_latest(self.root, self.manifest["dim"])
         if saved is None:
             return self._rebuild()
-        epoch, path = saved
-        settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
-        index = VectorIndex.load(path, dim, settings)
+        epoch, index = saved
         if epoch != self.epoch():
             self._reconcile(index)
         return index
@@ -350,38 +348,7 @@ class Library:
             return
         if self._vectors.settings.kind == "flat" and self._vectors.ntotal >= IVF_THRESHOLD:
             self._vectors = self._rebuild()  # grown past exact search: switch to IVF
-        epoch = self.epoch()
-        final = self.root / f"vectors.{epoch}.faiss"
-        settings = self._vectors.settings
-        _atomic_write(final.with_suffix(".json"), json.dumps(settings.__dict__).encode())
-        tmp = final.with_suffix(".faiss.tmp")
-        self._vectors.save(tmp)
-        _fsync_rename(tmp, final)
-        for old in self.root.glob("vectors.*.faiss"):
-            if old != final:
-                old.unlink(missing_ok=True)
-                old.with_suffix(".json").unlink(missing_ok=True)
-
-
-def _latest_saved(root: Path) -> tuple[int, Path] | None:
-    saved = []
-    for path in root.glob("vectors.*.faiss"):
-        stem = path.name.split(".")[1]
-        if stem.isdigit() and path.with_suffix(".json").exists():
-            saved.append((int(stem), path))
-    return max(saved) if saved else None
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    _fsync_rename(tmp, path)
-
-
-def _fsync_rename(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)
+        save_stamped(self._vectors, self.root, self.epoch())
 
 
 def _marks(items: Sequence) -> str:

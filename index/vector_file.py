@@ -1,0 +1,53 @@
+"""The FAISS file of a library: saved atomically, named after the commit it reflects.
+
+`vectors.N.faiss` holds the index as of SQLite commit N and `vectors.N.json` its
+search settings; an older pair is removed once a newer one is in place.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from index.vectors import IndexSettings, VectorIndex
+
+
+def save_stamped(index: VectorIndex, root: Path, epoch: int) -> None:
+    """Save `index` as of commit `epoch`, then drop older saves."""
+    final = root / f"vectors.{epoch}.faiss"
+    atomic_write(final.with_suffix(".json"), json.dumps(asdict(index.settings)).encode())
+    tmp = final.with_suffix(".faiss.tmp")
+    index.save(tmp)
+    _fsync_replace(tmp, final)
+    for old in root.glob("vectors.*.faiss"):
+        if old != final:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".json").unlink(missing_ok=True)
+
+
+def load_latest(root: Path, dim: int) -> tuple[int, VectorIndex] | None:
+    """The newest complete save as (epoch, index), or None."""
+    saved = []
+    for path in root.glob("vectors.*.faiss"):
+        stem = path.name.split(".")[1]
+        if stem.isdigit() and path.with_suffix(".json").exists():
+            saved.append((int(stem), path))
+    if not saved:
+        return None
+    epoch, path = max(saved)
+    settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
+    return epoch, VectorIndex.load(path, dim, settings)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write bytes through a temporary file, so readers see the old or the new file, whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    _fsync_replace(tmp, path)
+
+
+def _fsync_replace(tmp: Path, final: Path) -> None:
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
