@@ -145,3 +145,19 @@ def test_failures_recorded_and_cleared_by_success(lib):
     put(lib, "/a.pdf", "aaaa", ["now readable"])
     assert lib.failures() == []
     assert np.all(lib.chunk_ids_for(["aaaa"]) > 0)
+
+
+def test_ivf_index_is_saved_with_its_settings_and_reloaded(tmp_path):
+    root = tmp_path / "lib"
+    words = [f"w{i}" for i in range(400)]
+    with Library.open(root, create=True) as lib:
+        lib.lock_for_writing()
+        rng = np.random.default_rng(1)
+        for d in range(40):
+            put(lib, f"/{d}.txt", f"doc{d:04d}", [" ".join(rng.choice(words, 12)) for _ in range(60)])
+        built = lib.rebuild_vectors(ivf_threshold=1000)
+        assert built.settings.kind == "ivf" and built.settings.measured_recall >= 0.95
+    with Library.open(root) as lib:
+        assert lib.vectors.settings == built.settings and lib.vectors.ntotal == 2400
+        hits = search(lib, EMB, "w1 w2 w3", k=5, mode="dense")
+        assert len(hits) == 5
