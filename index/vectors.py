@@ -155,15 +155,14 @@ def calibrate_nprobe(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, r
     noisy = _normalise(picks + noise)
     exact_ids = exact_top_k(vectors, noisy, 10, ids)
     nlist = faiss.extract_index_ivf(index._cpu).nlist
-    recall, nprobe = 0.0, 1
-    while nprobe <= nlist:
+    probes = [p for p in (2 ** i for i in range(17)) if p < nlist] + [nlist]
+    for nprobe in probes:  # probing every list is exact search, so the loop always ends on target
         index.settings = IndexSettings("ivf", nprobe)
         _, found = index.search(noisy, 10)
         recall = recall_at_k(found, exact_ids)
         if recall >= TARGET_RECALL + _CALIBRATION_MARGIN:
             break
-        nprobe *= 2
-    return IndexSettings("ivf", min(nprobe, nlist), recall)
+    return IndexSettings("ivf", nprobe, recall)
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, ids: np.ndarray | None = None) -> np.ndarray:
