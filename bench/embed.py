@@ -7,10 +7,10 @@ Chunks come from the ingest reader and chunker (<= 200 tokens of the model's tok
 The baseline is `model.encode(batch)` over batches of 32 in file order, and also one
 `model.encode(all_chunks)` call. Every run, baselines included, is timed in --rounds
 round-robin passes and its fastest pass counts, so load from elsewhere on the machine
-hurts baseline and candidates alike. Quality is measured against the baseline's fp32 vectors: cosine
-per chunk, and overlap@10 of exact inner-product search for 50 queries (hand-written
-R questions and sentences sampled from the chunks). The default backend must be the
-fastest with mean overlap@10 >= 0.95.
+hurts baseline and candidates alike. Quality is measured against the baseline's fp32
+vectors: cosine per chunk, and overlap@10 of exact inner-product search for 50 queries
+(hand-written R questions and sentences sampled from the chunks). The default backend
+must be the fastest with mean overlap@10 >= 0.95.
 """
 from __future__ import annotations
 
