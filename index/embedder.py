@@ -219,7 +219,10 @@ def _onnx_session(st: SentenceTransformer, cache: Path, int8: bool) -> Any:
             _atomic(fp32, lambda tmp: _export(st, tmp))
         if int8:
             _atomic(path, lambda tmp: _quantize(fp32, tmp))
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    # Idle threads sleep instead of spinning: during ingest a parser process shares the cores.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     _check_session(st, session, min_cosine=0.85 if int8 else 0.9999)
     return session
 
