@@ -144,10 +144,7 @@ class Library:
             db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
                            [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
                             for c, v in zip(chunks, vectors)])
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(doc.doc_id, t) for t in tags])
-            self._upsert_source(db, source)
-            self._forget(db, source.path)
-            removed = self._drop_orphan(db, previous.doc_id) if previous else []
+            removed = self._attach(db, source, previous, tags)
         index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
         index.remove(removed)
         return "updated" if previous else "added"
@@ -157,12 +154,7 @@ class Library:
         previous = self.source(source.path)
         index = self.vectors
         with self._transaction() as db:
-            self._upsert_source(db, source)
-            db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(source.doc_id, t) for t in tags])
-            self._forget(db, source.path)
-            removed = []
-            if previous and previous.doc_id != source.doc_id:
-                removed = self._drop_orphan(db, previous.doc_id)
+            removed = self._attach(db, source, previous, tags)
         index.remove(removed)
 
     def delete_document(self, doc_id: str) -> None:
@@ -177,13 +169,14 @@ class Library:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO failures VALUES (?,?,?)", (path, error, _now()))
 
-    @staticmethod
-    def _upsert_source(db: sqlite3.Connection, s: Source) -> None:
+    def _attach(self, db: sqlite3.Connection, s: Source, previous: Source | None, tags: Sequence[str]) -> list[int]:
+        """Point the path at its document, tag it, clear its failure; drop what it held before if orphaned."""
         db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?)", (s.path, s.doc_id, s.size, s.mtime_ns))
-
-    @staticmethod
-    def _forget(db: sqlite3.Connection, path: str) -> None:
-        db.execute("DELETE FROM failures WHERE path = ?", (path,))
+        db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(s.doc_id, t) for t in tags])
+        db.execute("DELETE FROM failures WHERE path = ?", (s.path,))
+        if previous and previous.doc_id != s.doc_id:
+            return self._drop_orphan(db, previous.doc_id)
+        return []
 
     def _drop_orphan(self, db: sqlite3.Connection, doc_id: str) -> list[int]:
         # A changed file replaces its old document unless another file still has that content.

@@ -22,12 +22,17 @@ def put(lib: Library, path: str, doc_id: str, texts: list[str], title: str = "Do
     return lib.write_document(doc, doc_id * 4, chunks, EMB.embed([c.text for c in chunks]), source, EMB.name, tags)
 
 
+def writable(root) -> Library:
+    """A library opened for writing, as ingest opens it."""
+    library = Library.open(root, create=True)
+    library.lock_for_writing()
+    return library
+
+
 @pytest.fixture
 def lib(tmp_path):
-    library = Library.open(tmp_path / "lib", create=True)
-    library.lock_for_writing()
-    yield library
-    library.close()
+    with writable(tmp_path / "lib") as library:
+        yield library
 
 
 def test_open_missing_library_says_what_to_run(tmp_path):
@@ -73,8 +78,7 @@ def test_delete_removes_everywhere(lib):
 
 def test_stale_vector_file_is_reconciled_on_open(tmp_path):
     root = tmp_path / "lib"
-    with Library.open(root, create=True) as lib:
-        lib.lock_for_writing()
+    with writable(root) as lib:
         put(lib, "/a.pdf", "aaaa", ["first document about owls"])
         lib.save_vectors()
         put(lib, "/b.pdf", "bbbb", ["second document about otters"])
@@ -88,8 +92,7 @@ def test_stale_vector_file_is_reconciled_on_open(tmp_path):
 
 def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
     root = tmp_path / "lib"
-    with Library.open(root, create=True) as lib:
-        lib.lock_for_writing()
+    with writable(root) as lib:
         put(lib, "/a.pdf", "aaaa", ["one", "two", "three"])
         lib.save_vectors()
     for f in root.glob("vectors.*"):
@@ -100,8 +103,7 @@ def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
 
 def test_saved_index_is_stamped_with_the_commit(tmp_path):
     root = tmp_path / "lib"
-    with Library.open(root, create=True) as lib:
-        lib.lock_for_writing()
+    with writable(root) as lib:
         put(lib, "/a.pdf", "aaaa", ["one"])
         lib.save_vectors()
         assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{lib.epoch()}.faiss"]
@@ -150,8 +152,7 @@ def test_failures_recorded_and_cleared_by_success(lib):
 def test_ivf_index_is_saved_with_its_settings_and_reloaded(tmp_path):
     root = tmp_path / "lib"
     words = [f"w{i}" for i in range(400)]
-    with Library.open(root, create=True) as lib:
-        lib.lock_for_writing()
+    with writable(root) as lib:
         rng = np.random.default_rng(1)
         for d in range(40):
             put(lib, f"/{d}.txt", f"doc{d:04d}", [" ".join(rng.choice(words, 12)) for _ in range(60)])
