@@ -135,8 +135,9 @@ def _triage(library: Library, path: Path, options: IngestOptions,
     stored = library.doc_by_sha(sha)
     if stored is not None:  # same content as a stored document: keep one copy
         library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags)
-        result = _unchanged(library, stored, str(path), duplicate=known is None or known.doc_id != stored)
-        return result if known is None or known.doc_id == stored else _replace(result, status="updated")
+        same_path = known is not None and known.doc_id == stored
+        result = _unchanged(library, stored, str(path), duplicate=not same_path)
+        return result if known is None or same_path else _replace(result, status="updated")
     if sha in pending:
         pending[sha].twins.append(source)
         return None
