@@ -1,0 +1,183 @@
+"""Eval question sets: validate one against the PDFs it was written from.
+
+    python -m eval.dataset [FILE]      # default: eval/data/r-manuals.jsonl
+
+Checks the shape of every row, that ids are unique, and that every answer string
+appears, after `normalise`, in the text of at least one of the row's stated pages of
+its stated document, the text being what ingest reads from the PDF (pypdf).
+Prints a summary; exits 1 with one line per problem when any check fails.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DEFAULT_DATASET = HERE / "data" / "r-manuals.jsonl"
+DEFAULT_DOCS = ROOT / "samples"
+FIELDS = ("id", "question", "answers", "doc", "pages", "answerable")
+_SPACE = re.compile(r"\s+")
+
+# (doc file name, 1-based page) -> page text, or None when the doc or page does not exist.
+PageText = Callable[[str, int], "str | None"]
+
+
+def normalise(text: str) -> str:
+    """Casefold and collapse every run of whitespace to one space: how answers are matched."""
+    return _SPACE.sub(" ", text.casefold()).strip()
+
+
+def answer_in(answer: str, text: str) -> bool:
+    """Whether answer occurs in text, both normalised (a plain substring test)."""
+    return normalise(answer) in normalise(text)
+
+
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The JSON objects of a JSONL file, and a problem line for each line that is not one."""
+    rows, problems = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"line {number}: not JSON ({exc.msg})")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {number}: not a JSON object")
+            continue
+        rows.append(row)
+    return rows, problems
+
+
+def shape_problems(row: dict[str, Any]) -> list[str]:
+    """What is wrong with one row's fields and types, ignoring the PDFs."""
+    rid = row.get("id", "?")
+    missing = [f for f in FIELDS if f not in row]
+    extra = sorted(set(row) - set(FIELDS))
+    if missing or extra:
+        return [f"{rid}: fields must be exactly {list(FIELDS)}"
+                + (f"; missing {missing}" if missing else "")
+                + (f"; unknown {extra}" if extra else "")]
+    problems = []
+    if not isinstance(row["id"], str) or not row["id"]:
+        problems.append(f"{rid}: id must be a non-empty string")
+    if not isinstance(row["question"], str) or not row["question"].strip():
+        problems.append(f"{rid}: question must be a non-empty string")
+    answers, pages = row["answers"], row["pages"]
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+        problems.append(f"{rid}: answers must be a list of non-empty strings")
+    if not isinstance(pages, list) or not all(_is_page(p) for p in pages):
+        problems.append(f"{rid}: pages must be a list of integers >= 1")
+    if row["answerable"] is True:
+        if not (isinstance(row["doc"], str) and row["doc"]) or not answers or not pages:
+            problems.append(f"{rid}: an answerable row needs a doc, answers and pages")
+    elif row["answerable"] is False:
+        if row["doc"] is not None or answers or pages:
+            problems.append(f"{rid}: an unanswerable row has doc null, answers [] and pages []")
+    else:
+        problems.append(f"{rid}: answerable must be true or false")
+    return problems
+
+
+def _is_page(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def evidence_problems(row: dict[str, Any], page_text: PageText) -> list[str]:
+    """Stated pages that do not exist, and answers found on none of the stated pages."""
+    texts, problems = [], []
+    for page in row["pages"]:
+        text = page_text(row["doc"], page)
+        if text is None:
+            problems.append(f"{row['id']}: no page {page} in {row['doc']} "
+                            f"(no such document, or it is shorter)")
+        else:
+            texts.append(text)
+    for answer in row["answers"]:
+        if texts and not any(answer_in(answer, text) for text in texts):
+            problems.append(f"{row['id']}: answer {answer!r} is not on "
+                            f"{row['doc']} page(s) {row['pages']}")
+    return problems
+
+
+def check_rows(rows: Iterable[dict[str, Any]], page_text: PageText) -> list[str]:
+    """Every problem with a question set: shape, duplicate ids, answers missing from pages."""
+    problems: list[str] = []
+    seen: Counter[str] = Counter()
+    for row in rows:
+        row_problems = shape_problems(row)
+        problems += row_problems
+        if isinstance(row.get("id"), str):
+            seen[row["id"]] += 1
+        if not row_problems and row["answerable"]:
+            problems += evidence_problems(row, page_text)
+    problems += [f"{rid}: id used {n} times" for rid, n in seen.items() if n > 1]
+    return problems
+
+
+def pdf_pages(docs_dir: Path) -> PageText:
+    """A PageText over the PDFs in docs_dir, read the way ingest reads them, each once."""
+    # Imported here so that the pure checks above need neither ingest nor pypdf.
+    from ingest.readers import read_document
+
+    cache: dict[str, tuple[str, ...] | None] = {}
+
+    def page_text(doc: str, page: int) -> str | None:
+        if doc not in cache:
+            path = docs_dir / doc
+            cache[doc] = (tuple(p.text for p in read_document(path, path.stem).pages)
+                          if path.suffix == ".pdf" and path.is_file() else None)
+        pages = cache[doc]
+        return pages[page - 1] if pages is not None and page <= len(pages) else None
+
+    return page_text
+
+
+def check_file(path: Path = DEFAULT_DATASET, docs_dir: Path = DEFAULT_DOCS
+               ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The rows of a dataset file and every problem found in it."""
+    rows, problems = read_rows(path)
+    return rows, problems + check_rows(rows, pdf_pages(docs_dir))
+
+
+def summary(rows: list[dict[str, Any]]) -> str:
+    """Counts per document, per kind (the middle part of an id like 'intro-howto-01') and overall."""
+    answerable = [r for r in rows if r.get("answerable") is True]
+    per_doc = Counter(str(r.get("doc")) for r in answerable)
+    per_kind = Counter(_kind(r) for r in answerable)
+    lines = [f"{len(rows)} questions: {len(answerable)} answerable, "
+             f"{len(rows) - len(answerable)} unanswerable"]
+    lines += [f"  {doc:<12} {n}" for doc, n in sorted(per_doc.items())]
+    lines.append("  kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(per_kind.items())))
+    return "\n".join(lines)
+
+
+def _kind(row: dict[str, Any]) -> str:
+    parts = str(row.get("id", "")).split("-")
+    return parts[1] if len(parts) == 3 else "other"
+
+
+def main(argv: list[str]) -> int:
+    """Check the file named in argv (or the default set), print a summary, return the exit status."""
+    path = Path(argv[0]) if argv else DEFAULT_DATASET
+    if not path.is_file():
+        print(f"error: no such file: {path}; run: python -m eval.dataset FILE.jsonl")
+        return 2
+    rows, problems = check_file(path)
+    for problem in problems:
+        print(f"problem: {problem}")
+    print(summary(rows))
+    print(f"{'FAILED' if problems else 'OK'}: {len(problems)} problem(s) in {path}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    # Run as a script from a checkout: make `ingest` importable without an install.
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main(sys.argv[1:]))
