@@ -47,6 +47,7 @@ class Library:
         self._conn = conn
         self._vectors: VectorIndex | None = None
         self._lock_file = None
+        self._df: dict[str, int] = {}  # document frequencies for the answer engine's word weights
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
@@ -124,6 +125,7 @@ class Library:
                 "INSERT INTO meta VALUES ('epoch', 1) "
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
             self._conn.execute("COMMIT")
+            self._df.clear()
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -277,6 +279,21 @@ class Library:
             f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE {where} ORDER BY bm25(chunks_fts) LIMIT ?",
             (*args, limit)).fetchall()
         return [(r[0], -r[1]) for r in rows]
+
+    def chunk_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored embedding of each chunk, by id."""
+        if not self.manifest or not len(ids):
+            return {}
+        found, vecs = self._stored_vectors(list(ids))
+        return dict(zip(found.tolist(), vecs))
+
+    def doc_freq(self, word: str) -> int:
+        """How many chunks contain `word`, as FTS5 tokenises it (so 'models' counts 'model')."""
+        if word not in self._df:
+            match = '"' + word.replace('"', '""') + '"'
+            self._df[word] = self._conn.execute(
+                "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
+        return self._df[word]
 
     def count(self, table: str) -> int:
         """Rows in one of the library's tables."""

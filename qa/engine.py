@@ -1,0 +1,223 @@
+"""The answer engine: question -> evidence -> (model) -> cited sentences -> verification -> Answer.
+
+Grounding is structural, because the default model is weak: every sentence that reaches the
+user is verified against the passages it cites; an unsupported one is replaced by the quote
+it should have used, or dropped; an answer with little left abstains and shows the closest
+passages instead.
+"""
+from __future__ import annotations
+
+import random
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from index.records import Passage
+from index.search import Filters, search
+from index.store import Library
+from qa import prompt
+from qa.citations import cited_sentences
+from qa.evidence import Candidate, Evidence, Weights, rerank
+from qa.llm import LLMClient, Sampling, StreamInterrupted
+from qa.records import Answer, Citation, Sentence
+from qa.rewrite import standalone_question
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+    from qa.verify import Verifier
+
+MODES = ("extractive", "guided", "generative")
+MAX_QUESTION_CHARS = 2000
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked, said in one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How answers are made; the defaults were chosen by bench/answer.py on the sample manuals."""
+
+    mode: str = "extractive"
+    depth: int = 24            # passages searched
+    keep: int = 8              # passages kept after reranking (and fitted to the model's context)
+    quotes: int = 2            # most quotes in an extractive answer
+    statements: int = 8        # candidates offered to the model in guided mode
+    min_strength: float = 0.45  # best candidate score below which the library does not hold an answer
+    max_rejected: float = 0.5   # share of generated sentences verification may reject before abstaining
+    sampling: Sampling = Sampling()
+    weights: Weights = Weights()
+
+
+@dataclass
+class _Draft:
+    """What a mode produced before verification: (text, cited numbers) per sentence."""
+
+    sentences: list[tuple[str, tuple[int, ...]]]
+    complete: bool = True
+    abstained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class AnswerEngine:
+    """Answers questions from one library; the model is optional in extractive mode."""
+
+    def __init__(self, library: Library, embedder: Embedder, verifier: Verifier,
+                 llm: LLMClient | None = None, settings: Settings = Settings()):
+        if settings.mode not in MODES:
+            raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
+        self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
+
+    def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters = Filters(),
+               on_text: Callable[[str], None] | None = None) -> Answer:
+        """A verified, cited answer; `on_text` receives generated text as it streams."""
+        question = _checked(question)
+        timings: dict[str, float] = {}
+        with _timer(timings, "rewrite"):
+            question = standalone_question(question, history, self.llm) if history else question
+        with _timer(timings, "retrieve"):
+            hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters)
+        with _timer(timings, "rerank"):
+            evidence = rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights)
+        if evidence.strength < self.settings.min_strength:
+            answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
+        else:
+            draft = self._draft(question, evidence, on_text, timings)
+            with _timer(timings, "verify"):
+                checked = self._verify(draft, evidence)
+            answer = self._finish(draft, checked, evidence, timings)
+        return replace(answer, query=question)
+
+    # ---- the three modes ------------------------------------------------------------
+    def _draft(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
+        if self.settings.mode == "extractive":
+            return _Draft(self._quotes(evidence))
+        if self.llm is None:
+            raise QuestionError(f"answer mode {self.settings.mode!r} needs a model server (run: groundwork serve)")
+        with _timer(timings, "generate"):
+            if self.settings.mode == "guided":
+                return self._guided(question, evidence)
+            return self._generative(question, evidence, on_text, timings)
+
+    def _quotes(self, evidence: Evidence) -> list[tuple[str, tuple[int, ...]]]:
+        """The best candidate, and the next ones nearly as good from other passages."""
+        best = evidence.candidates[0]
+        picked = [best]
+        for c in evidence.candidates[1:]:
+            if len(picked) >= self.settings.quotes or c.score < best.score - 0.05:
+                break
+            if all(c.passage.chunk.chunk_id != p.passage.chunk.chunk_id for p in picked):
+                picked.append(c)
+        return [(c.text, (_number(evidence, c.passage),)) for c in picked]
+
+    def _guided(self, question: str, evidence: Evidence) -> _Draft:
+        offered = list(evidence.candidates[: self.settings.statements])
+        # Small models favour the first option whatever it says: shuffle, reproducibly per question.
+        random.Random(zlib.crc32(question.encode())).shuffle(offered)
+        messages = prompt.choice_messages(question, [c.text for c in offered])
+        picked = int(self.llm.choose(messages, [str(n) for n in range(len(offered) + 1)], self.settings.sampling))
+        if picked == 0:
+            return _Draft([], abstained=True)
+        chosen = offered[picked - 1]
+        return _Draft([(chosen.text, (_number(evidence, chosen.passage),))])
+
+    def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
+        budget = self.llm.context_length - self.settings.sampling.max_tokens
+        passages = prompt.fit_passages(question, evidence.passages, self.llm.count_tokens, budget)
+        started, parts, complete = time.perf_counter(), [], True
+        try:
+            for piece in self.llm.stream(prompt.answer_messages(question, passages), self.settings.sampling):
+                if not parts:
+                    timings["first_token"] = time.perf_counter() - started
+                parts.append(piece)
+                if on_text:
+                    on_text(piece)
+        except StreamInterrupted as exc:
+            parts, complete = [exc.partial], False
+        text = "".join(parts).strip()
+        if text.startswith(prompt.ABSTAIN.rstrip(".")):
+            return _Draft([], complete=complete, abstained=True)
+        return _Draft(cited_sentences(text, len(passages)), complete=complete)
+
+    # ---- verification ------------------------------------------------------------------
+    def _verify(self, draft: _Draft, evidence: Evidence) -> tuple[list[Sentence], int]:
+        """Every drafted sentence checked, with the quotes that replace rejected ones; and how many were rejected."""
+        out: list[Sentence] = []
+        rejected = 0
+        for text, cites in draft.sentences:
+            if not cites:  # no marker: attribute it to the passage that supports it best
+                cites = self._best_support(text, evidence)
+            passages = [evidence.passages[n - 1] for n in cites]
+            ok, score = self.verifier.verify(text, passages) if passages else (False, 0.0)
+            out.append(Sentence(text, cites, ok, score))
+            if not ok:
+                rejected += 1
+                quote = self._repair(cites, evidence, {s.text for s in out})
+                out += [quote] if quote else []
+        return out, rejected
+
+    def _best_support(self, text: str, evidence: Evidence) -> tuple[int, ...]:
+        scored = [(self.verifier.verify(text, [p]), n) for n, p in enumerate(evidence.passages, start=1)]
+        (ok, _), n = max(scored, key=lambda item: item[0][1])
+        return (n,) if ok else ()
+
+    def _repair(self, cites: tuple[int, ...], evidence: Evidence, used: set[str]) -> Sentence | None:
+        """The best candidate quote from the cited passages, standing in for an unsupported sentence."""
+        cited = {evidence.passages[n - 1].chunk.chunk_id for n in cites}
+        for c in evidence.candidates:
+            if c.score < self.settings.min_strength:
+                break  # candidates are best first: nothing left answers the question well enough
+            if c.passage.chunk.chunk_id in cited and c.text not in used:
+                ok, score = self.verifier.verify(c.text, [c.passage])
+                return Sentence(c.text, (_number(evidence, c.passage),), ok, score) if ok else None
+        return None
+
+    def _finish(self, draft: _Draft, checked: tuple[list[Sentence], int], evidence: Evidence,
+                timings: dict[str, float]) -> Answer:
+        sentences, rejected = checked
+        kept = [s for s in sentences if s.supported]
+        if draft.abstained or not kept or rejected > self.settings.max_rejected * len(draft.sentences):
+            return _abstain(evidence, timings, draft.complete, self.settings.mode, tuple(sentences))
+        cited = sorted({n for s in kept for n in s.citations})
+        citations = tuple(Citation(n, evidence.passages[n - 1]) for n in cited)
+        text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in kept)
+        return Answer(text, tuple(sentences), citations, False, _total(timings), draft.complete,
+                      self.settings.mode, evidence.passages)
+
+
+def _checked(question: str) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise QuestionError("the question is empty: ask something, e.g. groundwork ask \"how do I ...\"")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}")
+    return question
+
+
+def _number(evidence: Evidence, passage: Passage) -> int:
+    return next(n for n, p in enumerate(evidence.passages, start=1) if p.chunk.chunk_id == passage.chunk.chunk_id)
+
+
+def _abstain(evidence: Evidence, timings: dict[str, float], complete: bool, mode: str,
+             rejected: tuple[Sentence, ...] = ()) -> Answer:
+    """'The documents do not say', with the sentences that were tried and the closest passages."""
+    return Answer(prompt.ABSTAIN, rejected, (), True, _total(timings), complete, mode, evidence.passages)
+
+
+def _total(timings: dict[str, float]) -> dict[str, float]:
+    return {**timings, "total": sum(v for k, v in timings.items() if k != "first_token")}
+
+
+class _timer:
+    """Adds the seconds spent inside the block to timings[name]."""
+
+    def __init__(self, timings: dict[str, float], name: str):
+        self.timings, self.name = timings, name
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.timings[self.name] = self.timings.get(self.name, 0.0) + time.perf_counter() - self.start

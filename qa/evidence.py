@@ -1,0 +1,137 @@
+"""Evidence for an answer: retrieve passages, rerank them, and rank candidate answer sentences.
+
+With no cross-encoder weights offline, reranking and the candidate ranker are a small linear
+blend of signals the library already holds: the chunk's stored embedding against the question,
+how much of the question's weighted vocabulary a text covers (IDF from the library's FTS
+index), and, for the best passages, each sentence's embedding against the question. Index
+pages, tables of contents and code listings are pushed down by how little of them is prose.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from index.records import Passage
+from index.search import Filters, search
+from index.store import Library
+from qa.text import content_words, prose_ratio, sentence_spans, flatten, words
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the signals blend; fitted by hand on the R manuals' dev questions (bench/answer.py --tune)."""
+
+    passage_cosine: float = 0.5
+    passage_coverage: float = 0.3
+    passage_best_sentence: float = 0.4
+    sentence_cosine: float = 0.6
+    sentence_coverage: float = 0.4
+    prose_floor: float = 0.6  # below this share of words a chunk is a listing, an index or code
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a retrieved passage that may answer the question."""
+
+    text: str
+    passage: Passage
+    score: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Reranked passages (best first, score = rerank score) and candidate sentences (best first)."""
+
+    passages: tuple[Passage, ...]
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def strength(self) -> float:
+        """The best candidate's score: how well the library seems to hold an answer."""
+        return self.candidates[0].score if self.candidates else 0.0
+
+
+def gather(library: Library, embedder: Embedder, question: str, filters: Filters = Filters(),
+           depth: int = 24, keep: int = 8, weights: Weights = Weights()) -> Evidence:
+    """Search `depth` passages, then rerank them (see rerank)."""
+    hits = search(library, embedder, question, k=depth, mode="hybrid", filters=filters)
+    return rerank(library, embedder, question, hits, keep, weights)
+
+
+def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[Passage],
+           keep: int = 8, weights: Weights = Weights()) -> Evidence:
+    """Keep the best `keep` of the hits and rank their sentences as candidate answers."""
+    if not hits:
+        return Evidence((), ())
+    idf = _idf(library, question)
+    qvec = embedder.embed([question], kind="query")[0]
+    stored = library.chunk_vectors([p.chunk.chunk_id for p in hits])
+    first = sorted(hits, key=lambda p: -_passage_score(p, qvec, stored, idf, weights))[:keep]
+    return _rank_sentences(first, qvec, stored, idf, embedder, weights)
+
+
+def coverage(text: str, idf: dict[str, float]) -> float:
+    """Share of the question's IDF weight whose words appear in `text`."""
+    total = sum(idf.values())
+    if not total:
+        return 0.0
+    present = set(content_words(text))
+    return sum(w for word, w in idf.items() if word in present) / total
+
+
+def _idf(library: Library, question: str) -> dict[str, float]:
+    """Each content word of the question (stemmed) with its inverse document frequency."""
+    n = max(library.count("chunks"), 1)
+    weights: dict[str, float] = {}
+    for word in dict.fromkeys(w for w in words(question)):
+        stems = content_words(word)
+        if stems:
+            df = library.doc_freq(word)
+            weights[stems[0]] = max(weights.get(stems[0], 0.0), math.log((n + 1) / (df + 0.5)))
+    return weights
+
+
+def _passage_score(p: Passage, qvec: np.ndarray, stored: dict[int, np.ndarray],
+                   idf: dict[str, float], w: Weights) -> float:
+    vec = stored.get(p.chunk.chunk_id)
+    cosine = float(vec @ qvec) if vec is not None else 0.0
+    return w.passage_cosine * cosine + w.passage_coverage * coverage(p.chunk.text, idf) - _junk(p.chunk.text, w)
+
+
+def _junk(text: str, w: Weights) -> float:
+    return max(0.0, w.prose_floor - prose_ratio(text))
+
+
+def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[int, np.ndarray],
+                    idf: dict[str, float], embedder: Embedder, w: Weights) -> Evidence:
+    owners, texts, seen = [], [], set()
+    for i, p in enumerate(passages):
+        for s, e in sentence_spans(p.chunk.text):
+            text = flatten(p.chunk.text[s:e])
+            if _answer_like(text) and text not in seen:  # overlapping chunks repeat sentences
+                seen.add(text)
+                owners.append(i)
+                texts.append(text)
+    cosines = embedder.embed(texts, kind="document") @ qvec if texts else np.zeros(0)
+    sentence = [w.sentence_cosine * float(c) + w.sentence_coverage * coverage(t, idf)
+                for t, c in zip(texts, cosines)]
+    best = [max((s for o, s in zip(owners, sentence) if o == i), default=0.0) for i in range(len(passages))]
+    rescored = [replace(p, score=_passage_score(p, qvec, stored, idf, w) + w.passage_best_sentence * b)
+                for p, b in zip(passages, best)]
+    order = sorted(range(len(passages)), key=lambda i: -rescored[i].score)
+    candidates = sorted((Candidate(t, rescored[o], s) for t, o, s in zip(texts, owners, sentence)),
+                        key=lambda c: -c.score)
+    return Evidence(tuple(rescored[i] for i in order), tuple(candidates))
+
+
+def _answer_like(sentence: str) -> bool:
+    """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing."""
+    n = len(sentence.split())
+    return 4 <= n <= 80 and prose_ratio(sentence) >= 0.5

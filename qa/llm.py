@@ -1,0 +1,139 @@
+"""The client of an OpenAI-compatible server (vLLM): streaming answers, structured choices, token counts.
+
+The openai package is imported here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import openai
+
+DEFAULT_CONTEXT = 2048  # when the server does not say (vLLM does, as max_model_len)
+
+
+class LLMError(RuntimeError):
+    """The model server cannot be reached or refused a request, said in one line."""
+
+
+class StreamInterrupted(LLMError):
+    """The server stopped in the middle of an answer; `partial` is what arrived."""
+
+    def __init__(self, message: str, partial: str):
+        super().__init__(message)
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Decoding settings: greedy, with a repetition penalty, a token limit and stop sequences."""
+
+    max_tokens: int = 200
+    temperature: float = 0.0
+    repetition_penalty: float = 1.15  # small models loop on a phrase without it
+    stop: tuple[str, ...] = ("\n\n\n", "\nQuestion:", "<passage")
+
+
+class LLMClient:
+    """One model on one OpenAI-compatible server; the model name is asked of the server when not given."""
+
+    def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, retries: int = 2,
+                 api_key: str = "EMPTY"):
+        self.url = url.rstrip("/")
+        self._model = model
+        self._context: int | None = None
+        self._client = openai.OpenAI(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=retries)
+
+    @property
+    def model(self) -> str:
+        """The served model's name."""
+        if self._model is None:
+            self._describe()
+        return self._model
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the model sees at once, prompt and answer together."""
+        if self._context is None:
+            self._describe()
+        return self._context
+
+    def _describe(self) -> None:
+        models = self._call(lambda: self._client.models.list().data)
+        if not models:
+            raise LLMError(f"the model server at {self.url} serves no model")
+        card = next((m for m in models if m.id == self._model), models[0])
+        self._model = self._model or card.id
+        self._context = int(getattr(card, "max_model_len", None) or DEFAULT_CONTEXT)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` in the model's tokenizer (vLLM's /tokenize); an upper estimate elsewhere."""
+        root = self.url.removesuffix("/v1")
+        body = json.dumps({"model": self.model, "prompt": text, "add_special_tokens": False}).encode()
+        request = urllib.request.Request(f"{root}/tokenize", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(json.load(response)["count"])
+        except (urllib.error.URLError, OSError, KeyError, ValueError):
+            return len(text) // 3 + 1  # English runs ~4 characters a token; 3 keeps a margin
+
+    def stream(self, messages: Sequence[dict], sampling: Sampling = Sampling()) -> Iterator[str]:
+        """The answer's text as it is generated; StreamInterrupted if the server stops before the end."""
+        chunks = self._call(lambda: self._client.chat.completions.create(
+            model=self.model, messages=list(messages), stream=True, **_sampling_args(sampling)))
+        partial, finished = [], False
+        try:
+            for chunk in chunks:
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        partial.append(choice.delta.content)
+                        yield choice.delta.content
+                    finished = finished or choice.finish_reason is not None
+        except Exception as exc:  # mid-stream the transport's own errors surface, not openai's
+            raise StreamInterrupted(f"the model server stopped mid-answer ({type(exc).__name__})",
+                                    "".join(partial)) from None
+        if not finished:
+            raise StreamInterrupted("the model server closed the stream before the answer ended", "".join(partial))
+
+    def choose(self, messages: Sequence[dict], choices: Sequence[str], sampling: Sampling = Sampling()) -> str:
+        """One of `choices`, picked by the model under vLLM's structured outputs."""
+        args = _sampling_args(Sampling(max_tokens=8, temperature=0.0, stop=(),
+                                       repetition_penalty=sampling.repetition_penalty))
+        args["extra_body"]["structured_outputs"] = {"choice": list(choices)}
+        reply = self._call(lambda: self._client.chat.completions.create(
+            model=self.model, messages=list(messages), **args))
+        text = (reply.choices[0].message.content or "").strip()
+        if text not in choices:
+            raise LLMError(f"the model server ignored the structured choice (got {text[:40]!r}); "
+                           "it needs vLLM's structured outputs")
+        return text
+
+    def complete(self, messages: Sequence[dict], sampling: Sampling = Sampling()) -> str:
+        """The whole reply at once."""
+        reply = self._call(lambda: self._client.chat.completions.create(
+            model=self.model, messages=list(messages), **_sampling_args(sampling)))
+        return reply.choices[0].message.content or ""
+
+    def _call(self, request):
+        try:
+            return request()
+        except openai.APIConnectionError:
+            raise LLMError(f"no model server answers at {self.url} "
+                           "(run: groundwork serve, or set GROUNDWORK_LLM_URL)") from None
+        except openai.APIStatusError as exc:
+            raise LLMError(f"the model server at {self.url} refused the request: "
+                           f"{exc.status_code} {_detail(exc)}") from None
+
+
+def _sampling_args(s: Sampling) -> dict:
+    return {"max_tokens": s.max_tokens, "temperature": s.temperature, "stop": list(s.stop) or None,
+            "extra_body": {"repetition_penalty": s.repetition_penalty}}
+
+
+def _detail(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or (body.get("error") or {}).get("message") if body else None
+    return " ".join(str(message or exc.message).split())[:200]

@@ -1,0 +1,114 @@
+"""A deterministic OpenAI-compatible server on loopback for unit tests: it answers from a queue.
+
+It speaks real HTTP and server-sent events like vLLM: /v1/models (with max_model_len),
+/tokenize (one token per whitespace-separated word), /v1/chat/completions streamed or not.
+Each request takes the next queued Reply; a Reply can cut the connection mid-stream.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Reply:
+    """What the next completion request gets: its text, or an HTTP error, or a cut after some chunks."""
+
+    text: str | Callable[[dict], str] = ""  # or made from the request's body
+    status: int = 200
+    cut_after: int | None = None  # stream this many chunks, then drop the connection
+
+
+class FakeLLM:
+    """Serves queued replies; records every request body it was sent."""
+
+    def __init__(self, model: str = "test/fake-llm", max_model_len: int = 2048):
+        self.model, self.max_model_len = model, max_model_len
+        self.replies: deque[Reply] = deque()
+        self.requests: list[dict] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def queue(self, *replies: str | Callable[[dict], str] | Reply) -> None:
+        """Replies for the next requests, in order: texts, functions of the request body, or Replies."""
+        self.replies.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
+
+    def __enter__(self) -> FakeLLM:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(fake: FakeLLM):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):  # keep test output clean
+            pass
+
+        def do_GET(self):
+            if self.path.rstrip("/") == "/v1/models":
+                card = {"id": fake.model, "object": "model", "owned_by": "test", "max_model_len": fake.max_model_len}
+                return self._json(200, {"object": "list", "data": [card]})
+            self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            if self.path == "/tokenize":
+                return self._json(200, {"count": len(body.get("prompt", "").split()), "max_model_len": fake.max_model_len})
+            if self.path != "/v1/chat/completions":
+                return self._json(404, {"error": {"message": f"no route {self.path}"}})
+            fake.requests.append(body)
+            reply = fake.replies.popleft() if fake.replies else Reply("", status=500)
+            if callable(reply.text):
+                reply = Reply(reply.text(body), reply.status, reply.cut_after)
+            if reply.status != 200:
+                return self._json(reply.status, {"error": {"message": f"fake error {reply.status}"}})
+            if body.get("stream"):
+                return self._stream(reply)
+            message = {"role": "assistant", "content": reply.text}
+            self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": fake.model,
+                             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+
+        def _stream(self, reply: Reply):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            pieces = [w + " " for w in reply.text.split(" ")] if reply.text else []
+            for i, piece in enumerate(pieces):
+                if reply.cut_after is not None and i >= reply.cut_after:
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # the server dies mid-answer
+                    return
+                self._event({"delta": {"content": piece}, "finish_reason": None})
+            self._event({"delta": {}, "finish_reason": "stop"})
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
+
+        def _event(self, choice: dict):
+            chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": fake.model,
+                     "choices": [{"index": 0, **choice}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+
+        def _json(self, status: int, obj: dict):
+            data = json.dumps(obj).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler

@@ -1,0 +1,66 @@
+"""The model-server client over real HTTP and SSE, against a deterministic server on loopback."""
+import socket
+
+import pytest
+from llm_server import FakeLLM, Reply
+
+from qa.llm import LLMClient, LLMError, Sampling, StreamInterrupted
+
+ASK = [{"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def llm():
+    with FakeLLM(max_model_len=1024) as server:
+        yield server
+
+
+def test_the_model_and_its_context_come_from_the_server(llm):
+    client = LLMClient(llm.url)
+    assert (client.model, client.context_length) == ("test/fake-llm", 1024)
+    assert client.count_tokens("three short words") == 3
+
+
+def test_streaming_yields_the_text_piece_by_piece_with_the_sampling_asked(llm):
+    llm.queue("Use lm() to fit it [1].")
+    pieces = list(LLMClient(llm.url).stream(ASK, Sampling(max_tokens=50, repetition_penalty=1.2, stop=("\n\n",))))
+    assert len(pieces) > 1 and "".join(pieces).strip() == "Use lm() to fit it [1]."
+    sent = llm.requests[-1]
+    assert sent["stream"] is True and sent["temperature"] == 0.0 and sent["max_tokens"] == 50
+    assert sent["repetition_penalty"] == 1.2 and sent["stop"] == ["\n\n"]
+
+
+def test_a_server_dying_mid_stream_keeps_the_partial_text(llm):
+    llm.queue(Reply("one two three four five", cut_after=2))
+    seen = []
+    with pytest.raises(StreamInterrupted) as caught:
+        for piece in LLMClient(llm.url, retries=0).stream(ASK):
+            seen.append(piece)
+    assert caught.value.partial == "".join(seen) == "one two "
+
+
+def test_guided_choice_goes_through_structured_outputs(llm):
+    llm.queue("2", "maybe")
+    client = LLMClient(llm.url)
+    assert client.choose(ASK, ["0", "1", "2"]) == "2"
+    assert llm.requests[-1]["structured_outputs"] == {"choice": ["0", "1", "2"]}
+    with pytest.raises(LLMError, match="structured"):
+        client.choose(ASK, ["0", "1", "2"])  # a server that ignores the constraint is caught
+
+
+def test_errors_are_one_line_and_say_what_to_run(llm):
+    llm.queue(Reply(status=400))
+    with pytest.raises(LLMError, match="refused the request: 400"):
+        LLMClient(llm.url, retries=0).complete(ASK)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # bound, never listening
+    with pytest.raises(LLMError, match="run: groundwork serve") as caught:
+        LLMClient(dead, retries=1, timeout=2).model
+    assert "\n" not in str(caught.value)
+
+
+def test_token_counts_fall_back_to_an_upper_estimate_without_tokenize(llm):
+    client = LLMClient(llm.url)
+    client.url = client.url.replace("/v1", "/elsewhere/v1")  # a server with no /tokenize route
+    assert client.count_tokens("x" * 300) >= 100
