@@ -1,0 +1,254 @@
+"""Sentence verification: does a sentence rest on the passages it cites?
+
+No NLI weights exist offline, so the default `FeatureVerifier` scores cheap features (content-word
+and bigram recall, numbers, names, negation, best embedding cosine) with a logistic regression
+that `python -m eval.fit_verifier` fits on HaluEval QA; its parameters ship as qa/verifier.json.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from index.records import Passage
+
+if TYPE_CHECKING:
+    from index.embedder import Embedder
+
+FEATURES = ("recall", "missing", "bigram_recall", "number_missing", "entity_missing", "negation_mismatch", "cosine")
+PARAMS_PATH = Path(__file__).with_name("verifier.json")
+Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")  # Arthur's, I'm, they've -> Arthur, I, they
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# A sentence ends at . ! ? before a space and a capital, digit or quote, or before a capitalised
+# word with no space at all: extracted text often glues sentences ("...century.First for Women").
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s+(?=[A-Z0-9\"'(])|(?=[A-Z][a-z]))")
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+_NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without".split())
+_STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most my
+myself of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up
+very was we were what when where which while who whom why will with would you your yours yourself
+yourselves yes yeah well oh sure like know think really many much one may might must shall also
+""".split()) | _NEGATIONS
+
+
+class VerifierError(RuntimeError):
+    """Verifier parameters that cannot be read or do not fit these features, said in one line."""
+
+
+class Verifier(Protocol):
+    """Says whether a sentence is supported by passages, with the probability that it is."""
+
+    def verify(self, sentence: str, passages: Sequence[Passage]) -> tuple[bool, float]:
+        """(supported, score in [0, 1]); no passages means unsupported."""
+
+
+@dataclass(frozen=True)
+class VerifierParams:
+    """A logistic regression over standardised FEATURES and the threshold that turns it into a verdict."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+    threshold: float
+
+    @classmethod
+    def load(cls, path: str | Path = PARAMS_PATH) -> VerifierParams:
+        """Parameters from a JSON file written by eval/fit_verifier.py."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            params = cls(tuple(data["features"]), *(np.asarray(data[k], float) for k in ("mean", "scale", "weights")),
+                         float(data["bias"]), float(data["threshold"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise VerifierError(f"cannot read verifier parameters {path} ({exc}); refit them with "
+                                f"`python -m eval.fit_verifier --out {path}`") from exc
+        shapes = {params.mean.shape, params.scale.shape, params.weights.shape}
+        if params.names != FEATURES or shapes != {(len(FEATURES),)}:
+            raise VerifierError(f"verifier parameters {path} fit features {list(params.names)}, not {list(FEATURES)}; "
+                                f"refit them with `python -m eval.fit_verifier --out {path}`")
+        return params
+
+    def to_dict(self) -> dict:
+        """The JSON form `load` reads."""
+        return {"features": list(self.names), "mean": _floats(self.mean), "scale": _floats(self.scale),
+                "weights": _floats(self.weights), "bias": round(self.bias, 6), "threshold": round(self.threshold, 6)}
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        """Probability that each row of features is a supported claim."""
+        z = ((np.atleast_2d(x) - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+class FeatureVerifier:
+    """The default offline Verifier: cheap features fitted on HaluEval QA; model and parameters load on first use."""
+
+    def __init__(self, embedder: Embedder | None = None, params: VerifierParams | None = None):
+        self._embedder, self._params = embedder, params
+
+    def verify(self, sentence: str, passages: Sequence[Passage]) -> tuple[bool, float]:
+        """(supported, probability) of one sentence against the passages it cites."""
+        return self.verify_many([(sentence, passages)])[0]
+
+    def verify_many(self, items: Sequence[tuple[str, Sequence[Passage]]]) -> list[tuple[bool, float]]:
+        """verify() for many sentences, their passages embedded in one call."""
+        cited = [i for i, (_, passages) in enumerate(items) if passages]
+        out = [(False, 0.0)] * len(items)
+        if not cited:
+            return out
+        params = self._params = self._params or VerifierParams.load()
+        # A fit that gave the cosine no weight needs no embedding: skip the model and its cost.
+        embed = self._embed if params.weights[FEATURES.index("cosine")] else None
+        x = feature_matrix([(items[i][0], [p.chunk.text for p in items[i][1]]) for i in cited], embed)
+        for i, p in zip(cited, params.probability(x)):
+            out[i] = (bool(p >= params.threshold), float(p))
+        return out
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self._embedder is None:
+            from index.embedder import SentenceTransformerEmbedder
+
+            self._embedder = SentenceTransformerEmbedder()
+        return self._embedder.embed(texts, kind="document")
+
+
+def features(sentence: str, passages: Sequence[str], embed: Embed | None) -> np.ndarray:
+    """The FEATURES of one sentence against passage texts (cosine 0 without `embed`)."""
+    return feature_matrix([(sentence, passages)], embed)[0]
+
+
+def feature_matrix(items: Sequence[tuple[str, Sequence[str]]], embed: Embed | None) -> np.ndarray:
+    """FEATURES of each (sentence, passage texts), all texts embedded in one call (cosine 0 without `embed`)."""
+    windows = [_windows(passages) for _, passages in items] if embed else [[] for _ in items]
+    texts = list(dict.fromkeys([sentence for sentence, _ in items] + [t for group in windows for t in group]))
+    vectors = np.asarray(embed(texts), np.float32) if embed else np.empty((0, 0), np.float32)
+    row = {t: i for i, t in enumerate(texts)}
+    evidence: dict[tuple[str, ...], _Evidence] = {}
+    out = np.empty((len(items), len(FEATURES)))
+    for n, (sentence, passages) in enumerate(items):
+        key = tuple(passages)
+        if key not in evidence:  # answers cite the same passages from several sentences
+            evidence[key] = _Evidence.of(passages)
+        cosine = _best_cosine(vectors, row[sentence], [row[t] for t in windows[n]])
+        out[n] = _lexical(sentence, evidence[key]) + (cosine,)
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Non-empty sentences of a text."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _windows(passages: Sequence[str]) -> list[str]:
+    """Each passage's sentences and pairs of neighbouring sentences: a claim may join two of them."""
+    out = []
+    for passage in passages:
+        sentences = split_sentences(passage)
+        out += sentences + [f"{a} {b}" for a, b in zip(sentences, sentences[1:])]
+    return out
+
+
+def _best_cosine(vectors: np.ndarray, claim_row: int, window_rows: list[int]) -> float:
+    """The claim's best cosine with any window of its passages."""
+    return float((vectors[window_rows] @ vectors[claim_row]).max()) if window_rows else 0.0
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """What the lexical features look up in a set of passages."""
+
+    stems: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+    numbers: frozenset[str]
+    negated: bool
+
+    @classmethod
+    def of(cls, passages: Sequence[str]) -> _Evidence:
+        stems, bigrams, numbers, negated = set(), set(), set(), False
+        for text in passages:
+            words = _content_stems(text)
+            stems.update(words)
+            bigrams.update(zip(words, words[1:]))
+            numbers.update(_numbers(text))
+            negated = negated or _negated(text)
+        return cls(frozenset(stems), frozenset(bigrams), frozenset(numbers), negated)
+
+
+def _lexical(sentence: str, evidence: _Evidence) -> tuple[float, ...]:
+    """recall, missing, bigram_recall, number_missing, entity_missing, negation_mismatch."""
+    words = _content_stems(sentence)
+    absent = sum(w not in evidence.stems for w in words)
+    recall = 1.0 - absent / len(words) if words else 1.0
+    bigrams = list(zip(words, words[1:]))
+    # With under two content words there is no bigram to check: fall back on word recall.
+    bigram_recall = sum(b in evidence.bigrams for b in bigrams) / len(bigrams) if bigrams else recall
+    numbers = _numbers(sentence)
+    entities = {_stem(w) for w in _content_words(sentence) if w[0].isupper()}
+    return (recall, math.log1p(absent), bigram_recall, _share_missing(numbers, evidence.numbers),
+            _share_missing(entities, evidence.stems), float(_negated(sentence) and not evidence.negated))
+
+
+def _share_missing(wanted: set[str], have: frozenset[str]) -> float:
+    return sum(w not in have for w in wanted) / len(wanted) if wanted else 0.0
+
+
+def _content_words(text: str) -> list[str]:
+    """A text's words other than function words (stopwords, contractions), in order."""
+    out = []
+    for word in _WORD.findall(text):
+        base = _CLITIC.sub("", word.lower())
+        if base not in _STOPWORDS and not base.endswith(("n't", "n’t")) and (len(base) > 1 or base.isdigit()):
+            out.append(word)
+    return out
+
+
+def _content_stems(text: str) -> list[str]:
+    """Stems of a text's content words, in order."""
+    return [_stem(w) for w in _content_words(text)]
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers written in digits (thousands separators dropped) or as words up to twenty."""
+    digits = {m.replace(",", "") for m in _NUMBER.findall(text)}
+    return digits | {_NUMBER_WORDS[w] for w in map(str.lower, _WORD.findall(text)) if w in _NUMBER_WORDS}
+
+
+def _negated(text: str) -> bool:
+    return any(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in map(str.lower, _WORD.findall(text)))
+
+
+def _stem(word: str) -> str:
+    """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet."""
+    w = _CLITIC.sub("", word.lower())
+    if w in _NUMBER_WORDS:
+        return _NUMBER_WORDS[w]
+    if any(c.isdigit() for c in w):
+        return w  # 1844 is no plural of 184
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    for suffix in ("ing", "ed", "ly", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith(("ss", "us", "is")):
+            w = w[:-len(suffix)]
+            break
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]  # stopped -> stop
+    return w[:-1] if len(w) > 3 and w.endswith("e") else w  # based, base -> bas
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [round(float(v), 6) for v in values]
