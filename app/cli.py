@@ -8,14 +8,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from app.config import Config, ConfigError, load_config
+from app.config import Config, ConfigError, UserError, load_config
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake the user can fix: printed as one line, never as a traceback."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,7 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _is_user_error(exc: Exception) -> bool:
     from index.embedder import EmbedderError
     from index.store import LibraryError
-    return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError))
+    from app.models import ModelError
+    from app.serve import ServeError
+    from qa.engine import QuestionError
+    from qa.llm import LLMError
+    return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
+                            ModelError, ServeError))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +65,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--doc", action="append", default=[], help="only this document (id, title or path; repeatable)")
     p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per passage on stdout")
+
+    from app.ask import cmd_ask, cmd_chat
+    for name, run, text in (("ask", cmd_ask, "answer a question from a library, citing pages"),
+                            ("chat", cmd_chat, "ask questions in a conversation; follow-ups use what came before")):
+        p = command(name, run, text)
+        if name == "ask":
+            p.add_argument("question")
+            p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+        p.add_argument("--mode", choices=["extractive", "guided", "generative"],
+                       help="extractive quotes, guided lets the model pick a quote, generative writes")
+        p.add_argument("--doc", action="append", default=[], help="only this document (repeatable)")
+        p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
+
+    p = sub.add_parser("models", help="manage model weights", description="manage model weights")
+    p.add_argument("action", choices=["prepare"], help="prepare: put the default generator in the cache")
+    p.set_defaults(run=cmd_models, library=None)
+
+    p = sub.add_parser("serve", help="start vLLM's OpenAI-compatible server with the configured model",
+                       description="start vLLM's OpenAI-compatible server on 127.0.0.1 and print its URL")
+    p.add_argument("--port", type=int, help="port (default: serve_port, 8000)")
+    p.add_argument("--detach", action="store_true", help="leave the server running in the background and return")
+    p.add_argument("--stop", action="store_true", help="stop the server a --detach started")
+    p.set_defaults(run=cmd_serve, library=None)
 
     p = command("docs", cmd_docs, "list the documents of a library")
     p.add_argument("--json", action="store_true", help="one JSON object per document on stdout")
@@ -162,6 +186,49 @@ def cmd_search(args, config: Config) -> int:
 def _snippet(text: str, width: int = 300) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
+
+
+def cmd_models(args, config: Config) -> int:
+    """groundwork models prepare : the default generator, converted for vLLM, in the cache."""
+    from app.models import prepare_model
+    path = prepare_model(progress=lambda line: print(line, file=sys.stderr))
+    print(path)
+    return 0
+
+
+def cmd_serve(args, config: Config) -> int:
+    """groundwork serve : vLLM on 127.0.0.1 until Ctrl-C (or in the background with --detach)."""
+    from app import serve
+    port = args.port or config.serve_port
+    if args.stop:
+        print(serve.stop_detached(port))
+        return 0
+    if args.detach and (running := serve.detached(port)):
+        print(running)
+        return 0
+    model = config.llm_model or _prepared_model()
+    print(f"starting vLLM with {model} (about a minute on CPU) ...", file=sys.stderr)
+    server = serve.start_server(model, port=port, max_model_len=config.max_model_len)
+    print(server.url)
+    if args.detach:
+        serve.record_detached(server, port)
+        print(f"running in the background (pid {server.pid}, log {server.log_path}); "
+              f"stop it with: groundwork serve --stop", file=sys.stderr)
+        return 0
+    print("serving; Ctrl-C stops it", file=sys.stderr)
+    try:
+        server.process.wait()
+        raise UserError(f"vLLM exited on its own (code {server.process.returncode}); see {server.log_path}")
+    except KeyboardInterrupt:
+        print("stopping vLLM ...", file=sys.stderr)
+    finally:
+        server.stop()
+    return 0
+
+
+def _prepared_model() -> str:
+    from app.models import model_dir
+    return str(model_dir())
 
 
 def cmd_docs(args, config: Config) -> int:

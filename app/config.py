@@ -21,6 +21,20 @@ class Config:
     chunk_overlap: int = 32
     max_file_mb: float = 200.0
     parse_workers: int = 1
+    answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
+    llm_url: str = ""    # an OpenAI-compatible server; empty: the one `groundwork serve` starts
+    llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct
+    serve_port: int = 8000
+    max_model_len: int = 2048
+
+    @property
+    def server_url(self) -> str:
+        """Where the answer engine finds its model server."""
+        return self.llm_url or f"http://127.0.0.1:{self.serve_port}/v1"
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one line, never as a traceback."""
 
 
 class ConfigError(Exception):

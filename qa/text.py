@@ -4,9 +4,13 @@ from __future__ import annotations
 import re
 
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a
-# capital, digit, quote or bracket; or at a blank line. PDF text breaks lines mid-sentence,
-# so single line breaks are not boundaries.
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[`])|\n\s*\n")
+# capital, digit, quote or bracket; or at a blank line. PDF text breaks lines mid-sentence, so a
+# single line break is a boundary only after a colon or semicolon, before a line of code (a
+# console prompt or comment: "> lm(y ~ x)"), or after a numbered heading ("11.2 Linear models").
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[`])|\n\s*\n|(?<=[:;])[ \t]*\n"
+                       r"|\n(?=[ \t]*[>#$+] )|(?<=\n)[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n"
+                       r"|^[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n")
+_CODE_LINE_END = re.compile(r"(?m)^[ \t]*[>+$] [^\n]*(\n)")  # a console line ends its own sentence
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.']*[A-Za-z0-9]|[A-Za-z]|\d+(?:\.\d+)?")
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "Fig.", "fig.", "No.", "Dr.", "Mr.", "Ms.", "et al.")
@@ -23,11 +27,11 @@ would you your yours use used using one also may might must shall get gets way w
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, surrounding space excluded."""
     spans, start = [], 0
-    for m in _BOUNDARY.finditer(text):
-        if _ends_with_abbreviation(text[start:m.start()]):
+    for b_start, b_end in _boundaries(text):
+        if b_start < start or _ends_with_abbreviation(text[start:b_start]):
             continue
-        spans.append((start, m.start()))
-        start = m.end()
+        spans.append((start, b_start))
+        start = b_end
     spans.append((start, len(text)))
     return [_strip(text, s, e) for s, e in spans if text[s:e].strip()]
 
@@ -73,6 +77,11 @@ def prose_ratio(text: str) -> float:
         return 0.0
     wordy = sum(1 for t in tokens if re.fullmatch(r"[(\"']?[A-Za-z][a-z'-]*[A-Za-z]?[.,;:)\"']*", t))
     return wordy / len(tokens)
+
+
+def _boundaries(text: str) -> list[tuple[int, int]]:
+    found = [m.span() for m in _BOUNDARY.finditer(text)] + [m.span(1) for m in _CODE_LINE_END.finditer(text)]
+    return sorted(found)
 
 
 def _ends_with_abbreviation(text: str) -> bool:
