@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 import hashlib
 import multiprocessing
+import os
+import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -184,7 +187,7 @@ def _embed_and_write(library: Library, embedder: Embedder, ready, options: Inges
 def _parsed_in_order(todo: Sequence[_Pending], workers: int) -> Iterator[tuple[_Pending, Document | str]]:
     """(item, Document or a one-line error) in input order, parsing a few files ahead."""
     context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
     queue: deque[tuple[_Pending, Future]] = deque()
     items = iter(todo)
     try:
@@ -202,10 +205,20 @@ def _parsed_in_order(todo: Sequence[_Pending], workers: int) -> Iterator[tuple[_
             except BrokenProcessPool:
                 yield item, "the parser process died (out of memory or a crash in the PDF library)"
                 pool.shutdown(cancel_futures=True)
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
                 queue = deque((i, pool.submit(parse_file, i.source.path, i.source.doc_id)) for i, _ in queue)
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a parser worker: exit when the ingest process dies, even by kill -9 (Linux only)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG; without it an orphan keeps parsing
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os._exit(1)
 
 
 def parse_file(path: str, doc_id: str) -> Document | str:
