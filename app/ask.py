@@ -15,11 +15,12 @@ def engine_for(config: Config, library, mode: str | None = None):
     from index.embedder import SentenceTransformerEmbedder, default_model
     from qa.engine import AnswerEngine, Settings
     from qa.llm import LLMClient
-    from qa.verify import FeatureVerifier
+    from qa.verifiers import make_verifier
     mode = mode or config.answer_mode
     embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
-    llm = LLMClient(config.server_url) if mode != "extractive" else None
-    return AnswerEngine(library, embedder, FeatureVerifier(embedder), llm, Settings(mode=mode))
+    needs_llm = mode != "extractive" or config.verifier == "llm-judge"
+    llm = LLMClient(config.server_url) if needs_llm else None
+    return AnswerEngine(library, embedder, make_verifier(config.verifier, embedder, llm), llm, Settings(mode=mode))
 
 
 def print_answer(answer: Answer, streamed: bool, out=None) -> None:

@@ -37,8 +37,9 @@ def _is_user_error(exc: Exception) -> bool:
     from app.serve import ServeError
     from qa.engine import QuestionError
     from qa.llm import LLMError
+    from qa.verify import VerifierError
     return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
-                            ModelError, ServeError))
+                            ModelError, ServeError, VerifierError))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ class Config:
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct
     serve_port: int = 8000
     max_model_len: int = 2048
+    verifier: str = "features"  # features | nli:MODEL_PATH | llm-judge
 
     @property
     def server_url(self) -> str:

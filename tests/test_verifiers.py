@@ -1,0 +1,67 @@
+"""Verifiers plugged in by configuration: an NLI cross-encoder (a tiny one made here) and an LLM judge."""
+import pytest
+import torch
+from llm_server import FakeLLM
+
+from index.embedder import default_model
+from index.records import Chunk, Passage
+from qa.llm import LLMClient
+from qa.verifiers import LLMJudgeVerifier, NLIVerifier, make_verifier
+from qa.verify import FeatureVerifier, VerifierError
+
+PASSAGE = [Passage(Chunk(1, "d1", 3, 0, 40, "The pump warranty lasts two years."), "FAQ", 1.0)]
+
+
+def tiny_nli(folder, labels, favour):
+    """A one-layer BERT cross-encoder whose classifier always favours the label `favour`."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+    tok = AutoTokenizer.from_pretrained(default_model())
+    config = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                        label2id={name: i for i, name in enumerate(labels)})
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([6.0 if name == favour else 0.0 for name in labels]))
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return str(folder)
+
+
+def test_nli_reads_the_entailment_column_by_its_label(tmp_path):
+    labels = ["contradiction", "neutral", "entailment"]
+    yes = NLIVerifier(tiny_nli(tmp_path / "yes", labels, "entailment"))
+    no = NLIVerifier(tiny_nli(tmp_path / "no", labels, "contradiction"))
+    ok, score = yes.verify("The warranty lasts two years.", PASSAGE)
+    assert ok and score > 0.95
+    ok, score = no.verify("The warranty lasts two years.", PASSAGE)
+    assert not ok and score < 0.05
+    assert yes.verify("anything", []) == (False, 0.0)
+
+
+def test_nli_errors_are_one_line(tmp_path):
+    with pytest.raises(VerifierError, match="cannot load the NLI model"):
+        NLIVerifier(str(tmp_path / "missing")).verify("x", PASSAGE)
+    odd = NLIVerifier(tiny_nli(tmp_path / "odd", ["LABEL_0", "LABEL_1"], "LABEL_0"))
+    with pytest.raises(VerifierError, match="no 'entailment' label"):
+        odd.verify("x", PASSAGE)
+
+
+def test_llm_judge_asks_a_structured_yes_or_no_with_the_passages_as_data():
+    with FakeLLM() as llm:
+        llm.queue("yes", "no")
+        judge = LLMJudgeVerifier(LLMClient(llm.url))
+        assert judge.verify("The warranty lasts two years.", PASSAGE) == (True, 1.0)
+        assert judge.verify("The warranty lasts ten years.", PASSAGE) == (False, 0.0)
+        sent = llm.requests[0]
+        assert sent["structured_outputs"] == {"choice": ["yes", "no"]}
+        assert "<passage>\nThe pump warranty lasts two years.\n</passage>" in sent["messages"][1]["content"]
+
+
+def test_configuration_names_the_verifier():
+    assert isinstance(make_verifier("features"), FeatureVerifier)
+    assert isinstance(make_verifier("nli:/some/folder"), NLIVerifier)
+    with pytest.raises(VerifierError, match="needs a model server"):
+        make_verifier("llm-judge")
+    with pytest.raises(VerifierError, match="unknown verifier"):
+        make_verifier("hhem")
