@@ -23,7 +23,7 @@ def engine_for(config: Config, library, mode: str | None = None):
     return AnswerEngine(library, embedder, make_verifier(config.verifier, embedder, llm), llm, Settings(mode=mode))
 
 
-def print_answer(answer: Answer, streamed: bool, out=None) -> None:
+def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) -> None:
     """The verified answer, what verification removed, and the passages it cites (or the closest ones)."""
     out = out or sys.stdout
     if streamed:
@@ -43,11 +43,13 @@ def print_answer(answer: Answer, streamed: bool, out=None) -> None:
         for p in answer.evidence[:3]:
             print(f"  - {p.doc_title}, page {p.chunk.page}: {_snippet(p.chunk.text)}", file=out)
     times = ", ".join(f"{k} {v:.2f} s" for k, v in answer.timings.items())
-    print(f"\n({answer.mode}; {times})", file=sys.stderr)
+    loaded = f"; models loaded in {load:.1f} s before" if load >= 0.5 else ""
+    print(f"\n({answer.mode}; {times}{loaded})", file=sys.stderr)
 
 
 def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> Answer:
     """Answer one question, streaming generated text to the terminal unless JSON is asked for."""
+    load = engine.warm() if not history else 0.0  # so that the answer's timings are its own
     from index.search import Filters
     streamed: list[str] = []
     stream: Callable[[str], None] | None = None
@@ -62,7 +64,7 @@ def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> 
     else:
         if answer.query != " ".join(question.split()):
             print(f"(searched for: {answer.query})", file=sys.stderr)
-        print_answer(answer, streamed=bool(streamed))
+        print_answer(answer, streamed=bool(streamed), load=load)
     return answer
 
 

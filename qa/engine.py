@@ -70,6 +70,12 @@ class AnswerEngine:
             raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
         self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
 
+    def warm(self) -> float:
+        """Load the embedding model now, so that answers' timings show only their own work; seconds taken."""
+        start = time.perf_counter()
+        self.embedder.embed(["warm-up"], kind="query")
+        return time.perf_counter() - start
+
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters = Filters(),
                on_text: Callable[[str], None] | None = None) -> Answer:
         """A verified, cited answer; `on_text` receives generated text as it streams."""
