@@ -37,9 +37,10 @@ def _is_user_error(exc: Exception) -> bool:
     from app.serve import ServeError
     from qa.engine import QuestionError
     from qa.llm import LLMError
+    from eval.halueval import DatasetError
     from qa.verify import VerifierError
     return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
-                            ModelError, ServeError, VerifierError))
+                            ModelError, ServeError, VerifierError, DatasetError))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("delete", cmd_delete, "remove a document from a library everywhere")
     p.add_argument("doc", help="document id (or unique prefix), title or source path")
+
+    from app.eval_cli import register as add_eval
+    add_eval(sub)
     return parser
 
 

@@ -126,6 +126,7 @@ def main() -> int:
     parser.add_argument("--modes", nargs="+", default=["extractive", "guided", "generative"])
     parser.add_argument("--llm-url", default=os.environ.get("GROUNDWORK_LLM_URL"))
     parser.add_argument("--throughput-only", action="store_true")
+    parser.add_argument("--no-throughput", action="store_true", help="skip vLLM against transformers")
     parser.add_argument("--tokens", type=int, default=64, help="tokens per answer in the throughput runs")
     args = parser.parse_args()
 
@@ -146,6 +147,8 @@ def main() -> int:
             for mode in args.modes:
                 engine = AnswerEngine(library, embedder, verifier, client, Settings(mode=mode))
                 report(mode, run_mode(engine, rows))
+        if args.no_throughput:
+            return 0
         print("\nthroughput (same prompts, same model, greedy, fixed length):")
         budget = client.context_length - args.tokens
         prompts = [answer_messages(r["question"], fit_passages(

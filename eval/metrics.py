@@ -60,3 +60,26 @@ def _average_ranks(values: np.ndarray) -> np.ndarray:
 def _ratio(num: int, den: int) -> float | None:
     return float(num / den) if den else None
 
+
+
+def calibration_bins(labels: Sequence[bool], scores: Sequence[float], bins: int = 10) -> list[dict]:
+    """Equal-width bins of the predicted probability of support: n, mean score and share supported (None when empty)."""
+    supported = np.asarray(labels, dtype=float)
+    score = np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
+    which = np.minimum((score * bins).astype(int), bins - 1)  # a score of exactly 1 joins the top bin
+    out = []
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        out.append({"low": b / bins, "high": (b + 1) / bins, "n": n,
+                    "mean_score": float(score[mask].mean()) if n else None,
+                    "supported_share": float(supported[mask].mean()) if n else None})
+    return out
+
+
+def expected_calibration_error(bins: Sequence[dict]) -> float | None:
+    """Σ_bins (n_b / n) |share supported - mean score|; None with no claims."""
+    total = sum(b["n"] for b in bins)
+    if not total:
+        return None
+    return float(sum(b["n"] / total * abs(b["supported_share"] - b["mean_score"]) for b in bins if b["n"]))

@@ -32,3 +32,12 @@ def write_encrypted(path: Path, plain: Path, password: str = "secret") -> Path:
     with open(path, "wb") as f:
         writer.write(f)
     return path
+
+
+def write_small_corpus(docs) -> None:
+    """Two PDFs and a Markdown file whose answers tests know: lm, plot, tomato watering, pump warranty."""
+    docs.mkdir(parents=True, exist_ok=True)
+    write_pdf(docs / "stats.pdf", ["Fitting models\nUse lm(y ~ x) to fit a linear regression model.",
+                                   "Plotting\nUse plot(x, y) to draw a scatter plot."], title="Stats guide")
+    write_pdf(docs / "care.pdf", ["Watering\nWater the tomato plants every morning in summer."], title="Garden")
+    (docs / "faq.md").write_text("# FAQ\n\nThe warranty of the pump lasts two years.\n")

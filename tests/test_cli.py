@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pdfs import write_pdf
+from pdfs import write_small_corpus
 
 from app.cli import main
 
@@ -18,11 +18,7 @@ def built(tmp_path_factory):
     """A small library of two PDFs and a Markdown file, ingested once for the module."""
     base = tmp_path_factory.mktemp("cli")
     docs = base / "docs"
-    docs.mkdir()
-    write_pdf(docs / "stats.pdf", ["Fitting models\nUse lm(y ~ x) to fit a linear regression model.",
-                                   "Plotting\nUse plot(x, y) to draw a scatter plot."], title="Stats guide")
-    write_pdf(docs / "care.pdf", ["Watering\nWater the tomato plants every morning in summer."], title="Garden")
-    (docs / "faq.md").write_text("# FAQ\n\nThe warranty of the pump lasts two years.\n")
+    write_small_corpus(docs)
     lib = base / "lib"
     code = main(["ingest", str(docs), "--library", str(lib), "--json", "--tag", "manuals"])
     return docs, lib, code

