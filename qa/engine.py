@@ -42,7 +42,7 @@ class Settings:
 
     mode: str = "extractive"
     depth: int = 24            # passages searched
-    keep: int = 8              # passages kept after reranking (and fitted to the model's context)
+    keep: int = 6              # passages whose sentences are ranked (6 of ~250 tokens fill a 2048 context)
     quotes: int = 2            # most quotes in an extractive answer
     statements: int = 8        # candidates offered to the model in guided mode
     min_strength: float = 0.45  # best candidate score below which the library does not hold an answer
@@ -131,7 +131,7 @@ class AnswerEngine:
 
     def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
         budget = self.llm.context_length - self.settings.sampling.max_tokens
-        passages = prompt.fit_passages(question, evidence.passages, self.llm.count_tokens, budget)
+        passages = prompt.fit_passages(question, evidence.passages[: self.settings.keep], self.llm.count_tokens, budget)
         started, parts, complete = time.perf_counter(), [], True
         try:
             for piece in self.llm.stream(prompt.answer_messages(question, passages), self.settings.sampling):
@@ -165,7 +165,8 @@ class AnswerEngine:
         return out, rejected
 
     def _best_support(self, text: str, evidence: Evidence) -> tuple[int, ...]:
-        scored = [(self.verifier.verify(text, [p]), n) for n, p in enumerate(evidence.passages, start=1)]
+        shown = evidence.passages[: self.settings.keep]  # the passages a model saw
+        scored = [(self.verifier.verify(text, [p]), n) for n, p in enumerate(shown, start=1)]
         (ok, _), n = max(scored, key=lambda item: item[0][1])
         return (n,) if ok else ()
 
