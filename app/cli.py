@@ -98,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc", help="document id (or unique prefix), title or source path")
 
     from app.eval_cli import register as add_eval
+    from app.ui_cli import register as add_ui
     add_eval(sub)
+    add_ui(sub)
     return parser
 
 

@@ -57,3 +57,15 @@ CREATE TABLE IF NOT EXISTS failures (
     error TEXT NOT NULL,
     at    TEXT NOT NULL
 );
+-- What users said about answers (the UI's thumbs and comments), exported as JSONL for evaluation.
+CREATE TABLE IF NOT EXISTS feedback (
+    id         INTEGER PRIMARY KEY,
+    question   TEXT NOT NULL,
+    answer     TEXT NOT NULL,
+    citations  TEXT NOT NULL DEFAULT '[]',
+    rating     INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment    TEXT NOT NULL DEFAULT '',
+    model      TEXT NOT NULL DEFAULT '',
+    mode       TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);

@@ -1,0 +1,96 @@
+"""What the pages share: configuration, the library, the answer engine, the model server's state.
+
+The engine is cached per library, mode and commit counter: after an ingest or a delete the
+counter moves, and the next question gets an engine whose search index holds the change.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from app.config import Config, load_config
+from index.store import Library
+
+log = logging.getLogger("groundwork.ui")
+MODES = {"extractive": "Extractive — quotes the documents (no model)",
+         "guided": "Guided — the model picks the best quote",
+         "generative": "Generative — the model writes, every sentence checked"}
+
+
+def config() -> Config:
+    """Configuration as `groundwork ui` passed it: GROUNDWORK_CONFIG and GROUNDWORK_* variables."""
+    return load_config(os.environ.get("GROUNDWORK_CONFIG"))
+
+
+def library_root() -> Path:
+    """The library folder, absolute."""
+    return Path(config().library).expanduser().resolve()
+
+
+def reader() -> Library | None:
+    """The library for listing and reading pages, or None while it does not exist yet."""
+    root = library_root()
+    if not (root / "library.sqlite").exists():
+        return None
+    return _reader(str(root))
+
+
+@st.cache_resource(show_spinner=False)
+def _reader(root: str) -> Library:
+    return Library.open(root)
+
+
+def engine(mode: str):
+    """The answer engine for the library as it stands now (None without a library)."""
+    library = reader()
+    if library is None:
+        return None
+    cfg = config()
+    return _engine(str(library.root), mode, library.epoch(), repr(cfg), cfg)
+
+
+@st.cache_resource(show_spinner="Loading the search index …", max_entries=2)
+def _engine(root: str, mode: str, epoch: int, config_key: str, _cfg: Config):
+    from app.ask import engine_for
+    return engine_for(_cfg, Library.open(root), mode)
+
+
+@st.cache_resource(show_spinner="Loading the embedding model …")
+def embedder(model: str, backend: str):
+    """The embedding model ingestion uses, loaded once per process."""
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    return SentenceTransformerEmbedder(model or default_model(), backend=backend)
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def model_server(url: str) -> tuple[str, str]:
+    """(served model name, '') when a model server answers at url, else ('', why not)."""
+    from qa.llm import LLMClient, LLMError
+    try:
+        return LLMClient(url, timeout=3.0, retries=0).model, ""
+    except LLMError as exc:
+        return "", str(exc)
+
+
+def filters() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The (document ids, tags) questions are limited to; empty means the whole library."""
+    return tuple(st.session_state.get("filter_docs", ())), tuple(st.session_state.get("filter_tags", ()))
+
+
+def style() -> None:
+    """The few styles the pages share: marks, rejected sentences, citation links."""
+    st.html("""<style>
+    .gw-answer { font-size: 1.02rem; line-height: 1.6; }
+    .gw-cite { text-decoration: none; font-size: .78em; vertical-align: super; margin-left: 1px; }
+    .gw-unsupported { text-decoration: line-through; color: #b42318; background: #fef3f2;
+                      border-radius: 3px; padding: 0 2px; cursor: help; }
+    .gw-why { color: #b42318; font-size: .8em; }
+    .gw-passage { font-size: .92rem; line-height: 1.5; max-height: 22rem; overflow-y: auto; }
+    .gw-passage mark { background: #ffe066; padding: 0 1px; border-radius: 2px; }
+    .gw-anchor { scroll-margin-top: 4rem; }
+    [data-testid="stExpander"] [data-testid="stImage"] img { border: 1px solid #d0d4dc;
+                      box-shadow: 0 1px 4px rgba(0, 0, 0, .12); }
+    </style>""")

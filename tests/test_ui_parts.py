@@ -1,0 +1,110 @@
+"""The UI's pure parts: highlighting, upload checks, the marked page image, and the `ui` command's wiring."""
+import argparse
+import io
+import socket
+
+import pytest
+from PIL import Image
+from pdfs import write_pdf
+
+from app.config import Config, UserError
+from app.ui.highlight import marked_html, sentence_html, support_spans
+from app.ui.page_image import render_page
+from app.ui.uploads import check_upload, safe_name, save_uploads
+from app.ui_cli import _command, _ensure_model_server, cmd_ui, register
+
+
+def test_a_verbatim_quote_is_marked_whole_across_line_breaks():
+    passage = "Plotting\nUse plot(x, y) to draw\na scatter plot. Other text."
+    spans = support_spans(passage, ["Use plot(x, y) to draw a scatter plot."])
+    assert [passage[a:b] for a, b in spans] == ["Use plot(x, y) to draw\na scatter plot"]
+
+
+def test_a_paraphrase_marks_the_shared_content_words_only():
+    spans = support_spans("The warranty of the pump lasts two years.", ["How long is the pump warranty?"])
+    assert [("The warranty of the pump lasts two years.")[a:b] for a, b in spans] == ["warranty", "pump"]
+
+
+def test_document_and_model_text_is_escaped():
+    assert marked_html("<script>x</script> & y", [(0, 8)]) == "<mark>&lt;script&gt;</mark>x&lt;/script&gt; &amp; y"
+    rejected = sentence_html('It is "safe" <b>', (2,), False, 0.12, "a")
+    assert "&lt;b&gt;" in rejected and 'title="The passage it cites ([2]) do not support it (support score 0.12)' in rejected
+    assert sentence_html("Fine.", (1, 3), True, 0.9, "t") == 'Fine. <a class="gw-cite" href="#t-1">[1]</a>' \
+                                                           '<a class="gw-cite" href="#t-3">[3]</a>'
+
+
+@pytest.mark.parametrize("name, safe", [("../../etc/passwd.txt", "passwd.txt"), ("C:\\Users\\me\\r é.PDF", "r_é.pdf"),
+                                         ("..", "document"), (".hidden.md", "hidden.md"), ("a/b/c", "c")])
+def test_safe_names_never_leave_the_folder(name, safe):
+    assert safe_name(name) == safe
+
+
+def test_uploads_are_checked_for_type_emptiness_and_size():
+    assert "not supported" in check_upload("x.exe", b"MZ", 10)
+    assert check_upload("empty.txt", b"", 10) == "the file is empty"
+    assert check_upload("big.txt", b"x" * 3 * 2**20, 2) == "the file is 3.0 MB; the limit is 2 MB"
+    assert check_upload("ok.MD", b"# hi", 10) == ""
+
+
+def test_save_uploads_stores_once_per_content_inside_the_root(tmp_path):
+    saved = save_uploads([("../a.txt", b"same"), ("b.txt", b"same"), ("c.txt", b"known")], tmp_path,
+                         lambda sha: None, 1)
+    assert saved[0].path.parent.parent == tmp_path / "uploads" and saved[0].path.read_bytes() == b"same"
+    assert saved[1].path is None and saved[1].duplicate_of == "../a.txt"
+    known = save_uploads([("d.txt", b"known")], tmp_path, lambda sha: "Stored doc", 1)
+    assert known[0].duplicate_of == "Stored doc" and known[0].path is None
+
+
+def test_the_page_image_marks_the_passage_where_it_stands(tmp_path):
+    pdf = write_pdf(tmp_path / "p.pdf", ["Heading\n" + "\n" * 20 + "Water the tomato plants every morning."])
+    marked = Image.open(io.BytesIO(render_page(pdf, 1, "Water the tomato plants every morning.", width_px=600)))
+    plain = Image.open(io.BytesIO(render_page(pdf, 1, "words that are not on the page", width_px=600)))
+    yellow = [(x, y) for x in range(0, 600, 3) for y in range(0, marked.height, 3)
+              if _is_yellow(marked.getpixel((x, y)))]
+    assert yellow and not any(_is_yellow(plain.getpixel((x, y))) for x, y in yellow)
+    line_y = marked.height * (842 - (800 - 14 * 21)) / 842  # the line's baseline as write_pdf put it, from the top
+    assert min(y for _, y in yellow) < line_y < max(y for _, y in yellow) + 10
+    with pytest.raises(ValueError, match="has 1 pages"):
+        render_page(pdf, 2, "x")
+
+
+def _is_yellow(rgb) -> bool:
+    r, g, b = rgb[:3]
+    return r > 200 and g > 180 and b < 170
+
+
+def test_ui_command_serves_streamlit_on_loopback_only():
+    sub = argparse.ArgumentParser().add_subparsers()
+    args = register(sub).parse_args(["--port", "8600", "--library", "lib"])
+    assert (args.port, args.library, args.run) == (8600, "lib", cmd_ui)
+    argv = _command(8600, Config(max_file_mb=12.5))
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--server.maxUploadSize") + 1] == "13"
+    assert argv[argv.index("run") + 1].endswith("app/ui/main.py")
+
+
+def test_ui_refuses_a_port_in_use():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        args = argparse.Namespace(port=busy.getsockname()[1], config=None, library=None)
+        with pytest.raises(UserError, match="in use"):
+            cmd_ui(args, Config())
+
+
+def test_ui_starts_a_model_server_only_when_the_mode_needs_one_and_none_answers(monkeypatch):
+    from llm_server import FakeLLM
+
+    from app.serve import free_port
+    started = []
+    monkeypatch.setattr("app.cli.cmd_serve", lambda args, config: started.append((args.detach, config.serve_port)))
+    idle = free_port()
+    _ensure_model_server(argparse.Namespace(), Config(answer_mode="extractive", serve_port=idle))
+    _ensure_model_server(argparse.Namespace(), Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1"))
+    assert started == []  # no model needed; a configured server is the user's to run
+    with FakeLLM() as llm:
+        running = int(llm.url.rsplit(":", 1)[1].split("/")[0])
+        _ensure_model_server(argparse.Namespace(), Config(answer_mode="guided", serve_port=running))
+    assert started == []  # one answers already
+    _ensure_model_server(argparse.Namespace(), Config(answer_mode="generative", serve_port=idle))
+    assert started == [(True, idle)]

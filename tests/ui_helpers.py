@@ -1,0 +1,56 @@
+"""Shared by the UI tests: a small real library, model replies that cite the right passage, app runners."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pdfs import write_pdf
+from streamlit.testing.v1 import AppTest
+
+from app.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "app" / "ui" / "main.py"
+TIMEOUT = 120  # the first question loads the embedding model
+
+
+def build_library(base: Path) -> tuple[Path, Path]:
+    """Two PDFs and a Markdown file ingested with the real default embedder: (docs folder, library)."""
+    docs = base / "docs"
+    docs.mkdir(parents=True)
+    write_pdf(docs / "stats.pdf", ["Fitting models\nUse lm(y ~ x) to fit a linear regression model.",
+                                   "Plotting\nUse plot(x, y) to draw a scatter plot."], title="Stats guide")
+    write_pdf(docs / "care.pdf", ["Watering\nWater the tomato plants every morning in summer."], title="Garden")
+    (docs / "faq.md").write_text("# FAQ\n\nThe warranty of the pump lasts two years.\n")
+    lib = base / "lib"
+    assert main(["ingest", str(docs), "--library", str(lib), "--tag", "manuals"]) == 0
+    return docs, lib
+
+
+def citing(word: str, *sentences: str):
+    """A model reply (a function of the request) whose sentences cite the passage holding `word` as [n]."""
+    def reply(body: dict) -> str:
+        blocks = body["messages"][-1]["content"].split("<passage n=")[1:]
+        n = next(i for i, b in enumerate(blocks, start=1) if word in b)
+        return " ".join(s.replace("[n]", f"[{n}]") for s in sentences)
+    return reply
+
+
+def ask_app() -> AppTest:
+    """The whole app as `groundwork ui` runs it; it opens on the Ask page."""
+    return AppTest.from_file(str(MAIN), default_timeout=TIMEOUT)
+
+
+def page_app(module: str) -> AppTest:
+    """One page alone (AppTest cannot switch to pages defined by functions)."""
+    return AppTest.from_string(f"from app.ui.{module} import page\npage()\n", default_timeout=TIMEOUT)
+
+
+def html_text(at: AppTest) -> str:
+    """All raw HTML the app rendered, joined: where answers, marks and anchors live."""
+    return "\n".join(h.value for h in at.html)
+
+
+def visible_text(markup: str) -> str:
+    """Markup without its tags, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
