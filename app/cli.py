@@ -5,7 +5,6 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 
 from app.config import Config, ConfigError, UserError, load_config
@@ -39,8 +38,9 @@ def _is_user_error(exc: Exception) -> bool:
     from qa.llm import LLMError
     from eval.halueval import DatasetError
     from qa.verify import VerifierError
+    from ingest.ray_engine import ClusterError
     return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
-                            ModelError, ServeError, VerifierError, DatasetError))
+                            ModelError, ServeError, VerifierError, DatasetError, ClusterError))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     p.add_argument("--tag", action="append", default=[], help="tag the ingested documents (repeatable)")
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
-    p.add_argument("--engine", choices=["local"], default="local", help="ingestion engine")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: in this process; ray: parse and embed on Ray Data (pip install 'groundwork[scale]')")
+    p.add_argument("--ray-address", help="with --engine ray: a cluster (auto or ray://host:port); default: start one here")
+    p.add_argument("--report", metavar="FILE", help="write the job report (counts, failures, throughput) as JSON")
 
     p = command("search", cmd_search, "search a library")
     p.add_argument("query")
@@ -98,7 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc", help="document id (or unique prefix), title or source path")
 
     from app.eval_cli import register as add_eval
+    from app.index_cli import register as add_index
     from app.ui_cli import register as add_ui
+    add_index(sub)
     add_eval(sub)
     add_ui(sub)
     return parser
@@ -116,30 +121,42 @@ def _open(config: Config, create: bool = False):
 
 def cmd_ingest(args, config: Config) -> int:
     """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
-    from ingest.pipeline import IngestOptions, ingest
+    from ingest.pipeline import IngestOptions
+    from ingest.report import JobReport
     options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap,
                             max_file_mb=config.max_file_mb, tags=tuple(args.tag),
                             parse_workers=config.parse_workers)
-    counts: Counter[str] = Counter()
-    pages = chunks = 0
-    start = time.monotonic()
+    report = JobReport(engine=args.engine)
     with _open(config, create=True) as library, _progress() as bar:
-        embedder = _embedder(config)
-        library.check_model(embedder.name)
-        for result in ingest(args.paths, library, embedder, options):
-            counts[result.status] += 1
-            if result.status in ("added", "updated"):
-                pages, chunks = pages + result.pages, chunks + result.chunks
+        for result in _ingest_results(args, config, library, options):
+            report.add(result)
             _report_file(result, args.json, bar)
-            _advance(bar, start, pages, chunks)
+            _advance(bar, report.started, report.pages, report.chunks)
         total_docs = library.count("documents")
-    elapsed = time.monotonic() - start
-    summary = (f"{sum(counts.values())} files: {counts['added']} added, {counts['updated']} updated, "
-               f"{counts['unchanged']} unchanged, {counts['failed']} failed; {pages} pages, {chunks} chunks "
-               f"in {elapsed:.1f} s ({pages / elapsed:.1f} pages/s, {chunks / elapsed:.1f} chunks/s); "
+    s = report.summary()
+    if args.report:
+        report.write(args.report)
+    summary = (f"{s['files']} files: {s['added']} added, {s['updated']} updated, "
+               f"{s['unchanged']} unchanged, {s['failed']} failed; {s['pages']} pages, {s['chunks']} chunks "
+               f"in {s['wall_s']:.1f} s ({s['pages_per_s']:.1f} pages/s, {s['chunks_per_s']:.1f} chunks/s); "
                f"library {config.library} holds {total_docs} documents")
     print(summary, file=sys.stderr if args.json else sys.stdout)
-    return EXIT_FAILED_FILES if counts["failed"] else 0
+    return EXIT_FAILED_FILES if s["failed"] else 0
+
+
+def _ingest_results(args, config: Config, library, options):
+    """The chosen engine's results, one per file; both engines write through the same Library methods."""
+    from functools import partial
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    make_embedder = partial(SentenceTransformerEmbedder, config.embedding_model or default_model(),
+                            backend=config.embedding_backend)
+    embedder = make_embedder()
+    library.check_model(embedder.name)
+    if args.engine == "ray":
+        from ingest.ray_engine import ingest_ray
+        return ingest_ray(args.paths, library, make_embedder, embedder.name, options, address=args.ray_address)
+    from ingest.pipeline import ingest
+    return ingest(args.paths, library, embedder, options)
 
 
 def _progress():

@@ -56,9 +56,9 @@ def plain_encode_loop(texts, model_path: str) -> float:
     return secs
 
 
-def run_ingest(corpus: Path, library: Path) -> tuple[float, int]:
+def run_ingest(corpus: Path, library: Path, extra: tuple[str, ...] = ()) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes, process tree) of `groundwork ingest` as a user runs it."""
-    cmd = [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--library", str(library)]
+    cmd = [sys.executable, "-m", "app.cli", "ingest", str(corpus), "--library", str(library), *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = [0]

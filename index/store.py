@@ -19,7 +19,7 @@ import numpy as np
 
 from index.records import Chunk, Document, DocumentInfo
 from index.vector_file import atomic_write, load_latest, save_stamped
-from index.vectors import IVF_THRESHOLD, VectorIndex, build_index
+from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
@@ -312,6 +312,8 @@ class Library:
             if not self.manifest:
                 return VectorIndex(1)  # an empty library: nothing to search yet
             self._vectors = self._load_vectors()
+        if self._vectors.fetch is None:  # IVF-PQ re-ranks on the exact vectors kept here
+            self._vectors.fetch = self._vectors_in_order
         return self._vectors
 
     def _load_vectors(self) -> VectorIndex:
@@ -342,22 +344,26 @@ class Library:
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(-1, dim)
         return np.array([r[0] for r in rows], np.int64), vecs
 
-    def _rebuild(self, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
-        ids, vecs = self._stored_vectors()
-        return build_index(ids, vecs, ivf_threshold)
+    def _vectors_in_order(self, ids: np.ndarray) -> np.ndarray:
+        found = self.chunk_vectors(ids.tolist())
+        return np.stack([found[int(i)] for i in ids]) if len(ids) else np.empty((0, self.manifest["dim"]), np.float32)
 
-    def rebuild_vectors(self, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
-        """Rebuild the vector index from the stored vectors (exact or IVF by size) and save it."""
-        self._vectors = self._rebuild(ivf_threshold)
+    def _rebuild(self, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> VectorIndex:
+        ids, vecs = self._stored_vectors()
+        return build_index(ids, vecs, ivf_threshold, pq_threshold)
+
+    def rebuild_vectors(self, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> VectorIndex:
+        """Rebuild the vector index from the stored vectors (exact, IVF or IVF-PQ by size) and save it."""
+        self._vectors = self._rebuild(ivf_threshold, pq_threshold)
         self.save_vectors()
-        return self._vectors
+        return self.vectors
 
     def save_vectors(self) -> None:
         """Write the FAISS index atomically, stamped with the commit it reflects."""
         if self._vectors is None or not self.manifest:
             return
-        if self._vectors.settings.kind == "flat" and self._vectors.ntotal >= IVF_THRESHOLD:
-            self._vectors = self._rebuild()  # grown past exact search: switch to IVF
+        if outgrown(self._vectors):
+            self._vectors = self._rebuild()  # grown past its kind: exact -> IVF -> IVF-PQ
         save_stamped(self._vectors, self.root, self.epoch())
 
 

@@ -1,4 +1,4 @@
-"""FAISS vectors keyed by chunk id: exact while small, IVF past a measured size.
+"""FAISS vectors keyed by chunk id: exact while small, IVF past a measured size, IVF-PQ past another.
 
 This is the one module that imports faiss. The index is a derived cache of the
 vectors stored in SQLite; `VectorIndex.reconcile` makes it match them again
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 # ms from 30k-100k, 123 ms at 1M; IVF stays under 0.2 ms at recall@10 >= 0.95. Past this
 # size the library switches to IVF.
 IVF_THRESHOLD = 50_000
+# bench/search.py --pq: at 1M x 384, IVF flat holds 1.5 GB of floats in RAM; IVF-PQ with
+# 4 dims a byte-code (96 B a vector, 16x less) and re-ranking 10x the candidates on the
+# exact vectors (read from SQLite by the library) keeps recall@10 >= 0.95, which PQ codes
+# alone do not reach. Below this size the floats fit and IVF flat is simpler and faster.
+IVFPQ_THRESHOLD = 1_000_000
+REFINE_FACTOR = 10
 TARGET_RECALL = 0.95
 # Calibrate to a little more than the target: held-out queries came out ~0.01 below
 # the calibration queries in bench/search.py.
@@ -39,9 +45,10 @@ def gpu_count() -> int:
 class IndexSettings:
     """How the index searches: its kind and, for IVF, the probes that reach the target recall."""
 
-    kind: str = "flat"
+    kind: str = "flat"  # flat | ivf | ivfpq
     nprobe: int = 1
     measured_recall: float = 1.0
+    k_factor: int = 1  # ivfpq: candidates fetched per hit, re-ranked on exact vectors
 
 
 class VectorIndex:
@@ -52,6 +59,8 @@ class VectorIndex:
         self.settings = settings or IndexSettings()
         self._cpu = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._gpu = None  # a GPU copy for search, made on first search where a GPU exists
+        # ivfpq re-ranks on exact vectors: chunk ids -> their float vectors, in that order
+        self.fetch: Callable[[np.ndarray], np.ndarray] | None = None
 
     @property
     def ntotal(self) -> int:
@@ -89,12 +98,26 @@ class VectorIndex:
             n = len(queries)
             return np.empty((n, 0), np.float32), np.empty((n, 0), np.int64)
         params = self._params(allowed)
-        scores, ids = self._searcher().search(_f32(queries), k, params=params)
+        wide = min(k * self.settings.k_factor, self.ntotal)
+        scores, ids = self._searcher().search(_f32(queries), wide, params=params)
+        return self._refine(_f32(queries), ids, k) if self.settings.kind == "ivfpq" else (scores, ids)
+
+    def _refine(self, queries: np.ndarray, candidates: np.ndarray, k: int):
+        """Exact scores for the PQ candidates, best k first (PQ distances alone miss the 0.95 target)."""
+        if self.fetch is None:
+            raise RuntimeError("an IVF-PQ index needs `fetch` (stored vectors by id) to re-rank")
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        ids = np.full((len(queries), k), -1, np.int64)
+        for row, (query, found) in enumerate(zip(queries, candidates)):
+            found = found[found >= 0]
+            exact = self.fetch(found) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            scores[row, :len(best)], ids[row, :len(best)] = exact[best], found[best]
         return scores, ids
 
     def _params(self, allowed: np.ndarray | None):
         sel = faiss.IDSelectorBatch(np.asarray(allowed, np.int64)) if allowed is not None else None
-        if self.settings.kind == "ivf":
+        if self.settings.kind in ("ivf", "ivfpq"):
             return faiss.SearchParametersIVF(sel=sel, nprobe=self.settings.nprobe)
         return faiss.SearchParameters(sel=sel) if sel is not None else None
 
@@ -119,30 +142,60 @@ class VectorIndex:
         return cls(dim, index, settings)
 
 
-def build_index(ids: np.ndarray, vectors: np.ndarray, ivf_threshold: int = IVF_THRESHOLD) -> VectorIndex:
-    """Build the right index for this many vectors: exact below the threshold, IVF above it."""
+def kind_for(n: int, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> str:
+    """The index kind for a library of `n` vectors."""
+    return "flat" if n < ivf_threshold else "ivf" if n < pq_threshold else "ivfpq"
+
+
+def outgrown(index: VectorIndex) -> bool:
+    """True when the index holds more vectors than its kind is meant for (the library rebuilds it)."""
+    kinds = ("flat", "ivf", "ivfpq")
+    return kinds.index(kind_for(index.ntotal)) > kinds.index(index.settings.kind)
+
+
+def build_index(ids: np.ndarray, vectors: np.ndarray, ivf_threshold: int = IVF_THRESHOLD,
+                pq_threshold: int = IVFPQ_THRESHOLD) -> VectorIndex:
+    """Build the right index for this many vectors: exact, then IVF, then IVF-PQ as it grows."""
     dim = vectors.shape[1]
-    if len(ids) < ivf_threshold:
+    kind = kind_for(len(ids), ivf_threshold, pq_threshold)
+    if kind == "flat":
         index = VectorIndex(dim)
         index.add(ids, vectors)
         return index
-    return _build_ivf(ids, _f32(vectors))
+    return _build_ivf(ids, _f32(vectors), pq=kind == "ivfpq")
 
 
-def _build_ivf(ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+def _build_ivf(ids: np.ndarray, vectors: np.ndarray, pq: bool) -> VectorIndex:
     n, dim = vectors.shape
     nlist = int(min(65536, 4 * math.sqrt(n), n // 39))  # FAISS wants >= 39 training points a list
     rng = np.random.default_rng(0)
-    sample = vectors[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
+    # PQ trains 256 centroids a sub-quantizer: it wants more points than the lists alone.
+    sample = vectors[rng.choice(n, size=min(n, max(64 * nlist, 256 * 39 if pq else 0)), replace=False)]
     quantizer = faiss.IndexFlatIP(dim)
-    ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    if pq:  # one byte-code per 4 dims (the largest divisor of dim up to dim/4)
+        m = next(m for m in range(max(1, dim // 4), 0, -1) if dim % m == 0)
+        ivf = faiss.IndexIVFPQ(quantizer, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    else:
+        ivf = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.train(sample)
     ivf.add_with_ids(vectors, np.asarray(ids, np.int64))
-    index = VectorIndex(dim, ivf, IndexSettings(kind="ivf", nprobe=1))
+    kind, k_factor = ("ivfpq", REFINE_FACTOR) if pq else ("ivf", 1)
+    index = VectorIndex(dim, ivf, IndexSettings(kind, 1, 1.0, k_factor))
+    if pq:  # re-rank on the vectors in hand while calibrating; the library supplies its own after
+        index.fetch = _lookup(ids, vectors)
     index.settings = calibrate_nprobe(index, ids, vectors, rng)
-    log.info("built IVF index: %d vectors, %d lists, nprobe %d, recall@10 %.3f",
-             n, nlist, index.settings.nprobe, index.settings.measured_recall)
+    index.fetch = None  # do not keep the float vectors alive: that is what PQ saves
+    if pq and index.settings.measured_recall < TARGET_RECALL:  # codes too coarse for this data
+        log.warning("IVF-PQ reached recall@10 %.3f only; keeping IVF flat", index.settings.measured_recall)
+        return _build_ivf(ids, vectors, pq=False)
+    log.info("built %s index: %d vectors, %d lists, nprobe %d, recall@10 %.3f",
+             kind, n, nlist, index.settings.nprobe, index.settings.measured_recall)
     return index
+
+
+def _lookup(ids: np.ndarray, vectors: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    order = np.argsort(ids)
+    return lambda wanted: vectors[order[np.searchsorted(ids, wanted, sorter=order)]]
 
 
 def calibrate_nprobe(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, rng,
@@ -156,13 +209,16 @@ def calibrate_nprobe(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, r
     exact_ids = exact_top_k(vectors, noisy, 10, ids)
     nlist = faiss.extract_index_ivf(index._cpu).nlist
     probes = [p for p in (2 ** i for i in range(17)) if p < nlist] + [nlist]
-    for nprobe in probes:  # probing every list is exact search, so the loop always ends on target
-        index.settings = IndexSettings("ivf", nprobe)
+    kind, k_factor = index.settings.kind, index.settings.k_factor
+    # Probing every list is exact search for IVF flat, so that loop ends on target; for PQ the last
+    # step's recall is what the codes and re-ranking give, recorded in `measured_recall`.
+    for nprobe in probes:
+        index.settings = IndexSettings(kind, nprobe, 1.0, k_factor)
         _, found = index.search(noisy, 10)
         recall = recall_at_k(found, exact_ids)
         if recall >= TARGET_RECALL + _CALIBRATION_MARGIN:
             break
-    return IndexSettings("ivf", nprobe, recall)
+    return IndexSettings(kind, nprobe, recall, k_factor)
 
 
 def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, ids: np.ndarray | None = None) -> np.ndarray:

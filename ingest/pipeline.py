@@ -3,7 +3,8 @@
 Parsing runs in a worker process while the main process embeds, so the two
 overlap; each document is written in one transaction, so a killed run leaves
 every document either fully in the library or not at all, and the next run
-carries on from there.
+carries on from there. The Ray engine (ingest/ray_engine.py) shares triage,
+parsing and writing with this one and differs only in where parse and embed run.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class FileResult:
 
 
 @dataclass
-class _Pending:
+class Pending:
     """A file that needs parsing, and any identical files found in the same run."""
 
     source: Source
@@ -103,37 +104,43 @@ def _wanted(path: Path, root: Path) -> bool:
 def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,
            options: IngestOptions = IngestOptions()) -> Iterator[FileResult]:
     """Ingest every supported file under `paths`, yielding one result per file as it lands."""
-    library.lock_for_writing()
-    files, failed = discover(paths)
-    for result in failed:
-        yield _fail(library, result.path, result.error)
-    pending: dict[str, _Pending] = {}
-    for path in files:
-        result = _triage(library, path, options, pending)
-        if result is not None:
-            yield result
+    pending: dict[str, Pending] = {}
+    yield from triage_all(paths, library, options, pending)
     try:
         yield from _parse_embed_write(library, embedder, list(pending.values()), options)
     finally:
         library.save_vectors()
 
 
+def triage_all(paths: Iterable[str | Path], library: Library, options: IngestOptions,
+               pending: dict[str, Pending]) -> Iterator[FileResult]:
+    """Take the writer lock, settle every file that needs no parsing, and queue the rest in `pending`."""
+    library.lock_for_writing()
+    files, failed = discover(paths)
+    for result in failed:
+        yield fail(library, result.path, result.error)
+    for path in files:
+        result = _triage(library, path, options, pending)
+        if result is not None:
+            yield result
+
+
 def _triage(library: Library, path: Path, options: IngestOptions,
-            pending: dict[str, _Pending]) -> FileResult | None:
+            pending: dict[str, Pending]) -> FileResult | None:
     """Settle a file without parsing when possible; else queue it in `pending`."""
     try:
         stat = path.stat()
         if stat.st_size == 0:
-            return _fail(library, str(path), "empty file (0 bytes)")
+            return fail(library, str(path), "empty file (0 bytes)")
         if stat.st_size > options.max_file_mb * 2**20:
-            return _fail(library, str(path), f"file too large ({stat.st_size / 2**20:.0f} MB; "
+            return fail(library, str(path), f"file too large ({stat.st_size / 2**20:.0f} MB; "
                                              f"the limit is {options.max_file_mb:.0f} MB)")
         known = library.source(str(path))
         if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
             return _unchanged(library, known.doc_id, str(path))
         sha = _sha256(path)
     except OSError as exc:
-        return _fail(library, str(path), f"cannot read file: {exc.strerror or exc}")
+        return fail(library, str(path), f"cannot read file: {exc.strerror or exc}")
     source = Source(str(path), sha[:16], stat.st_size, stat.st_mtime_ns)
     stored = library.doc_by_sha(sha)
     if stored is not None:  # same content as a stored document: keep one copy
@@ -144,29 +151,27 @@ def _triage(library: Library, path: Path, options: IngestOptions,
     if sha in pending:
         pending[sha].twins.append(source)
         return None
-    pending[sha] = _Pending(source, sha)
+    pending[sha] = Pending(source, sha)
     return None
 
 
-def _parse_embed_write(library: Library, embedder: Embedder, todo: list[_Pending],
+def _parse_embed_write(library: Library, embedder: Embedder, todo: list[Pending],
                        options: IngestOptions) -> Iterator[FileResult]:
     """Parse in worker processes ahead of the embedder; write each document as it is embedded."""
     if not todo:
         return
-    ready: list[tuple[_Pending, Document, list[Chunk]]] = []
+    ready: list[tuple[Pending, Document, list[Chunk]]] = []
     last_save = time.monotonic()
     for item, parsed in _parsed_in_order(todo, options.parse_workers):
         if isinstance(parsed, str):
-            yield _fail(library, item.source.path, parsed)
+            yield fail(library, item.source.path, parsed)
             continue
         chunks = chunk_pages(parsed.pages, embedder, min(options.max_tokens, embedder.max_tokens), options.overlap)
         ready.append((item, parsed, chunks))
         if sum(len(c) for _, _, c in ready) >= options.batch_chunks:
             yield from _embed_and_write(library, embedder, ready, options)
             ready = []
-        if time.monotonic() - last_save > options.checkpoint_seconds:
-            library.save_vectors()
-            last_save = time.monotonic()
+        last_save = checkpoint(library, last_save, options.checkpoint_seconds)
     yield from _embed_and_write(library, embedder, ready, options)
 
 
@@ -177,18 +182,32 @@ def _embed_and_write(library: Library, embedder: Embedder, ready, options: Inges
     for item, doc, chunks in ready:
         own = vectors[offset:offset + len(chunks)]
         offset += len(chunks)
-        status = library.write_document(doc, item.sha256, chunks, own, item.source, embedder.name, options.tags)
-        yield FileResult(item.source.path, status, len(doc.pages), len(chunks), doc_id=doc.doc_id)
-        for twin in item.twins:
-            library.link_source(twin, options.tags)
-            yield _unchanged(library, doc.doc_id, twin.path, duplicate=True)
+        yield from write_parsed(library, item, doc, chunks, own, embedder.name, options.tags)
 
 
-def _parsed_in_order(todo: Sequence[_Pending], workers: int) -> Iterator[tuple[_Pending, Document | str]]:
+def write_parsed(library: Library, item: Pending, doc: Document, chunks: list[Chunk], vectors: np.ndarray,
+                 model: str, tags: Sequence[str]) -> Iterator[FileResult]:
+    """Write one embedded document in one transaction, then point its identical twins at it."""
+    status = library.write_document(doc, item.sha256, chunks, vectors, item.source, model, tags)
+    yield FileResult(item.source.path, status, len(doc.pages), len(chunks), doc_id=doc.doc_id)
+    for twin in item.twins:
+        library.link_source(twin, tags)
+        yield _unchanged(library, doc.doc_id, twin.path, duplicate=True)
+
+
+def checkpoint(library: Library, last_save: float, seconds: float) -> float:
+    """Save the vector index when `seconds` have passed since `last_save`; the time of the last save."""
+    if time.monotonic() - last_save <= seconds:
+        return last_save
+    library.save_vectors()
+    return time.monotonic()
+
+
+def _parsed_in_order(todo: Sequence[Pending], workers: int) -> Iterator[tuple[Pending, Document | str]]:
     """(item, Document or a one-line error) in input order, parsing a few files ahead."""
     context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
-    queue: deque[tuple[_Pending, Future]] = deque()
+    queue: deque[tuple[Pending, Future]] = deque()
     items = iter(todo)
     try:
         while True:
@@ -247,7 +266,8 @@ def _unchanged(library: Library, doc_id: str, path: str, duplicate: bool = False
                       duplicate_of=(info.title if info else doc_id) if duplicate else None)
 
 
-def _fail(library: Library, path: str, error: str) -> FileResult:
+def fail(library: Library, path: str, error: str) -> FileResult:
+    """Record why a file failed, so `groundwork docs` lists it, and say so as a result."""
     library.record_failure(path, error)
     return FileResult(path, "failed", error=error)
 

@@ -22,12 +22,17 @@ def start_ingest(docs: Path, lib: Path) -> subprocess.Popen:
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_kill_9_mid_ingest_then_resume(tmp_path):
-    docs = tmp_path / "docs"
+def write_reports(docs: Path) -> Path:
+    """FILES three-page PDFs, big enough that a kill lands mid-run."""
     docs.mkdir()
     for i in range(FILES):
         write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
                                                  for p in range(1, 4)])
+    return docs
+
+
+def test_kill_9_mid_ingest_then_resume(tmp_path):
+    docs = write_reports(tmp_path / "docs")
     lib = tmp_path / "lib"
     proc = start_ingest(docs, lib)
     committed = []

@@ -162,3 +162,26 @@ def test_ivf_index_is_saved_with_its_settings_and_reloaded(tmp_path):
         assert lib.vectors.settings == built.settings and lib.vectors.ntotal == 2400
         hits = search(lib, EMB, "w1 w2 w3", k=5, mode="dense")
         assert len(hits) == 5
+
+
+
+def test_rebuild_into_ivfpq_searches_through_the_stored_vectors(tmp_path):
+    from index.vectors import exact_top_k, recall_at_k
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(200, 64)).astype(np.float32)
+    vecs = centres[rng.integers(0, 200, 12_000)] + rng.normal(scale=0.1, size=(12_000, 64)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with Library.open(tmp_path / "lib", create=True) as lib:
+        lib.lock_for_writing()
+        for d in range(12):
+            doc = Document(f"d{d}", f"Doc {d}", (Page(f"d{d}", 1, "x " * 1000),))
+            chunks = [Chunk(d * 1000 + i, f"d{d}", 1, i, i + 1, "x") for i in range(1000)]
+            lib.write_document(doc, f"{d:064x}", chunks, vecs[d * 1000:(d + 1) * 1000],
+                               Source(f"/d{d}.txt", f"d{d}", 1, d), "m", ())
+        assert lib.rebuild_vectors(ivf_threshold=1000, pq_threshold=5000).settings.kind == "ivfpq"
+        _, found = lib.vectors.search(vecs[:50], 10)
+    with Library.open(tmp_path / "lib") as lib:  # reloaded from disk: still re-ranks through SQLite
+        assert lib.vectors.settings.kind == "ivfpq"
+        _, again = lib.vectors.search(vecs[:50], 10)
+    assert (again == found).all()
+    assert recall_at_k(found, exact_top_k(vecs, vecs[:50], 10, np.arange(12_000))) >= 0.92

@@ -81,3 +81,31 @@ def test_load_refuses_wrong_dimension(tmp_path):
     index.save(tmp_path / "v.faiss")
     with pytest.raises(ValueError, match="dimension 8"):
         VectorIndex.load(tmp_path / "v.faiss", 16, index.settings)
+
+
+def test_ivfpq_reranked_reaches_target_recall_and_supports_updates(tmp_path):
+    data = clustered(20_300, 48, clusters=200)
+    vecs, queries = data[:20_000], data[20_000:]
+    ids = np.arange(20_000, dtype=np.int64) * 5 + 1
+    index = build_index(ids, vecs, ivf_threshold=10_000, pq_threshold=15_000)
+    assert (index.settings.kind, index.settings.k_factor) == ("ivfpq", 10)
+    assert index.settings.measured_recall >= TARGET_RECALL and index.fetch is None  # no floats kept
+    with pytest.raises(RuntimeError, match="fetch"):
+        index.search(queries, 10)
+    by_id = dict(zip(ids.tolist(), vecs))
+    index.fetch = lambda wanted: np.stack([by_id[int(i)] for i in wanted])
+    scores, found = index.search(queries, 10)
+    assert recall_at_k(found, exact_top_k(vecs, queries, 10, ids)) >= TARGET_RECALL - 0.03
+    np.testing.assert_allclose(scores[:, 0], np.einsum("ij,ij->i", queries, index.fetch(found[:, 0])), rtol=1e-5)
+    index.remove(ids[:100])
+    assert index.ntotal == 19_900 and set(ids[:100].tolist()).isdisjoint(index.ids().tolist())
+    index.save(tmp_path / "v.faiss")
+    assert VectorIndex.load(tmp_path / "v.faiss", 48, index.settings).ntotal == 19_900
+
+
+def test_ivfpq_too_coarse_for_the_data_stays_ivf_flat(monkeypatch):
+    import index.vectors
+    monkeypatch.setattr(index.vectors, "REFINE_FACTOR", 1)  # PQ distances alone, on structureless vectors
+    vecs = unit_vectors(12_000, 64, seed=3)
+    built = build_index(np.arange(12_000, dtype=np.int64), vecs, ivf_threshold=1000, pq_threshold=5000)
+    assert built.settings.kind == "ivf" and built.settings.measured_recall >= TARGET_RECALL
