@@ -126,3 +126,18 @@ def test_ray_cli_reports_a_failed_file_and_exits_1(tmp_path):
     summary = json.loads(report.read_text())
     assert (summary["engine"], summary["failed"], summary["added"]) == ("ray", 1, 4)
     assert summary["failures"][0]["path"].endswith("broken.pdf")
+
+
+@pytest.mark.integration
+def test_an_unreachable_ray_address_is_one_line_and_ingests_nothing(tmp_path):
+    docs = tmp_path / "docs"
+    write_small_corpus(docs)
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(docs), "--library", str(tmp_path / "lib"),
+                           "--engine", "ray", "--ray-address", "ray://127.0.0.1:1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: cannot reach the Ray cluster at ray://127.0.0.1:1")
+    assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+    if (tmp_path / "lib" / "library.sqlite").exists():
+        with Library.open(tmp_path / "lib") as library:
+            assert library.documents() == []
