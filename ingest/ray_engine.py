@@ -83,14 +83,27 @@ def _quiet_data() -> None:
     ctx.print_on_execution_start = False
     for name in ("ray", "ray.data"):  # Ray Data logs every execution at INFO to stderr
         logging.getLogger(name).setLevel(logging.ERROR)
+    # ...and a dead worker as a traceback at ERROR, before the driver turns it into one line.
+    logging.getLogger("ray.data._internal.execution.streaming_executor_state").setLevel(logging.CRITICAL)
 
 
 def _run(library: Library, make_embedder: Callable, model: str, todo: list[Pending],
          options: IngestOptions, embed_workers: int | None) -> Iterator[FileResult]:
     """Stream parsed, embedded documents back to the driver and write each as it arrives."""
+    from ray.exceptions import RayError
     by_path = {item.source.path: item for item in todo}
     last_save = time.monotonic()
-    for row in _dataset(make_embedder, todo, options, embed_workers).iter_rows():
+    rows = iter(_dataset(make_embedder, todo, options, embed_workers).iter_rows())
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except RayError as exc:  # a worker died (killed, out of memory): committed documents stay
+            library.save_vectors()
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ClusterError(f"a Ray worker died mid-job ({reason}); every document written so far is kept: "
+                               "run the same command again to finish") from None
         path, parsed = str(row["path"]), pickle.loads(bytes(row["payload"]))
         if isinstance(parsed, str):
             yield fail(library, path, parsed)

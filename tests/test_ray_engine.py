@@ -141,3 +141,26 @@ def test_an_unreachable_ray_address_is_one_line_and_ingests_nothing(tmp_path):
     if (tmp_path / "lib" / "library.sqlite").exists():
         with Library.open(tmp_path / "lib") as library:
             assert library.documents() == []
+
+
+@pytest.mark.integration
+def test_a_ray_worker_killed_mid_job_loses_nothing_and_the_rerun_finishes(tmp_path):
+    import psutil
+    docs = write_reports(tmp_path / "docs")
+    lib, report = tmp_path / "lib", tmp_path / "report.json"
+    proc = start_ray_ingest(docs, lib, report)
+    assert json.loads(proc.stdout.readline())["status"] == "added"  # the job is under way
+    workers = [p for p in psutil.process_iter(["cmdline"]) if any("_ChunkEmbed" in c for c in (p.info["cmdline"] or []))]
+    assert workers, "no embedding actor found to kill"
+    workers[0].kill()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and err.startswith("error: a Ray worker died mid-job") and err.count("\n") == 1, err
+    with Library.open(lib) as library:
+        kept = len(library.documents())
+        assert kept >= 1 and sum(d.chunks for d in library.documents()) == library.count("chunks")
+
+    rerun = start_ray_ingest(docs, lib, report)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    with Library.open(lib) as library:
+        assert len(library.documents()) == FILES and library.vectors.ntotal == library.count("chunks")
