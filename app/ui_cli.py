@@ -1,4 +1,4 @@
-"""`groundwork ui`: Streamlit on 127.0.0.1 over a library, with a model server when the answer mode needs one."""
+"""`groundwork ui`: Streamlit on 127.0.0.1 over a library, with a model server started when none runs."""
 from __future__ import annotations
 
 import argparse
@@ -67,17 +67,26 @@ def _environment(args, config: Config) -> dict[str, str]:
 
 
 def _ensure_model_server(args, config: Config) -> None:
-    """Start `groundwork serve --detach` when the answer mode needs a model and none answers."""
+    """Start `groundwork serve --detach` when no model server is configured or answering.
+
+    Any mode: the Ask page lets a user switch to guided or generative at any time. Without
+    vLLM installed the UI still starts, answering extractively, and says why in one line.
+    """
+    from app.models import ModelError
+    from app.serve import ServeError
     from qa.llm import LLMClient, LLMError
-    if config.answer_mode == "extractive" or config.llm_url:
-        return  # extractive needs no model; a configured URL is the user's server to run
+    if config.llm_url:
+        return  # a configured URL is the user's server to run
     try:
         LLMClient(config.server_url, timeout=3.0, retries=0).model
         return
     except LLMError:
         pass
     from app.cli import cmd_serve
-    cmd_serve(argparse.Namespace(port=None, detach=True, stop=False), config)
+    try:
+        cmd_serve(argparse.Namespace(port=None, detach=True, stop=False), config)
+    except (ServeError, ModelError) as exc:
+        print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
 
 
 def _wait_ready(process: subprocess.Popen, port: int) -> str:

