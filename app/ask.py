@@ -37,11 +37,11 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
     if answer.citations:
         print("\nSources:", file=out)
         for c in answer.citations:
-            print(f"  [{c.n}] {c.passage.doc_title}, page {c.page}: {_snippet(c.passage.chunk.text)}", file=out)
+            print(f"  [{c.n}] {c.passage.doc_title}, page {c.page}: {snippet(c.passage.chunk.text)}", file=out)
     elif answer.abstained and answer.evidence:
         print("\nClosest passages:", file=out)
         for p in answer.evidence[:3]:
-            print(f"  - {p.doc_title}, page {p.chunk.page}: {_snippet(p.chunk.text)}", file=out)
+            print(f"  - {p.doc_title}, page {p.chunk.page}: {snippet(p.chunk.text)}", file=out)
     times = ", ".join(f"{k} {v:.2f} s" for k, v in answer.timings.items())
     loaded = f"; models loaded in {load:.1f} s before" if load >= 0.5 else ""
     print(f"\n({answer.mode}; {times}{loaded})", file=sys.stderr)
@@ -68,7 +68,8 @@ def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> 
     return answer
 
 
-def _snippet(text: str, width: int = 160) -> str:
+def snippet(text: str, width: int = 160) -> str:
+    """The text on one line, cut at a word boundary to `width` characters."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
 

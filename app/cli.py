@@ -183,6 +183,7 @@ def _report_file(result, as_json: bool, bar) -> None:
 
 def cmd_search(args, config: Config) -> int:
     """groundwork search QUERY : print the best passages with document, page and score."""
+    from app.ask import snippet
     from index.search import Filters, search
     if not args.query.strip():
         raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
@@ -203,13 +204,8 @@ def cmd_search(args, config: Config) -> int:
                               "score": round(p.score, 6), "text": c.text}))
         else:
             print(f"{rank}. {p.doc_title}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
-            print(f"   {_snippet(c.text)}\n")
+            print(f"   {snippet(c.text, 300)}\n")
     return 0
-
-
-def _snippet(text: str, width: int = 300) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
 
 
 def cmd_models(args, config: Config) -> int:
