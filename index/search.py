@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from index.records import Passage
 from index.store import Library
 
@@ -30,14 +32,14 @@ class Filters:
 
 
 def search(library: Library, embedder: Embedder, query: str, k: int = 5,
-           mode: str = "hybrid", filters: Filters = Filters()) -> list[Passage]:
-    """The k best passages for a query, best first."""
+           mode: str = "hybrid", filters: Filters = Filters(), query_vector: np.ndarray | None = None) -> list[Passage]:
+    """The k best passages for a query, best first; `query_vector` saves embedding a query already embedded."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     depth = max(50, 4 * k)  # fusion needs more than k candidates from each side
     ranked: list[list[tuple[int, float]]] = []
     if mode in ("dense", "hybrid"):
-        ranked.append(dense_hits(library, embedder, query, depth, filters))
+        ranked.append(dense_hits(library, embedder, query, depth, filters, query_vector))
     if mode in ("lexical", "hybrid"):
         ranked.append(lexical_hits(library, query, depth, filters))
     hits = ranked[0][:k] if len(ranked) == 1 else reciprocal_rank_fusion(ranked)[:k]
@@ -47,7 +49,7 @@ def search(library: Library, embedder: Embedder, query: str, k: int = 5,
 
 
 def dense_hits(library: Library, embedder: Embedder, query: str, n: int,
-               filters: Filters = Filters()) -> list[tuple[int, float]]:
+               filters: Filters = Filters(), query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
     """(chunk id, cosine similarity) of the n nearest chunks."""
     library.check_model(embedder.name)
     index = library.vectors
@@ -56,7 +58,8 @@ def dense_hits(library: Library, embedder: Embedder, query: str, n: int,
     allowed = library.chunk_ids_for(library.select_docs(filters.doc_ids, filters.tags)) if filters else None
     if allowed is not None and not len(allowed):
         return []
-    scores, ids = index.search(embedder.embed([query], kind="query"), n, allowed)
+    vector = embedder.embed([query], kind="query")[0] if query_vector is None else query_vector
+    scores, ids = index.search(vector[None, :], n, allowed)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 

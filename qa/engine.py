@@ -84,9 +84,12 @@ class AnswerEngine:
         with _timer(timings, "rewrite"):
             question = standalone_question(question, history, self.llm) if history else question
         with _timer(timings, "retrieve"):
-            hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters)
+            qvec = self.embedder.embed([question], kind="query")[0]  # once, for search and rerank
+            hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters,
+                          query_vector=qvec)
         with _timer(timings, "rerank"):
-            evidence = rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights)
+            evidence = rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights,
+                              qvec)
         if evidence.strength < self.settings.min_strength:
             answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
         else:

@@ -61,12 +61,13 @@ class Evidence:
 def gather(library: Library, embedder: Embedder, question: str, filters: Filters = Filters(),
            depth: int = 24, keep: int = 6, weights: Weights = Weights()) -> Evidence:
     """Search `depth` passages, then rerank them (see rerank)."""
-    hits = search(library, embedder, question, k=depth, mode="hybrid", filters=filters)
-    return rerank(library, embedder, question, hits, keep, weights)
+    qvec = embedder.embed([question], kind="query")[0]  # once, for both steps
+    hits = search(library, embedder, question, k=depth, mode="hybrid", filters=filters, query_vector=qvec)
+    return rerank(library, embedder, question, hits, keep, weights, qvec)
 
 
 def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[Passage],
-           keep: int = 6, weights: Weights = Weights()) -> Evidence:
+           keep: int = 6, weights: Weights = Weights(), query_vector: np.ndarray | None = None) -> Evidence:
     """Rerank the hits; the best `keep` get their sentences ranked as candidates and their order refined.
 
     Only those `keep` have their sentences embedded (the costly part: ~4.5 ms a sentence on CPU);
@@ -75,7 +76,7 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
     if not hits:
         return Evidence((), ())
     idf = _idf(library, question)
-    qvec = embedder.embed([question], kind="query")[0]
+    qvec = embedder.embed([question], kind="query")[0] if query_vector is None else query_vector
     stored = library.chunk_vectors([p.chunk.chunk_id for p in hits])
     scored = sorted(((_passage_score(p, qvec, stored, idf, weights), p) for p in hits), key=lambda sp: -sp[0])
     best = _rank_sentences([p for _, p in scored[:keep]], qvec, stored, idf, embedder, weights)
