@@ -68,7 +68,7 @@ def cmd_run(args, config: Config) -> int:
     with Library.open(config.library) as library:
         if library.count("documents") == 0:
             raise UserError(f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}")
-        engine, grader, meta = _wiring(args, config, library)
+        engine, grader, meta = wiring(config, library, mode=args.mode, judge=args.judge, dataset=args.dataset)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
@@ -100,18 +100,18 @@ def _questions(args, config: Config, out: Path):
     return found
 
 
-def _wiring(args, config: Config, library):
-    """Answer engine (its model metered for tokens), grader and the report's meta for one run."""
+def wiring(config: Config, library, *, mode: str | None, judge: bool, dataset: str):
+    """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
     from app.ask import engine_for
     from eval.checkers import ClaimJudge, SentenceChecker
     from eval.grade import Grader, doc_names
     from eval.run import MeteredLLM
     from qa.llm import LLMClient
     from qa.verify import PARAMS_PATH, VerifierParams
-    engine = engine_for(config, library, args.mode)
+    engine = engine_for(config, library, mode)
     if engine.llm is not None:
         engine.llm = MeteredLLM(engine.llm)
-    if args.judge:
+    if judge:
         checker = ClaimJudge(LLMClient(config.server_url))
     else:
         threshold = VerifierParams.load().threshold
@@ -119,7 +119,7 @@ def _wiring(args, config: Config, library):
                                                    f"threshold {threshold:.3f})")
     embedder = engine.embedder
     grader = Grader(checker, doc_names(library.documents()), lambda texts: embedder.embed(texts, kind="document"))
-    meta = {"dataset": args.dataset, "library": str(config.library), "mode": engine.settings.mode,
+    meta = {"dataset": dataset, "library": str(config.library), "mode": engine.settings.mode,
             "model": engine.llm.model if engine.llm else None, "checker": checker.name,
             "embedder": embedder.name, "settings": asdict(engine.settings), "command": " ".join(sys.argv[1:])}
     return engine, grader, meta

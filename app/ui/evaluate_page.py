@@ -1,7 +1,6 @@
 """Evaluate: run the evaluation harness on a question set over this library, and browse its reports."""
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -75,7 +74,7 @@ def _questions(source: str, sample: int, out: Path):
 
 def _run(questions, label: str, mode: str, out: Path) -> None:
     """Answer and grade every question, advancing a bar; then write report.json, .md and .html."""
-    from app.eval_cli import _wiring  # the harness's own wiring, so the UI's runs equal `groundwork eval run`
+    from app.eval_cli import wiring  # the harness's own wiring, so the UI's runs equal `groundwork eval run`
     from eval import report
     from eval.run import run_questions
     bar = st.progress(0.0, text=f"Answering {len(questions)} questions …")
@@ -84,8 +83,7 @@ def _run(questions, label: str, mode: str, out: Path) -> None:
         bar.progress(done / total, text=f"{done} of {total} answered — {record['question'][:80]}")
 
     with Library.open(state.library_root()) as library:
-        args = argparse.Namespace(mode=mode, judge=False, dataset=label)
-        engine, grader, meta = _wiring(args, state.config(), library)
+        engine, grader, meta = wiring(state.config(), library, mode=mode, judge=False, dataset=label)
         result = run_questions(engine, questions, grader, workers=1, on_done=advance)
     meta["command"] = f"groundwork ui (Evaluate page): {label}, {len(questions)} questions, {mode}"
     report.write(report.build(result, meta), out)
