@@ -125,7 +125,7 @@ def cmd_ingest(args, config: Config) -> int:
     from ingest.report import JobReport
     options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap,
                             max_file_mb=config.max_file_mb, tags=tuple(args.tag),
-                            parse_workers=config.parse_workers)
+                            parse_workers=config.parse_workers, pdf_text=config.pdf_text)
     report = JobReport(engine=args.engine)
     with _open(config, create=True) as library, _progress() as bar:
         for result in _ingest_results(args, config, library, options):

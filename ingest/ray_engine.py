@@ -118,7 +118,7 @@ def _dataset(make_embedder: Callable, todo: list[Pending], options: IngestOption
     import ray
     gpus = int(ray.cluster_resources().get("GPU", 0))
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    rows = [{"path": item.source.path, "doc_id": item.source.doc_id} for item in todo]
+    rows = [{"path": item.source.path, "doc_id": item.source.doc_id, "pdf_text": options.pdf_text} for item in todo]
     files = ray.data.from_items(rows, override_num_blocks=len(rows))
     parsed = files.map_batches(_parse_batch, batch_size=1, num_cpus=WORKER_CPUS)
     workers = embed_workers or gpus or max(1, cpus // 2)
@@ -135,7 +135,8 @@ def _dataset(make_embedder: Callable, todo: list[Pending], options: IngestOption
 
 def _parse_batch(batch: dict) -> dict:
     """Ray task: read each file of the batch; the Document (or error line) travels pickled."""
-    payloads = [pickle.dumps(parse_file(str(p), str(d))) for p, d in zip(batch["path"], batch["doc_id"])]
+    payloads = [pickle.dumps(parse_file(str(p), str(d), str(t)))
+                for p, d, t in zip(batch["path"], batch["doc_id"], batch["pdf_text"])]
     return {"path": np.asarray(batch["path"]), "payload": _objects(payloads)}
 
 

@@ -95,6 +95,16 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 
+def test_pdf_text_setting_is_checked_before_any_work(tmp_path):
+    env = {**os.environ, "GROUNDWORK_PDF_TEXT": "mupdf"}
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "ingest", str(ROOT / "samples" / "R-data.pdf"),
+                           "--library", str(tmp_path / "lib")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr == "error: setting pdf_text in environment must be one of pypdf, pdfium, not 'mupdf'\n"
+    assert not (tmp_path / "lib").exists()
+
+
 def test_empty_query_is_refused(built, capsys):
     _, lib, _ = built
     assert main(["search", "  ", "--library", str(lib)]) == 2

@@ -1,5 +1,6 @@
 """Batch ingestion end to end with a deterministic embedder: statuses, idempotence, bad files."""
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from pdfs import write_encrypted, write_pdf
 from index.search import search
 from index.store import Library
 from ingest.pipeline import IngestOptions, discover, ingest
+from ingest.readers import PDF_TEXT_ENGINES
 
 EMB = HashEmbedder(dim=64, max_tokens=40)
 OPTS = IngestOptions(max_tokens=40, overlap=8, batch_chunks=8)
@@ -88,14 +90,15 @@ def test_same_content_is_stored_once(tmp_path):
         assert len(lib.document(twin.doc_id).paths) == 2
 
 
-def test_bad_files_fail_alone_with_one_line_reasons(tmp_path):
+@pytest.mark.parametrize("pdf_text", PDF_TEXT_ENGINES)
+def test_bad_files_fail_alone_with_one_line_reasons(tmp_path, pdf_text):
     docs = corpus(tmp_path / "docs")
     (docs / "empty.pdf").write_bytes(b"")
     (docs / "corrupt.pdf").write_bytes(b"%PDF-1.4\n garbage that is not a pdf \x00\x01")
     write_encrypted(docs / "locked.pdf", docs / "manual.pdf")
     write_pdf(docs / "scan.pdf", ["", ""])
     (docs / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e recipe".encode("latin-1"))
-    results = run([docs, tmp_path / "missing.pdf"], tmp_path / "lib")
+    results = run([docs, tmp_path / "missing.pdf"], tmp_path / "lib", replace(OPTS, pdf_text=pdf_text))
     errors = {n: r.error for n, r in results.items() if r.status == "failed"}
     assert set(errors) == {"empty.pdf", "corrupt.pdf", "locked.pdf", "scan.pdf", "missing.pdf"}
     assert "empty" in errors["empty.pdf"] and "password" in errors["locked.pdf"]
@@ -107,6 +110,8 @@ def test_bad_files_fail_alone_with_one_line_reasons(tmp_path):
         assert {p for p, _, _ in lib.failures()} == {str(docs / n) for n in errors if n != "missing.pdf"} | {
             str(tmp_path / "missing.pdf")}
         assert search(lib, EMB, "crème brûlée", k=1, mode="lexical")[0].doc_title == "latin1"
+        hit = search(lib, EMB, "pump hums capacitor", k=1, mode="lexical")[0]
+        assert (hit.doc_title, hit.chunk.page) == ("Pump manual", 3)
 
 
 def test_file_over_the_size_limit_fails_alone(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections import Counter
 from pathlib import Path
 
 import pypdf
@@ -10,7 +11,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas
 
-from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+from ingest.readers import PDF_TEXT_ENGINES, SUPPORTED_SUFFIXES, ReadError, read_document
 from ingest.readers.text import decode, markdown_title
 
 PAGE_TEXTS = ["alpha first page", "", "gamma third page", "delta fourth page"]
@@ -45,16 +46,20 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def read_error(path: Path) -> str:
+def read_error(path: Path, pdf_text: str = "pypdf") -> str:
     with pytest.raises(ReadError) as info:
-        read_document(path, "doc")
+        read_document(path, "doc", pdf_text)
     reason = str(info.value)
     assert reason and "\n" not in reason and "Traceback" not in reason
     return reason
 
 
-def test_pdf_pages_are_physical_and_one_based(tmp_path):
-    doc = read_document(write(tmp_path, "report.pdf", make_pdf(PAGE_TEXTS)), "doc-1")
+ENGINES = pytest.mark.parametrize("engine", PDF_TEXT_ENGINES)
+
+
+@ENGINES
+def test_pdf_pages_are_physical_and_one_based(tmp_path, engine):
+    doc = read_document(write(tmp_path, "report.pdf", make_pdf(PAGE_TEXTS)), "doc-1", engine)
     assert [p.number for p in doc.pages] == [1, 2, 3, 4]
     assert all(p.doc_id == "doc-1" for p in doc.pages)
     for page, expected in zip(doc.pages, PAGE_TEXTS):
@@ -69,24 +74,27 @@ def test_pdf_without_title_uses_file_stem_and_suffix_case_is_ignored(tmp_path):
     assert doc.title == "Annual Report"
 
 
-def test_encrypted_pdf_needs_password(tmp_path):
+@ENGINES
+def test_encrypted_pdf_needs_password(tmp_path, engine):
     path = write(tmp_path, "locked.pdf", encrypt(make_pdf(["secret text"]), "pw"))
-    assert read_error(path) == "encrypted PDF (password required)"
+    assert read_error(path, engine) == "encrypted PDF (password required)"
 
 
-def test_encrypted_pdf_with_empty_user_password_reads(tmp_path):
-    doc = read_document(write(tmp_path, "open.pdf", encrypt(make_pdf(["open text"]), "")), "d")
+@ENGINES
+def test_encrypted_pdf_with_empty_user_password_reads(tmp_path, engine):
+    doc = read_document(write(tmp_path, "open.pdf", encrypt(make_pdf(["open text"]), "")), "d", engine)
     assert doc.pages[0].text.strip() == "open text"
 
 
+@ENGINES
 @pytest.mark.parametrize("data", [
     b"this is not a PDF at all",
     b"%PDF-1.4\n" + bytes(range(256)) * 8,
     make_pdf(PAGE_TEXTS)[:300],
 ])
-def test_corrupt_pdf_is_one_line_and_quiet(tmp_path, data, caplog, recwarn):
+def test_corrupt_pdf_is_one_line_and_quiet(tmp_path, data, engine, caplog, recwarn):
     with caplog.at_level(logging.DEBUG):
-        reason = read_error(write(tmp_path, "broken.pdf", data))
+        reason = read_error(write(tmp_path, "broken.pdf", data), engine)
     assert reason.startswith("not a readable PDF: ")
     assert not [r for r in caplog.records if r.name.startswith("pypdf")]
     assert not [w for w in recwarn if "pypdf" in str(w.filename)]
@@ -97,8 +105,44 @@ def test_zero_byte_file(tmp_path):
     assert read_error(write(tmp_path, "empty.txt", b"")) == "empty file (0 bytes)"
 
 
-def test_pdf_of_blank_pages_says_scanned(tmp_path):
-    assert read_error(write(tmp_path, "scan.pdf", make_pdf(["", ""]))) == "no text; scanned PDF?"
+@ENGINES
+def test_pdf_of_blank_pages_says_scanned(tmp_path, engine):
+    assert read_error(write(tmp_path, "scan.pdf", make_pdf(["", ""])), engine) == "no text; scanned PDF?"
+
+
+def test_pdfium_lines_end_as_pypdf_ends_them(tmp_path):
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    for n, line in enumerate(["first line of the page", "second line", "third line"]):
+        pdf.drawString(72, 720 - 14 * n, line)
+    pdf.save()
+    path = write(tmp_path, "lines.pdf", buffer.getvalue())
+    text = read_document(path, "d", "pdfium").pages[0].text
+    assert "\r" not in text
+    assert text.split("\n") == ["first line of the page", "second line", "third line"]
+
+
+def test_pdfium_that_cannot_open_what_pypdf_opened_falls_back_to_pypdf_text(tmp_path, monkeypatch):
+    import pypdfium2
+
+    def refuse(*args, **kwargs):
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
+    doc = read_document(write(tmp_path, "odd.pdf", make_pdf(PAGE_TEXTS)), "d", "pdfium")
+    assert [p.text.strip() for p in doc.pages] == PAGE_TEXTS
+
+
+def test_engines_agree_on_a_real_manual():
+    """Switching pdf_text keeps what a search can find: the same pages, nearly the same words."""
+    path = Path(__file__).resolve().parents[1] / "samples" / "R-data.pdf"
+    pypdf_doc, pdfium_doc = (read_document(path, "d", engine) for engine in PDF_TEXT_ENGINES)
+    assert len(pypdf_doc.pages) == len(pdfium_doc.pages) > 30
+    assert pypdf_doc.title == pdfium_doc.title
+    for a, b in zip(pypdf_doc.pages, pdfium_doc.pages):
+        words_a, words_b = Counter(a.text.split()), Counter(b.text.split())
+        shared = sum((words_a & words_b).values())
+        assert shared >= 0.9 * max(sum(words_a.values()), sum(words_b.values())), a.number
 
 
 def test_one_broken_page_reads_as_empty(tmp_path, monkeypatch):

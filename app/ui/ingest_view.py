@@ -30,7 +30,7 @@ def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] 
     from ingest.pipeline import IngestOptions, ingest
     cfg = state.config()
     options = IngestOptions(max_tokens=cfg.chunk_tokens, overlap=cfg.chunk_overlap, max_file_mb=cfg.max_file_mb,
-                            tags=tags, parse_workers=cfg.parse_workers)
+                            tags=tags, parse_workers=cfg.parse_workers, pdf_text=cfg.pdf_text)
     names = names or {}
     bar = st.progress(0.0, text=f"Reading {len(paths)} file{'s' if len(paths) > 1 else ''} …")
     rows: list[dict] = []

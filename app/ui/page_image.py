@@ -1,6 +1,6 @@
 """A PDF page rendered as an image (pypdfium2), with a passage's lines marked on it.
 
-The library stores text read by pypdf; pdfium reads the same page with its own spacing,
+The library stores text read by pypdf (or PDFium); rendering reads the page with its own spacing,
 so the passage is found line by line with pdfium's text search rather than by offsets.
 """
 from __future__ import annotations

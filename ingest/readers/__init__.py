@@ -9,6 +9,7 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 )
 
+PDF_TEXT_ENGINES = ("pypdf", "pdfium")  # what reads a PDF's text (readers/pdf.py)
 _MAX_REASON = 200
 
 
@@ -23,8 +24,11 @@ class ReadError(Exception):
         super().__init__(line)
 
 
-def read_document(path: Path, doc_id: str) -> Document:
-    """Read a supported file into a Document, or raise ReadError with a one-line reason."""
+def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
+    """Read a supported file into a Document, or raise ReadError with a one-line reason.
+
+    `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -40,7 +44,7 @@ def read_document(path: Path, doc_id: str) -> Document:
     if suffix == ".pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(data, doc_id, path.stem)
+        return read_pdf(data, doc_id, path.stem, text=pdf_text)
     if suffix in (".html", ".htm"):
         from ingest.readers.html import read_html
 
