@@ -131,6 +131,7 @@ def test_pdfium_that_cannot_open_what_pypdf_opened_falls_back_to_pypdf_text(tmp_
     monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
     doc = read_document(write(tmp_path, "odd.pdf", make_pdf(PAGE_TEXTS)), "d", "pdfium")
     assert [p.text.strip() for p in doc.pages] == PAGE_TEXTS
+    assert doc.metadata["text_from"] == "pypdf"
 
 
 def test_engines_agree_on_a_real_manual():
@@ -139,6 +140,7 @@ def test_engines_agree_on_a_real_manual():
     pypdf_doc, pdfium_doc = (read_document(path, "d", engine) for engine in PDF_TEXT_ENGINES)
     assert len(pypdf_doc.pages) == len(pdfium_doc.pages) > 30
     assert pypdf_doc.title == pdfium_doc.title
+    assert (pypdf_doc.metadata["text_from"], pdfium_doc.metadata["text_from"]) == PDF_TEXT_ENGINES
     for a, b in zip(pypdf_doc.pages, pdfium_doc.pages):
         words_a, words_b = Counter(a.text.split()), Counter(b.text.split())
         shared = sum((words_a & words_b).values())

@@ -44,7 +44,7 @@ def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
     if suffix == ".pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(data, doc_id, path.stem, text=pdf_text)
+        return read_pdf(data, doc_id, path.stem, engine=pdf_text)
     if suffix in (".html", ".htm"):
         from ingest.readers.html import read_html
 

@@ -1,7 +1,7 @@
 """PDF files: one Page per physical page (the only module of ingest importing pypdf and pypdfium2).
 
 pypdf opens every file: it judges what is corrupt or encrypted, and reads the page tree and the
-metadata. The text of each page comes from pypdf too unless `text="pdfium"` asks for PDFium
+metadata. The text of each page comes from pypdf too unless `engine="pdfium"` asks for PDFium
 (pypdfium2), which reads the same pages with nearly the same text, ~7x faster all told; on 2 cores
 that is what lets parsing hide behind embedding (bench/ingest.py measures both).
 """
@@ -36,14 +36,15 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", category=PdfReadWarning)
 
 
-def read_pdf(data: bytes, doc_id: str, stem: str, text: str = "pypdf") -> Document:
-    """Parse PDF bytes into a Document with one Page per physical page, its text read by `text`."""
-    if text not in PDF_TEXT_ENGINES:
-        raise ValueError(f"unknown PDF text engine {text!r}: use one of {', '.join(PDF_TEXT_ENGINES)}")
+def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = "pypdf") -> Document:
+    """Parse PDF bytes into a Document with one Page per physical page, its text read by `engine`."""
+    if engine not in PDF_TEXT_ENGINES:
+        raise ValueError(f"unknown PDF text engine {engine!r}: use one of {', '.join(PDF_TEXT_ENGINES)}")
     reader = _open(data)
     pages = _pages(reader)
-    texts = (_pdfium_texts(data, len(pages)) if text == "pdfium" else None) or [_page_text(page) for page in pages]
-    info = _metadata(reader)
+    texts = _pdfium_texts(data, len(pages)) if engine == "pdfium" else None
+    info = {**_metadata(reader), "text_from": "pdfium" if texts else "pypdf"}  # stored: which engine read it
+    texts = texts or [_page_text(page) for page in pages]
     if not texts:
         raise ReadError("PDF has no pages")
     if not any(text.strip() for text in texts):
