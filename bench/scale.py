@@ -70,7 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     config, cores = load_config(), os.cpu_count()
     files, _ = discover([args.corpus])
-    docs, parse_s = bench_ingest.timed(lambda: bench_ingest.parse_all(files))
+    docs, parse_s = bench_ingest.timed(lambda: bench_ingest.parse_all(files, config.pdf_text))
     pages = sum(len(d.pages) for d in docs)
     embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
     budget = min(config.chunk_tokens, embedder.max_tokens)
@@ -81,7 +81,7 @@ def main() -> None:
     parse_rate, embed_core = pages / parse_s, len(texts) / embed_s / cores
     docs_s, chunks_s = writer_rates(docs, chunked, embedder.dim)
     print(f"corpus: {len(files)} files, {pages} pages, {len(texts)} chunks; {cores} cores")
-    print(f"parse: {parse_rate:.1f} pages/s per process; embed: {embed_core:.1f} chunks/s per core "
+    print(f"parse: {parse_rate:.1f} pages/s per process (PDF text by {config.pdf_text}); embed: {embed_core:.1f} chunks/s per core "
           f"({len(texts) / embed_s:.1f} on {cores} cores); writer alone: {docs_s:.1f} docs/s, {chunks_s:.0f} chunks/s")
     walls = {}
     for engine in ("local", "ray"):
