@@ -130,6 +130,25 @@ def test_onnx_vectors_equal_torch_and_the_export_is_reused(fp32, cache):
     assert graphs[0].stat().st_mtime_ns == stamp and list(cache.glob("*/*.tmp")) == []
 
 
+def test_a_torch_without_the_torchscript_exporter_gets_the_dynamo_graph(fp32, tmp_path, monkeypatch):
+    import torch
+
+    export = torch.onnx.export
+    used = []
+
+    def dynamo_only(*args, dynamo=True, **kwargs):
+        used.append(dynamo)
+        if not dynamo:
+            raise RuntimeError("the TorchScript-based exporter has been removed")
+        return export(*args, dynamo=dynamo, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", dynamo_only)
+    texts = ["Matrices are two-dimensional arrays.", "q()", "A list is an ordered collection of objects."]
+    onnx = SentenceTransformerEmbedder(backend="onnx", device="cpu", cache_dir=tmp_path)
+    assert np.allclose(onnx.embed(texts, kind="document"), fp32.embed(texts, kind="document"), atol=1e-5)
+    assert used == [False, True] and onnx.backend == "onnx"
+
+
 def test_names_say_the_model_and_only_vector_changing_backends(cache):
     assert SentenceTransformerEmbedder().name == DEFAULT_NAME
     assert SentenceTransformerEmbedder(default_model(), backend="onnx").name == DEFAULT_NAME
