@@ -27,6 +27,8 @@ IVF_THRESHOLD = 50_000
 # alone do not reach. Below this size the floats fit and IVF flat is simpler and faster.
 IVFPQ_THRESHOLD = 1_000_000
 REFINE_FACTOR = 10
+# Below this many vectors a CPU search (~0.5 ms at 10k) beats copying the index to a GPU.
+GPU_MIN_VECTORS = 10_000
 TARGET_RECALL = 0.95
 # Calibrate to a little more than the target: held-out queries came out ~0.01 below
 # the calibration queries in bench/search.py.
@@ -59,6 +61,8 @@ class VectorIndex:
         self.settings = settings or IndexSettings()
         self._cpu = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._gpu = None  # a GPU copy for search, made on first search where a GPU exists
+        self._gpu_nprobe = 0  # the nprobe last set on the GPU copy
+        self._gpu_failed = False  # the copy failed once: search on the CPU from then on
         # ivfpq re-ranks on exact vectors: chunk ids -> their float vectors, in that order
         self.fetch: Callable[[np.ndarray], np.ndarray] | None = None
 
@@ -97,9 +101,12 @@ class VectorIndex:
         if k <= 0:
             n = len(queries)
             return np.empty((n, 0), np.float32), np.empty((n, 0), np.int64)
-        params = self._params(allowed)
         wide = min(k * self.settings.k_factor, self.ntotal)
-        scores, ids = self._searcher().search(_f32(queries), wide, params=params)
+        gpu = self._gpu_copy() if allowed is None else None
+        if gpu is not None:
+            scores, ids = gpu.search(_f32(queries), wide)
+        else:
+            scores, ids = self._cpu.search(_f32(queries), wide, params=self._params(allowed))
         return self._refine(_f32(queries), ids, k) if self.settings.kind == "ivfpq" else (scores, ids)
 
     def _refine(self, queries: np.ndarray, candidates: np.ndarray, k: int):
@@ -121,12 +128,21 @@ class VectorIndex:
             return faiss.SearchParametersIVF(sel=sel, nprobe=self.settings.nprobe)
         return faiss.SearchParameters(sel=sel) if sel is not None else None
 
-    def _searcher(self):
-        # Search on the GPU where one is present; the CPU index stays the one we save.
-        if gpu_count() == 0 or self.ntotal < 10_000:
-            return self._cpu
+    def _gpu_copy(self):
+        """The index copied onto the GPUs, where they exist and it is big enough; else None.
+
+        Filtered searches never come here: GPU indexes and IndexShards ignore an IDSelector
+        without a word (faiss issues 3114, 3924, 5584), so they run on the CPU index, which
+        also stays the one that is saved.
+        """
+        if self._gpu_failed or self.ntotal < GPU_MIN_VECTORS or gpu_count() == 0:
+            return None
         if self._gpu is None:
-            self._gpu = faiss.index_cpu_to_all_gpus(self._cpu)
+            self._gpu = _to_gpus(self._cpu)
+            self._gpu_failed, self._gpu_nprobe = self._gpu is None, 0
+        if self._gpu is not None and self.settings.kind != "flat" and self._gpu_nprobe != self.settings.nprobe:
+            faiss.GpuParameterSpace().set_index_parameter(self._gpu, "nprobe", self.settings.nprobe)
+            self._gpu_nprobe = self.settings.nprobe
         return self._gpu
 
     def save(self, path: Path) -> None:
@@ -140,6 +156,20 @@ class VectorIndex:
         if index.d != dim:
             raise ValueError(f"vector index {path} has dimension {index.d}, expected {dim}")
         return cls(dim, index, settings)
+
+
+def _to_gpus(index):
+    """`index` copied onto every GPU, sharded across several (each holds 1/n); None if it cannot be."""
+    try:
+        if gpu_count() > 1:
+            options = faiss.GpuMultipleClonerOptions()
+            options.shard = True  # IndexShards: n GPUs hold n times the vectors one can
+            return faiss.index_cpu_to_all_gpus(index, co=options)
+        return faiss.index_cpu_to_all_gpus(index)
+    except Exception as exc:  # noqa: BLE001 - e.g. a PQ code size without GPU kernels: the CPU still searches
+        log.warning("FAISS cannot copy the %s index to the GPU (%s); searching on the CPU",
+                    type(index).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return None
 
 
 def kind_for(n: int, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> str:

@@ -1,8 +1,9 @@
 """The FAISS index returns what brute force returns, keeps ids, and IVF reaches its recall target."""
+import faiss
 import numpy as np
 import pytest
 
-from index.vectors import TARGET_RECALL, VectorIndex, build_index, exact_top_k, recall_at_k
+from index.vectors import GPU_MIN_VECTORS, TARGET_RECALL, VectorIndex, build_index, exact_top_k, recall_at_k
 
 
 def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -109,3 +110,104 @@ def test_ivfpq_too_coarse_for_the_data_stays_ivf_flat(monkeypatch):
     vecs = unit_vectors(12_000, 64, seed=3)
     built = build_index(np.arange(12_000, dtype=np.int64), vecs, ivf_threshold=1000, pq_threshold=5000)
     assert built.settings.kind == "ivf" and built.settings.measured_recall >= TARGET_RECALL
+
+
+class FakeGpuCopy:
+    """Stands in for faiss's GPU copy of an index: it searches like the CPU index but, like GPU
+    indexes and IndexShards, takes no selector (its search has no params to pass one in)."""
+
+    def __init__(self, cpu, co=None):
+        self.index, self.co, self.searches = faiss.clone_index(cpu), co, 0
+
+    def search(self, x, k):
+        self.searches += 1
+        return self.index.search(x, k)
+
+
+class FakeGpuParameterSpace:
+    def set_index_parameter(self, index, name, value):
+        assert name == "nprobe"
+        faiss.extract_index_ivf(index.index).nprobe = int(value)
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """Pretend faiss sees `gpus.count` GPUs; `gpus.copies` lists the copies made, `gpus.fail` breaks copying."""
+    import types
+
+    import index.vectors as vectors
+    state = types.SimpleNamespace(count=1, copies=[], fail=False)
+
+    def copy(cpu, co=None):
+        if state.fail:
+            raise RuntimeError("Error in GpuIndexIVFPQ: Number of bytes per encoded vector / sub-quantizer "
+                               "not currently supported")
+        state.copies.append(FakeGpuCopy(cpu, co))
+        return state.copies[-1]
+
+    monkeypatch.setattr(vectors, "gpu_count", lambda: state.count)
+    monkeypatch.setattr(faiss, "index_cpu_to_all_gpus", copy)
+    monkeypatch.setattr(faiss, "GpuMultipleClonerOptions", types.SimpleNamespace, raising=False)
+    monkeypatch.setattr(faiss, "GpuParameterSpace", FakeGpuParameterSpace, raising=False)
+    return state
+
+
+def test_an_unfiltered_search_runs_on_the_gpu_copy_made_once(gpus):
+    vecs, ids = unit_vectors(GPU_MIN_VECTORS, 16), np.arange(GPU_MIN_VECTORS, dtype=np.int64) * 3
+    index, queries = build_index(ids, vecs), unit_vectors(5, 16, seed=3)
+    for _ in range(2):
+        _, found = index.search(queries, 10)
+        assert (found == exact_top_k(vecs, queries, 10, ids)).all()
+    assert len(gpus.copies) == 1 and gpus.copies[0].searches == 2 and gpus.copies[0].co is None
+    index.add(np.array([-5], np.int64), queries[:1])  # a change makes a fresh copy
+    assert index.search(queries[:1], 1)[1][0, 0] == -5 and len(gpus.copies) == 2
+
+
+def test_a_filtered_search_stays_on_the_cpu_as_gpus_ignore_selectors(gpus):
+    vecs, ids = unit_vectors(GPU_MIN_VECTORS, 16), np.arange(GPU_MIN_VECTORS, dtype=np.int64)
+    index, queries = build_index(ids, vecs), unit_vectors(5, 16, seed=3)
+    allowed = ids[::100]
+    _, found = index.search(queries, 5, allowed)
+    assert set(found.ravel().tolist()) <= set(allowed.tolist())
+    assert (found == exact_top_k(vecs[::100], queries, 5, allowed)).all()
+    assert all(copy.searches == 0 for copy in gpus.copies)
+
+
+def test_small_indexes_and_machines_without_gpus_search_on_the_cpu(gpus):
+    small = build_index(np.arange(100, dtype=np.int64), unit_vectors(100, 8))
+    small.search(unit_vectors(1, 8), 3)
+    gpus.count = 0
+    big = build_index(np.arange(GPU_MIN_VECTORS, dtype=np.int64), unit_vectors(GPU_MIN_VECTORS, 8))
+    big.search(unit_vectors(1, 8), 3)
+    assert gpus.copies == []
+
+
+def test_several_gpus_shard_the_index(gpus):
+    gpus.count = 2
+    index = build_index(np.arange(GPU_MIN_VECTORS, dtype=np.int64), unit_vectors(GPU_MIN_VECTORS, 8))
+    index.search(unit_vectors(1, 8), 3)
+    assert gpus.copies[0].co.shard is True
+
+
+def test_an_ivf_copy_gets_the_calibrated_nprobe(gpus):
+    vecs = clustered(GPU_MIN_VECTORS, 16, clusters=40)
+    ids = np.arange(GPU_MIN_VECTORS, dtype=np.int64)
+    index = build_index(ids, vecs, ivf_threshold=1000)
+    assert index.settings.kind == "ivf" and index.settings.nprobe > 1
+    queries = unit_vectors(20, 16, seed=5)
+    _, cpu_found = index.search(queries, 10, allowed=ids)  # the CPU index, all ids allowed
+    _, gpu_found = index.search(queries, 10)
+    assert faiss.extract_index_ivf(gpus.copies[-1].index).nprobe == index.settings.nprobe
+    assert (gpu_found == cpu_found).all()
+
+
+def test_a_gpu_copy_that_fails_leaves_search_on_the_cpu_with_one_warning(gpus, caplog):
+    gpus.fail = True
+    vecs, ids = unit_vectors(GPU_MIN_VECTORS, 16), np.arange(GPU_MIN_VECTORS, dtype=np.int64)
+    index, queries = build_index(ids, vecs), unit_vectors(3, 16, seed=4)
+    with caplog.at_level("WARNING", logger="index.vectors"):
+        for _ in range(3):
+            _, found = index.search(queries, 10)
+            assert (found == exact_top_k(vecs, queries, 10, ids)).all()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "index.vectors"]
+    assert len(warnings) == 1 and "searching on the CPU" in warnings[0] and "\n" not in warnings[0]
