@@ -1,23 +1,24 @@
 """Sentence embeddings for chunks and queries: the protocol, and sentence-transformers behind it.
 
 Backend 'auto': torch on a GPU; on CPU ONNX Runtime (torch's vectors exactly, ~2.6x a plain
-encode loop), its graph exported once into a cache keyed by the weights' hash. 'torch-bf16'
-(~3.1x, top-10 overlap 0.99) and 'onnx-int8' (~4.6x, overlap 0.91) are opt-in.
-`bench/embed.py` measures them.
+encode loop), its graph exported once into a cache keyed by the weights' hash and, from then on,
+run without importing sentence-transformers (index/onnx_graph.py). 'torch-bf16' (~3.1x, top-10
+overlap 0.99) and 'onnx-int8' (~4.6x, overlap 0.91) are opt-in. `bench/embed.py` measures them.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import sys
 import threading
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
+
+from index import onnx_graph
+from index.onnx_graph import Tokens
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,7 +31,6 @@ BACKENDS = ("auto", "torch", "torch-bf16", "onnx", "onnx-int8")
 # on R-intro.pdf), so libraries stay interchangeable across machines whatever 'auto' picks.
 # int8 moves vectors (min cosine 0.92, top-10 overlap 0.90 against fp32): it gets a suffix.
 _SUFFIX = {"onnx-int8": "@onnx-int8"}
-_EXPORT_VERSION = "2"  # part of the cache key: bump it when the export recipe changes
 _DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # the order encode_document tries them
 _log = logging.getLogger(__name__)
 
@@ -77,79 +77,80 @@ class SentenceTransformerEmbedder:
         cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "onnx"
         self._cache = Path(cache_dir) if cache_dir else cache
         self._lock = threading.Lock()
-        self._st: SentenceTransformer | None = None
+        self._st: SentenceTransformer | None = None  # only for the torch backends and a first ONNX export
         self._session: Any = None
+        self._text: Tokens | _STText | None = None
 
     @property
     def dim(self) -> int:
         """Vector dimension."""
-        return int(self._loaded().get_embedding_dimension())
+        return self._loaded().spec.dim
 
     @property
     def max_tokens(self) -> int:
         """Most tokens a text may have, special tokens and the document prompt excluded."""
-        st = self._loaded()
-        prompt = _prompt(st, "document") or ""
-        used = st.tokenizer.num_special_tokens_to_add(pair=False) + len(self.token_spans(prompt))
-        return int(st.max_seq_length) - used
+        spec = self._loaded().spec
+        return spec.max_seq_length - spec.special_tokens - len(self.token_spans(spec.prompts["document"] or ""))
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the model's tokens in `text`, special tokens excluded, any length."""
-        # verbose=False: texts longer than the model limit are expected here (the chunker cuts them)
-        enc = self._loaded().tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
-                                       truncation=False, verbose=False)
-        return [(int(s), int(e)) for s, e in enc["offset_mapping"] if e > s]
+        return self._loaded().token_spans(text)
 
     def embed(self, texts: Sequence[str], kind: Literal["query", "document"] = "document") -> np.ndarray:
         """Float32 array (len(texts), dim) of L2-normalised vectors, encoded as the model expects for `kind`."""
         if kind not in ("query", "document"):
             raise ValueError(f"kind must be 'query' or 'document', got {kind!r}")
-        st = self._loaded()
+        text = self._loaded()
         if not texts:
             return np.empty((0, self.dim), np.float32)
         if self._session is None:
-            encode = st.encode_query if kind == "query" else st.encode_document
+            assert self._st is not None
+            encode = self._st.encode_query if kind == "query" else self._st.encode_document
             vecs = encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
                           show_progress_bar=False)
         else:
-            vecs = self._run_onnx(st, list(texts), _prompt(st, kind))
+            vecs = self._run_onnx(text, list(texts), text.spec.prompts[kind])
         vecs = np.asarray(vecs, dtype=np.float32)  # normalised here, in float32, whatever the backend
         return vecs / np.linalg.norm(vecs, axis=1, keepdims=True).clip(min=1e-12)
 
-    def _run_onnx(self, st: SentenceTransformer, texts: list[str], prompt: str | None) -> np.ndarray:
-        """Batches of similar length through ONNX Runtime, tokenised by the model's own preprocess."""
+    def _run_onnx(self, text: Tokens | _STText, texts: list[str], prompt: str | None) -> np.ndarray:
+        """Batches of similar length through ONNX Runtime, tokenised as sentence-transformers does."""
         # Sorting by token count, not characters as sentence-transformers does, cuts padding
         # from 14% to 1% on R-intro chunks; tokenising twice costs about 1%.
-        lengths = st.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        order = np.argsort([-len(ids) for ids in lengths], kind="stable")
-        names = [i.name for i in self._session.get_inputs()]
-        out = np.empty((len(texts), st.get_embedding_dimension()), np.float32)
+        order = np.argsort([-n for n in text.lengths(texts)], kind="stable")
+        out = np.empty((len(texts), text.spec.dim), np.float32)
         for start in range(0, len(texts), self.batch_size):
             rows = order[start:start + self.batch_size]
-            feats = st.preprocess([texts[i] for i in rows], prompt=prompt)
-            out[rows] = self._session.run(None, {n: feats[n].numpy() for n in names})[0]
+            out[rows] = self._session.run(None, text.features([texts[i] for i in rows], prompt))[0]
         return out
 
-    def _loaded(self) -> SentenceTransformer:
-        """The model, loaded once even when several threads ask at the same time."""
-        if self._st is None:
+    def _loaded(self) -> Tokens | _STText:
+        """The model's tokenising side, loaded (with the model) once even when several threads ask at once."""
+        if self._text is None:
             with self._lock:
-                if self._st is None:
+                if self._text is None:
                     self._load()
-        assert self._st is not None
-        return self._st
+        assert self._text is not None
+        return self._text
 
     def _load(self) -> None:
-        import torch
-
-        device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = self._device or _default_device()
         backend = self.backend if self.backend != "auto" else _auto_backend(device)
         if backend.startswith("onnx") and device != "cpu":
             raise EmbedderError(f"embedding backend {backend!r} runs on CPU only; use 'torch' on {device}")
+        self.batch_size = self.batch_size or (8 if device == "cpu" else 64)
+        fast = onnx_graph.cached(self.model, self._cache, int8=backend == "onnx-int8") \
+            if backend.startswith("onnx") else None
+        if fast is not None:  # exported and checked before: no sentence-transformers needed
+            self._session, text = fast
+            self.backend = backend
+            self._text = text  # last: other threads see a model only once it is complete
+            return
         st = _load_sentence_transformer(self.model, device, bf16=backend == "torch-bf16")
+        text: Tokens | _STText = _STText(st)
         if backend.startswith("onnx"):
             try:
-                self._session = _onnx_session(st, self._cache, int8=backend == "onnx-int8")
+                self._session, folder = onnx_graph.session(st, self._cache, int8=backend == "onnx-int8")
             except Exception as exc:
                 if self.backend != "auto":
                     raise EmbedderError(f"cannot run {self.model} with backend {backend!r}: "
@@ -157,9 +158,54 @@ class SentenceTransformerEmbedder:
                 # A warning is enough: torch gives the same vectors, only slower.
                 _log.warning("ONNX export of %s failed (%s); embedding with torch", self.model, _first_line(exc))
                 backend = "torch"
+            else:
+                text = onnx_graph.remember(st, self.model, self._cache, folder, self._session, text.spec.prompts) \
+                    or text
         self.backend = backend
-        self.batch_size = self.batch_size or (8 if device == "cpu" else 64)
-        self._st = st  # last: other threads see a model only once it is complete
+        self._st = st
+        self._text = text  # last: other threads see a model only once it is complete
+
+
+class _STText:
+    """Tokenising through a loaded SentenceTransformer: the torch backends, and models without a fast path."""
+
+    def __init__(self, st: SentenceTransformer):
+        self.st = st
+        self.spec = onnx_graph.Spec(
+            dim=int(st.get_embedding_dimension()), max_seq_length=int(st.max_seq_length),
+            special_tokens=int(st.tokenizer.num_special_tokens_to_add(pair=False)),
+            prompts={"query": _prompt(st, "query"), "document": _prompt(st, "document")},
+            inputs=(), pad_id=0, pad_token="")
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the tokens of `text`, special tokens excluded, any length."""
+        # verbose=False: texts longer than the model limit are expected here (the chunker cuts them)
+        enc = self.st.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                truncation=False, verbose=False)
+        return [(int(s), int(e)) for s, e in enc["offset_mapping"] if e > s]
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Token counts, special tokens excluded."""
+        return [len(ids) for ids in self.st.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]]
+
+    def features(self, texts: Sequence[str], prompt: str | None) -> dict[str, np.ndarray]:
+        """sentence-transformers' own preprocessing, as numpy arrays."""
+        feats = self.st.preprocess(list(texts), prompt=prompt)
+        return {k: v.numpy() for k, v in feats.items() if hasattr(v, "numpy")}
+
+
+# Device files of NVIDIA (and ROCm, WSL) GPUs. On Linux without any of them torch cannot see a GPU,
+# so it is not imported just to ask (~0.8 s of every CLI search on a CPU machine).
+_GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def _default_device() -> str:
+    """'cuda' where torch sees a GPU, else 'cpu'."""
+    if sys.platform.startswith("linux") and not any(os.path.exists(f) for f in _GPU_DEVICE_FILES):
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _model_name(model: str | None) -> str:
@@ -205,122 +251,6 @@ def _load_sentence_transformer(model: str, device: str, bf16: bool) -> SentenceT
     finally:
         if bar:
             hf_logging.enable_progress_bar()
-
-
-def _onnx_session(st: SentenceTransformer, cache: Path, int8: bool) -> Any:
-    """An ONNX Runtime session for the model, exporting (and quantising) into the cache once."""
-    import onnxruntime as ort
-
-    folder = cache / _model_key(st)
-    fp32, path = folder / "model.onnx", folder / ("model-int8.onnx" if int8 else "model.onnx")
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        if not fp32.exists():
-            _atomic(fp32, lambda tmp: _export(st, tmp))
-        if int8:
-            _atomic(path, lambda tmp: _quantize(fp32, tmp))
-    options = ort.SessionOptions()
-    # Idle threads sleep instead of spinning: during ingest a parser process shares the cores.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    _check_session(st, session, min_cosine=0.85 if int8 else 0.9999)
-    return session
-
-
-def _model_key(st: SentenceTransformer) -> str:
-    """Hash of the weights, module configuration and export recipe: a new model gets a new export."""
-    import torch
-
-    h = hashlib.sha256(f"{_EXPORT_VERSION}|{torch.__version__}|{st!r}|{st.max_seq_length}".encode())
-    for key, tensor in st.state_dict().items():
-        h.update(key.encode())
-        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _export(st: SentenceTransformer, path: Path) -> None:
-    """Export transformer + pooling + normalise as one graph with dynamic batch and sequence axes."""
-    import torch
-
-    modules = [type(m).__name__ for m in st]
-    if not set(modules) <= {"Transformer", "Pooling", "Dense", "Normalize"} or not all(
-            getattr(m, "include_prompt", True) for m in st):
-        raise EmbedderError(f"no ONNX export for modules {modules}")
-    feats = st.preprocess(["a short text", "a longer text, with more words in it than the others", "ok"])
-    names = [k for k, v in feats.items() if isinstance(v, torch.Tensor)]
-    auto_model = getattr(st[0], "auto_model", None)
-    if hasattr(auto_model, "set_attn_implementation"):
-        # Exported SDPA carries NaN guards that ORT runs ~20% slower than plain attention;
-        # the torch module is only used to tokenise from now on, so this change is harmless.
-        auto_model.set_attn_implementation("eager")
-
-    class Graph(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.st = st
-
-        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.st(dict(zip(names, tensors)))["sentence_embedding"]
-
-    args = (Graph().eval(), tuple(feats[n] for n in names), str(path))
-    common = {"input_names": names, "output_names": ["sentence_embedding"], "verbose": False}
-    with _quiet():
-        try:
-            # The TorchScript exporter's graph runs 1.2x faster in ORT than the dynamo exporter's
-            # (68 against 57 chunks/s on R-manual chunks, vectors equal to 2e-7): it is tried first.
-            torch.onnx.export(*args, **common, opset_version=17, dynamo=False,
-                              dynamic_axes={**{n: {0: "batch", 1: "seq"} for n in names},
-                                            "sentence_embedding": {0: "batch"}})
-        except Exception:  # noqa: BLE001 - a torch without it (deprecated since 2.9) gets the dynamo graph
-            batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=st.max_seq_length)
-            torch.onnx.export(*args, **common, opset_version=18, dynamo=True, external_data=False,
-                              dynamic_shapes=(tuple({0: batch, 1: seq} for _ in names),))
-
-
-def _quantize(src: Path, dst: Path) -> None:
-    """Dynamic int8 weights, per channel."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # reduce_range: 7-bit weights cannot saturate AVX2 without VNNI, so the vectors do not
-    # depend on which CPU built the cache.
-    with _quiet():
-        quantize_dynamic(str(src), str(dst), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
-
-
-def _check_session(st: SentenceTransformer, session: Any, min_cosine: float) -> None:
-    """Refuse a graph whose vectors differ from torch's: a bad export must not poison a library."""
-    texts = ["dynamic shapes: another batch size and length", "x", "check", "the last one"]
-    feats = st.preprocess(texts)
-    got = session.run(None, {i.name: feats[i.name].numpy() for i in session.get_inputs()})[0]
-    want = st.encode(texts, convert_to_numpy=True, normalize_embeddings=True)
-    cosine = float(((got / np.linalg.norm(got, axis=1, keepdims=True)) * want).sum(1).min())
-    if not cosine >= min_cosine:  # `not >=` also catches NaN
-        raise EmbedderError(f"ONNX graph disagrees with torch: cosine {cosine:.4f} < {min_cosine}")
-
-
-def _atomic(path: Path, write: Any) -> None:
-    """Write through a temporary name so a crash or a concurrent process never sees half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence the exporter's and quantiser's warnings and log lines, which a user cannot act on."""
-    loggers = {lg: lg.level for lg in map(logging.getLogger, ("torch.onnx", ""))}  # quantiser logs on root
-    try:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in loggers.items():
-            lg.setLevel(level)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -181,3 +181,60 @@ def test_threads_racing_to_first_use_all_get_vectors():
     for t in threads:
         t.join()
     assert len(results) == 4 and all(np.array_equal(r, results[0]) for r in results)
+
+
+def test_a_later_load_runs_the_cached_graph_without_sentence_transformers(fp32, tmp_path):
+    """What every CLI search relies on: the second process embeds in ~0.3 s, with torch's vectors."""
+    import json
+    import subprocess
+    import sys
+
+    SentenceTransformerEmbedder(backend="onnx", device="cpu", cache_dir=tmp_path).embed(["export"], kind="query")
+    texts = ["Matrices are two-dimensional arrays.", "  q()  ", "Café crème — naïve", "long " * 300]
+    probe = f"""
+import json, sys
+from index.embedder import SentenceTransformerEmbedder
+e = SentenceTransformerEmbedder(cache_dir={str(tmp_path)!r})
+vecs = e.embed({texts!r}, kind="document").tolist()
+print(json.dumps({{"vecs": vecs, "spans": e.token_spans({texts[2]!r}), "max_tokens": e.max_tokens,
+                  "backend": e.backend, "st": "sentence_transformers" in sys.modules}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["st"] is False and out["backend"] == "onnx"
+    assert np.allclose(np.array(out["vecs"]), fp32.embed(texts, kind="document"), atol=1e-5)
+    assert [tuple(s) for s in out["spans"]] == fp32.token_spans(texts[2])
+    assert out["max_tokens"] == fp32.max_tokens
+
+
+def test_a_changed_model_folder_is_not_taken_for_the_cached_one(tmp_path):
+    import os
+    import shutil
+
+    from index import onnx_graph
+
+    model = tmp_path / "model"
+    shutil.copytree(default_model(), model)
+    SentenceTransformerEmbedder(str(model), backend="onnx", device="cpu", cache_dir=tmp_path / "cache").embed(["x"])
+    assert onnx_graph.cached(str(model), tmp_path / "cache", int8=False) is not None
+    weights = model / "model.safetensors"
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    assert onnx_graph.cached(str(model), tmp_path / "cache", int8=False) is None
+    assert onnx_graph.cached(str(model), tmp_path / "cache", int8=True) is None
+
+
+def test_tokens_that_differ_from_sentence_transformers_are_not_trusted(fp32):
+    from dataclasses import replace
+
+    from index import onnx_graph
+
+    st = fp32._loaded().st  # the torch backend tokenises through sentence-transformers
+    spec = onnx_graph.Spec(dim=384, max_seq_length=256, special_tokens=2, prompts={"query": None, "document": None},
+                           inputs=("input_ids", "token_type_ids", "attention_mask"), pad_id=0, pad_token="[PAD]")
+    tokenizer = Path(default_model()) / "tokenizer.json"
+    assert onnx_graph._same_tokens(st, onnx_graph.Tokens(tokenizer, spec), {None})
+    shorter = onnx_graph.Tokens(tokenizer, replace(spec, max_seq_length=128))  # truncates where ST does not
+    assert not onnx_graph._same_tokens(st, shorter, {None})
+    assert onnx_graph._same_tokens(st, onnx_graph.Tokens(tokenizer, spec), {"query: "})  # prompts prepend alike
