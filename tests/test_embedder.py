@@ -238,3 +238,35 @@ def test_tokens_that_differ_from_sentence_transformers_are_not_trusted(fp32):
     shorter = onnx_graph.Tokens(tokenizer, replace(spec, max_seq_length=128))  # truncates where ST does not
     assert not onnx_graph._same_tokens(st, shorter, {None})
     assert onnx_graph._same_tokens(st, onnx_graph.Tokens(tokenizer, spec), {"query: "})  # prompts prepend alike
+
+
+@pytest.fixture(scope="module")
+def prompted(tmp_path_factory) -> Path:
+    """The packaged model with query and document prompts, as e5-style models have."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("prompted") / "model"
+    shutil.copytree(default_model(), folder)
+    config = folder / "config_sentence_transformers.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()),
+                                  "prompts": {"query": "query: ", "document": "passage: "}}))
+    return folder
+
+
+@pytest.mark.parametrize("fast_path", [False, True])
+def test_onnx_gives_torch_vectors_with_prompts_on_either_path(prompted, tmp_path, monkeypatch, fast_path):
+    """With a tokenizer.json the graph runs on the fast path; without one, through sentence-transformers."""
+    from index import onnx_graph
+
+    texts = ["Matrices are two-dimensional arrays.", "  q()  ", "long " * 300]
+    torch_st = SentenceTransformerEmbedder(str(prompted), backend="torch", device="cpu")
+    if not fast_path:
+        monkeypatch.setattr(onnx_graph, "remember", lambda *args, **kwargs: None)
+    first = SentenceTransformerEmbedder(str(prompted), backend="onnx", device="cpu", cache_dir=tmp_path)
+    again = SentenceTransformerEmbedder(str(prompted), backend="onnx", device="cpu", cache_dir=tmp_path)
+    for onnx in (first, again):
+        for kind in ("query", "document"):
+            assert np.allclose(onnx.embed(texts, kind=kind), torch_st.embed(texts, kind=kind), atol=1e-5)
+        assert onnx.max_tokens == torch_st.max_tokens < 254  # the document prompt takes its tokens
+    assert isinstance(again._loaded(), onnx_graph.Tokens) is fast_path
