@@ -135,9 +135,9 @@ class VectorIndex:
         without a word (faiss issues 3114, 3924, 5584), so they run on the CPU index, which
         also stays the one that is saved.
         """
-        if self._gpu_failed or self.ntotal < GPU_MIN_VECTORS or gpu_count() == 0:
-            return None
-        if self._gpu is None:
+        if self._gpu is None:  # every add or remove drops the copy, so these are asked only when making one
+            if self._gpu_failed or self.ntotal < GPU_MIN_VECTORS or gpu_count() == 0:
+                return None
             self._gpu = _to_gpus(self._cpu)
             self._gpu_failed, self._gpu_nprobe = self._gpu is None, 0
         if self._gpu is not None and self.settings.kind != "flat" and self._gpu_nprobe != self.settings.nprobe:
