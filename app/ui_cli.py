@@ -4,17 +4,23 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from app.config import Config, UserError
+from app.processes import port_free, signals_ignored, signals_interrupt, stop_group
 
 ENTRY = Path(__file__).with_name("ui") / "main.py"
 READY_TIMEOUT_S = 60.0
+# Seconds each of SIGINT and SIGTERM gets before the next step (then SIGKILL): a busy 2-core
+# machine once kept Streamlit past a 30 s wait on SIGINT alone.
+STOP_GRACE_S = 2.0
+# Host names the UI answers to; any other Host header (DNS rebinding) is refused.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 def register(sub) -> argparse.ArgumentParser:
@@ -28,23 +34,40 @@ def register(sub) -> argparse.ArgumentParser:
 
 
 def cmd_ui(args, config: Config) -> int:
-    """groundwork ui : start Streamlit, print its URL, and stop it cleanly on Ctrl-C."""
-    from app.serve import stop_group
-    if not _port_free(args.port):
+    """groundwork ui : start Streamlit, print its URL, and stop it (and a model server it started) on a signal.
+
+    Ctrl-C, SIGTERM and SIGHUP all stop both within seconds: Streamlit keeps nothing that a
+    kill could lose (the library commits each write in one transaction).
+    """
+    if not port_free("127.0.0.1", args.port):
         raise UserError(f"port {args.port} on 127.0.0.1 is in use; choose another with: groundwork ui --port PORT")
-    _ensure_model_server(args, config)
-    process = subprocess.Popen(_command(args.port, config), env=_environment(args, config),
-                               stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        url = _wait_ready(process, args.port)
-        print(f"Groundwork UI: {url}  (library {Path(config.library).resolve()}; Ctrl-C stops it)", flush=True)
-        process.wait()
-        raise UserError(f"Streamlit exited on its own (code {process.returncode}); its messages are above")
-    except KeyboardInterrupt:
-        print("stopping the UI ...", file=sys.stderr)
-    finally:
-        stop_group(process.pid, grace_s=10.0, reap=process.wait)
+    children = []
+    with signals_interrupt():
+        try:
+            model_server = _start_model_server(config)
+            children += [model_server] if model_server else []
+            process = subprocess.Popen(_command(args.port, config), env=_environment(args, config),
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            children.insert(0, process)
+            url = _wait_ready(process, args.port)
+            print(f"Groundwork UI: {url}  (library {Path(config.library).resolve()}; Ctrl-C stops it)", flush=True)
+            process.wait()
+            raise UserError(f"Streamlit exited on its own (code {process.returncode}); its messages are above")
+        except KeyboardInterrupt:
+            print("stopping the UI ...", file=sys.stderr)
+        finally:
+            with signals_ignored():
+                _stop(children)
     return 0
+
+
+def _stop(children: list) -> None:
+    """Stop Streamlit, then the model server this command started, each as a whole process group."""
+    for child in children:
+        if isinstance(child, subprocess.Popen):
+            stop_group(child.pid, grace_s=STOP_GRACE_S, reap=child.wait)
+        else:
+            child.stop(grace_s=STOP_GRACE_S)
 
 
 def _command(port: int, config: Config) -> list[str]:
@@ -53,6 +76,7 @@ def _command(port: int, config: Config) -> list[str]:
             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--server.maxUploadSize", str(max(1, math.ceil(config.max_file_mb))),
+            *[arg for host in LOOPBACK_HOSTS for arg in ("--server.allowedHosts", host)],
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
             "--theme.base", "light", "--theme.primaryColor", "#2f5fd0"]
 
@@ -66,27 +90,43 @@ def _environment(args, config: Config) -> dict[str, str]:
     return env
 
 
-def _ensure_model_server(args, config: Config) -> None:
-    """Start `groundwork serve --detach` when no model server is configured or answering.
+def _start_model_server(config: Config):
+    """Launch vLLM when no model server is configured or answering, without waiting for it.
 
-    Any mode: the Ask page lets a user switch to guided or generative at any time. Without
-    vLLM installed the UI still starts, answering extractively, and says why in one line.
+    Any mode: the Ask page lets a user switch to guided or generative at any time, and answers
+    extractively until the server is ready (a first start on a small CPU takes minutes). Without
+    vLLM installed the UI still starts, and says why in one line. Returns the Server, or None.
     """
-    from app.models import ModelError
-    from app.serve import ServeError
+    from app.models import ModelError, model_dir
+    from app.serve import ServeError, launch_server, wait_ready
     from qa.llm import LLMClient, LLMError
     if config.llm_url:
-        return  # a configured URL is the user's server to run
+        return None  # a configured URL is the user's server to run
     try:
         LLMClient(config.server_url, timeout=3.0, retries=0).model
-        return
+        return None
     except LLMError:
         pass
-    from app.cli import cmd_serve
     try:
-        cmd_serve(argparse.Namespace(port=None, detach=True, stop=False), config)
+        server = launch_server(config.llm_model or model_dir(), port=config.serve_port,
+                               max_model_len=config.max_model_len, dtype=config.llm_dtype)
     except (ServeError, ModelError) as exc:
         print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
+        return None
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    say(f"starting a model server for the UI at {server.url} (log {server.log_path}); "
+        "until it is ready, answers are extractive")
+    threading.Thread(target=_report_ready, args=(server, wait_ready, say), daemon=True).start()
+    return server
+
+
+def _report_ready(server, wait_ready, say) -> None:
+    """In the background: say when the model server answers, or why it will not."""
+    from app.serve import ServeError
+    try:
+        wait_ready(server, progress=say)
+    except ServeError as exc:
+        say(f"no model server: {exc}")
 
 
 def _wait_ready(process: subprocess.Popen, port: int) -> str:
@@ -104,12 +144,3 @@ def _wait_ready(process: subprocess.Popen, port: int) -> str:
         except OSError:
             time.sleep(0.3)
     raise UserError(f"Streamlit did not answer at {url} within {READY_TIMEOUT_S:.0f} s")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

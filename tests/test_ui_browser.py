@@ -7,7 +7,7 @@ from llm_server import FakeLLM
 from ui_browser import ARTIFACTS, CHROMIUM_FLAGS, UI, chromium, port_answers
 from ui_helpers import build_library
 
-from app.serve import free_port
+from app.processes import free_port
 
 pytestmark = pytest.mark.integration  # ~40 s on 2 CPUs: two embedding-model loads and a browser
 

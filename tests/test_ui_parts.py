@@ -11,7 +11,7 @@ from app.config import Config, UserError
 from app.ui.highlight import marked_html, sentence_html, support_spans
 from app.ui.page_image import render_page
 from app.ui.uploads import check_upload, safe_name, save_uploads
-from app.ui_cli import _command, _ensure_model_server, cmd_ui, register
+from app.ui_cli import _command, _start_model_server, cmd_ui, register
 
 
 def test_a_verbatim_quote_is_marked_whole_across_line_breaks():
@@ -95,21 +95,27 @@ def test_ui_refuses_a_port_in_use():
 def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypatch, capsys):
     from llm_server import FakeLLM
 
-    from app.serve import ServeError, free_port
-    started = []
-    monkeypatch.setattr("app.cli.cmd_serve", lambda args, config: started.append((args.detach, config.serve_port)))
+    from app.processes import free_port
+    from app.serve import ServeError
+    launched = []
+
+    class Launched:  # stands in for a starting vLLM; the UI must not wait for it
+        url, log_path = "http://127.0.0.1:1/v1", "log"
+
+    monkeypatch.setattr("app.serve.launch_server", lambda model, port, **kw: launched.append(port) or Launched())
+    monkeypatch.setattr("app.serve.wait_ready", lambda server, progress: progress("vLLM: ready (1 s)"))
     idle = free_port()
-    _ensure_model_server(argparse.Namespace(), Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1"))
-    assert started == []  # a configured server is the user's to run
+    assert _start_model_server(Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1")) is None
+    assert launched == []  # a configured server is the user's to run
     with FakeLLM() as llm:
         running = int(llm.url.rsplit(":", 1)[1].split("/")[0])
-        _ensure_model_server(argparse.Namespace(), Config(answer_mode="guided", serve_port=running))
-    assert started == []  # one answers already
-    _ensure_model_server(argparse.Namespace(), Config(answer_mode="extractive", serve_port=idle))
-    assert started == [(True, idle)]  # the Ask page can switch to a model's mode at any time
+        assert _start_model_server(Config(answer_mode="guided", serve_port=running)) is None
+    assert launched == []  # one answers already
+    assert isinstance(_start_model_server(Config(answer_mode="extractive", serve_port=idle)), Launched)
+    assert launched == [idle]  # the Ask page can switch to a model's mode at any time
 
-    def no_vllm(args, config):
+    def no_vllm(model, port, **kw):
         raise ServeError("vLLM is not installed; install with: pip install -e '.[serve]'")
-    monkeypatch.setattr("app.cli.cmd_serve", no_vllm)
-    _ensure_model_server(argparse.Namespace(), Config(serve_port=idle))  # the UI still starts
+    monkeypatch.setattr("app.serve.launch_server", no_vllm)
+    assert _start_model_server(Config(serve_port=idle)) is None  # the UI still starts
     assert "no model server: vLLM is not installed" in capsys.readouterr().err

