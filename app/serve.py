@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -115,10 +116,10 @@ def dtype_note(setting: str = "auto") -> str:
 
 def start_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
                  max_model_len: int = 2048, extra_args: Sequence[str] = (),
-                 log_path: str | Path | None = None, dtype: str = "auto",
+                 log_path: str | Path | None = None, dtype: str = "auto", eager: bool | None = None,
                  stall_s: float = STALL_S, progress: Callable[[str], None] | None = None) -> Server:
     """Launch vLLM serving model (a local folder or a model name) and return once it answers."""
-    server = launch_server(model, host, port, max_model_len, extra_args, log_path, dtype)
+    server = launch_server(model, host, port, max_model_len, extra_args, log_path, dtype, eager)
     try:
         wait_ready(server, stall_s, progress)
     except BaseException:
@@ -129,8 +130,12 @@ def start_server(model: str | Path, host: str = "127.0.0.1", port: int | None = 
 
 def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
                   max_model_len: int = 2048, extra_args: Sequence[str] = (),
-                  log_path: str | Path | None = None, dtype: str = "auto") -> Server:
-    """Start vLLM in its own process group and return at once; wait_ready() waits for it."""
+                  log_path: str | Path | None = None, dtype: str = "auto", eager: bool | None = None) -> Server:
+    """Start vLLM in its own process group and return at once; wait_ready() waits for it.
+
+    eager: skip torch.compile; None means eager on a CPU (measured faster from start to answer,
+    bench/serve.py) and compiled on a GPU.
+    """
     local = _local_model(model)
     backend = detect_backend()
     name = local.name if local else str(model)
@@ -138,7 +143,8 @@ def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None =
         raise ServeError(f"port {port} on {host} is in use; choose another port or leave it out")
     port = port or free_port(host)
     log = Path(log_path) if log_path else log_dir() / f"vllm-{port}.log"
-    command = _command(str(local or model), name, host, port, max_model_len, backend, extra_args, dtype)
+    eager = backend == "vllm-cpu" if eager is None else eager
+    command = _command(str(local or model), name, host, port, max_model_len, backend, extra_args, dtype, eager)
     with open_private(log) as out:  # the child keeps its own handle
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    env=_environment(offline=local is not None), start_new_session=True)
@@ -184,7 +190,8 @@ def open_private(path: Path):
     except OSError as exc:
         raise ServeError(f"cannot write the server log {path}: {exc.strerror}"
                          f"{' (it is a symbolic link)' if path.is_symlink() else ''}") from None
-    os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
     return os.fdopen(fd, "w")
 
 
@@ -199,17 +206,17 @@ def _local_model(model: str | Path) -> Path | None:
 
 
 def _command(model: str, name: str, host: str, port: int, max_model_len: int, backend: str,
-             extra_args: Sequence[str], dtype: str = "auto") -> list[str]:
+             extra_args: Sequence[str], dtype: str = "auto", eager: bool = False) -> list[str]:
     """The server's argv; extra_args come last, so they override these defaults."""
     command = [sys.executable, "-m", SERVER_MODULE, "--model", model, "--served-model-name", name,
                "--host", host, "--port", str(port), "--max-model-len", str(max_model_len),
                "--disable-uvicorn-access-log"]
     if backend == "vllm-cpu":
-        # Eager mode skips torch.compile: measured on 2 cores, ready in 118 s against 261 s on a
-        # first start, with the same time to first token (bench/serve.py).
-        command += ["--kv-cache-memory-bytes", CPU_KV_CACHE, "--dtype", cpu_dtype(dtype), "--enforce-eager"]
+        command += ["--kv-cache-memory-bytes", CPU_KV_CACHE, "--dtype", cpu_dtype(dtype)]
     elif dtype != "auto":
         command += ["--dtype", dtype]
+    if eager:  # no torch.compile: on 2 cores ready in 118 s against 261 s, same first-token time
+        command += ["--enforce-eager"]
     return command + list(extra_args)
 
 

@@ -23,12 +23,23 @@ def test_bf16_only_where_the_cpu_computes_it_natively():
     assert serve.cpu_dtype("bfloat16", AVX2_ONLY) == "bfloat16"  # a setting is the user's choice
 
 
-def test_cpu_servers_run_eager_in_the_cpus_dtype(monkeypatch):
+def test_cpu_servers_run_eager_in_the_cpus_dtype(monkeypatch, tmp_path):
     monkeypatch.setattr(serve, "cpu_flags", lambda: AVX2_ONLY)
-    argv = serve._command("/m", "m", "127.0.0.1", 8000, 2048, "vllm-cpu", [], "auto")
-    assert argv[argv.index("--dtype") + 1] == "float32" and "--enforce-eager" in argv
-    gpu = serve._command("/m", "m", "127.0.0.1", 8000, 2048, "vllm", [], "auto")
-    assert "--dtype" not in gpu and "--enforce-eager" not in gpu  # vLLM's own choice on a GPU
+    argv = []
+    monkeypatch.setattr(serve.subprocess, "Popen", lambda command, **kw: argv.append(command) or _Exited())
+    for backend in ("vllm-cpu", "vllm"):
+        monkeypatch.setattr(serve, "detect_backend", lambda: backend)
+        launch_server(tmp_path, log_path=tmp_path / "log")
+    cpu, gpu = argv
+    assert cpu[cpu.index("--dtype") + 1] == "float32" and "--enforce-eager" in cpu
+    assert "--dtype" not in gpu and "--enforce-eager" not in gpu  # vLLM's own choices on a GPU
+
+
+class _Exited:
+    pid, returncode = 0, 0
+
+    def poll(self):
+        return 0
 
 
 def test_phases_are_read_from_vllms_own_log_lines():
