@@ -230,7 +230,7 @@ def cmd_serve(args, config: Config) -> int:
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
     server = serve.start_server(model, port=port, max_model_len=config.max_model_len, dtype=config.llm_dtype,
-                                progress=say)
+                                eager=config.eager, progress=say)
     print(server.url)
     if args.detach:
         serve.record_detached(server, port)

@@ -109,7 +109,7 @@ def _start_model_server(config: Config):
         pass
     try:
         server = launch_server(config.llm_model or model_dir(), port=config.serve_port,
-                               max_model_len=config.max_model_len, dtype=config.llm_dtype)
+                               max_model_len=config.max_model_len, dtype=config.llm_dtype, eager=config.eager)
     except (ServeError, ModelError) as exc:
         print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
         return None

@@ -122,3 +122,16 @@ def test_the_log_is_private_and_a_planted_link_is_not_followed(tmp_path, monkeyp
     with pytest.raises(ServeError, match="symbolic link"):
         launch_server(tmp_path, log_path=link)
     assert victim.read_text() == "keep me"
+
+
+def test_llm_eager_setting_reaches_the_launch(monkeypatch, tmp_path):
+    from app.config import ConfigError, load_config
+    argv = []
+    monkeypatch.setattr(serve.subprocess, "Popen", lambda command, **kw: argv.append(command) or _Exited())
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    for value in ("off", "on"):
+        config = load_config(environ={"GROUNDWORK_LLM_EAGER": value})
+        launch_server(tmp_path, log_path=tmp_path / "log", eager=config.eager)
+    assert ["--enforce-eager" in command for command in argv] == [False, True]
+    with pytest.raises(ConfigError, match="llm_eager"):
+        load_config(environ={"GROUNDWORK_LLM_EAGER": "yes please"})
