@@ -215,7 +215,7 @@ def _command(model: str, name: str, host: str, port: int, max_model_len: int, ba
         command += ["--kv-cache-memory-bytes", CPU_KV_CACHE, "--dtype", cpu_dtype(dtype)]
     elif dtype != "auto":
         command += ["--dtype", dtype]
-    if eager:  # no torch.compile: on 2 cores ready in 118 s against 261 s, same first-token time
+    if eager:  # no torch.compile: on 2 cores ready in 118 s against 333 s (bench/serve.py)
         command += ["--enforce-eager"]
     return command + list(extra_args)
 
