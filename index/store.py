@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.control_chars import visible
 from index.records import Chunk, Document, DocumentInfo
 from index.vector_file import atomic_write, load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
@@ -226,17 +227,26 @@ class Library:
         return self._conn.execute("SELECT path, error, at FROM failures ORDER BY path").fetchall()
 
     def resolve(self, ref: str) -> str:
-        """The doc id for a document named by id (or unique prefix), exact title or source path."""
+        """The doc id for a document named exactly by id, title or source path, else by a unique id prefix.
+
+        The reference is compared literally (no wildcards); one that names no document or several
+        raises LibraryError, listing the candidates, so a caller never acts on a guess.
+        """
+        if not ref.strip():
+            raise LibraryError("the document reference is empty; name a document id, title or path "
+                               "from: groundwork docs")
         db = self._conn
-        for sql, arg in (("SELECT doc_id FROM documents WHERE doc_id = ?", ref),
-                         ("SELECT doc_id FROM sources WHERE path = ?", str(Path(ref).resolve())),
-                         ("SELECT doc_id FROM documents WHERE title = ?", ref),
-                         ("SELECT doc_id FROM documents WHERE doc_id LIKE ? || '%'", ref)):
-            found = {r[0] for r in db.execute(sql, (arg,))}
-            if len(found) == 1:
-                return found.pop()
-            if len(found) > 1:
-                raise LibraryError(f"{ref!r} names {len(found)} documents; use a document id from: groundwork docs")
+        exact = {r[0] for r in db.execute("SELECT doc_id FROM documents WHERE doc_id = ? OR title = ? "
+                                          "UNION SELECT doc_id FROM sources WHERE path = ?",
+                                          (ref, ref, _as_path(ref)))}
+        found = exact or {r[0] for r in db.execute(
+            "SELECT doc_id FROM documents WHERE substr(doc_id, 1, length(?)) = ?", (ref, ref))}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            named = ", ".join(f"{d.doc_id} ({visible(d.title)})" for d in map(self.document, sorted(found)) if d)
+            raise LibraryError(f"{ref!r} names {len(found)} documents: {named}; "
+                               f"name one by its full document id")
         raise LibraryError(f"no document {ref!r} in library {self.root}; list them with: groundwork docs")
 
     def select_docs(self, doc_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> list[str]:
@@ -365,6 +375,14 @@ class Library:
         if outgrown(self._vectors):
             self._vectors = self._rebuild()  # grown past its kind: exact -> IVF -> IVF-PQ
         save_stamped(self._vectors, self.root, self.epoch())
+
+
+def _as_path(ref: str) -> str:
+    """The absolute form of a reference read as a file path ('' when it cannot be one)."""
+    try:
+        return str(Path(ref).resolve())
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        return ""
 
 
 def _marks(items: Sequence) -> str:

@@ -141,6 +141,25 @@ def test_resolve_by_id_prefix_title_and_path(lib, tmp_path):
         lib.resolve("nothing")
 
 
+@pytest.mark.parametrize("ref", ["", "  ", "%", "%1234", "abcd_234", "_", "a%", "\\", "Man%", "%anual"])
+def test_resolve_takes_references_literally_never_as_patterns(lib, tmp_path, ref):
+    put(lib, str(tmp_path / "x.pdf"), "abcd1234", ["text"], title="Manual")
+    with pytest.raises(LibraryError, match="empty" if not ref.strip() else "no document"):
+        lib.resolve(ref)
+
+
+def test_resolve_lists_every_document_an_ambiguous_reference_names(lib, tmp_path):
+    put(lib, str(tmp_path / "x.pdf"), "abcd1234", ["one"], title="Manual")
+    put(lib, str(tmp_path / "y.pdf"), "abce5678", ["two"], title="Manual")
+    put(lib, str(tmp_path / "z.pdf"), "ffff0000", ["three"], title="abce5678")
+    for ref, ids in (("abc", ["abcd1234", "abce5678"]), ("Manual", ["abcd1234", "abce5678"]),
+                     ("abce5678", ["abce5678", "ffff0000"])):  # an id that is also another's title
+        with pytest.raises(LibraryError, match=f"names 2 documents: {ids[0]} .*{ids[1]} ") as err:
+            lib.resolve(ref)
+        assert "\n" not in str(err.value)
+    assert lib.resolve("ffff") == "ffff0000"  # a prefix only for ids, and only when one matches
+
+
 def test_failures_recorded_and_cleared_by_success(lib):
     lib.record_failure("/a.pdf", "encrypted PDF (password required)")
     assert lib.failures()[0][:2] == ("/a.pdf", "encrypted PDF (password required)")
