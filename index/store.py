@@ -52,13 +52,15 @@ class Library:
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path | str, create: bool = False) -> Library:
-        """Open the library at `root`; with `create`, make it if missing."""
+    def open(cls, root: Path | str, create: bool = False, mode: int = 0o700) -> Library:
+        """Open the library at `root`; with `create`, make it if missing, its folder with `mode` (owner only)."""
         root = Path(root)
         db = root / "library.sqlite"
         if not db.exists() and not create:
             raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
-        root.mkdir(parents=True, exist_ok=True)
+        # The database holds every document's text: readable by its owner only unless asked otherwise.
+        # An existing folder keeps the permissions its owner gave it.
+        root.mkdir(mode=mode, parents=True, exist_ok=True)
         conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL survives a process kill

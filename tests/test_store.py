@@ -1,4 +1,6 @@
 """The library on disk: one transaction per document, FAISS reconciled with SQLite, model guard."""
+import os
+
 import numpy as np
 import pytest
 from fakes import HashEmbedder
@@ -204,3 +206,17 @@ def test_rebuild_into_ivfpq_searches_through_the_stored_vectors(tmp_path):
         _, again = lib.vectors.search(vecs[:50], 10)
     assert (again == found).all()
     assert recall_at_k(found, exact_top_k(vecs, vecs[:50], 10, np.arange(12_000))) >= 0.92
+
+
+def test_a_new_library_folder_is_its_owners_only_unless_asked(tmp_path):
+    old = os.umask(0o022)
+    try:
+        Library.open(tmp_path / "private" / "lib", create=True).close()
+        Library.open(tmp_path / "shared", create=True, mode=0o750).close()
+        (tmp_path / "mine").mkdir(mode=0o755)
+        Library.open(tmp_path / "mine", create=True).close()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private" / "lib").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "mine").stat().st_mode & 0o777 == 0o755  # a folder the user made keeps its mode

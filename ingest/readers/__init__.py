@@ -1,9 +1,12 @@
 """Read one file into a Document of physical pages, whatever its format."""
 from __future__ import annotations
 
+import codecs
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from index.records import Document
+from index.control_chars import one_line, remove_controls
+from index.records import Document, Page
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
@@ -11,6 +14,11 @@ SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
 
 PDF_TEXT_ENGINES = ("pypdf", "pdfium")  # what reads a PDF's text (readers/pdf.py)
 _MAX_REASON = 200
+# Bytes that no text file holds (C0 controls but tab, newlines, form feed and ESC, which colour logs use).
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27}) + b"\x7f"
+_MAX_CONTROL_SHARE = 0.05  # random bytes hold ~11% of these; text holds none
+# UTF-16/32 text legitimately holds NUL bytes (the UTF-32-LE BOM starts with the UTF-16-LE one).
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
 class ReadError(Exception):
@@ -24,11 +32,38 @@ class ReadError(Exception):
         super().__init__(line)
 
 
-def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
+@dataclass(frozen=True)
+class Limits:
+    """The most pages and characters one document may hold: a small file can expand to billions of characters."""
+
+    max_pages: int = 5_000
+    max_chars: int = 20_000_000
+
+    def check(self, pages: int, chars: int) -> None:
+        """Raise ReadError('too much text ...') once `pages` pages holding `chars` characters pass a limit."""
+        if pages > self.max_pages:
+            raise ReadError(f"too much text ({pages:,} pages; the limit is max_pages = {self.max_pages:,})")
+        if chars > self.max_chars:
+            raise ReadError(f"too much text (over {self.max_chars:,} characters in the first {pages:,} pages; "
+                            f"the limit is max_chars = {self.max_chars:,})")
+
+
+def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf", limits: Limits = Limits()) -> Document:
     """Read a supported file into a Document, or raise ReadError with a one-line reason.
 
     `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).
+    Control characters are removed from the text and title, whatever the format.
     """
+    doc = _read(path, doc_id, pdf_text, limits)
+    limits.check(len(doc.pages), sum(len(p.text) for p in doc.pages))
+    pages = tuple(Page(p.doc_id, p.number, remove_controls(p.text)) for p in doc.pages)
+    if not any(p.text.strip() for p in pages):
+        raise ReadError("no text (the file holds only control characters)")
+    metadata = {key: one_line(value) for key, value in doc.metadata.items()}
+    return replace(doc, title=one_line(doc.title) or one_line(path.stem) or doc_id, pages=pages, metadata=metadata)
+
+
+def _read(path: Path, doc_id: str, pdf_text: str, limits: Limits) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -44,7 +79,9 @@ def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
     if suffix == ".pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(data, doc_id, path.stem, engine=pdf_text)
+        return read_pdf(data, doc_id, path.stem, engine=pdf_text, limits=limits)
+    if binary(data):
+        raise ReadError("binary file, not text (it holds NUL bytes or many control characters)")
     if suffix in (".html", ".htm"):
         from ingest.readers.html import read_html
 
@@ -52,3 +89,13 @@ def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
     from ingest.readers.text import read_text
 
     return read_text(data, doc_id, path.stem, markdown=suffix in (".md", ".markdown"))
+
+
+def binary(data: bytes) -> bool:
+    """Whether bytes are a binary file rather than text: NUL bytes, or a high share of control bytes."""
+    if data.startswith(_WIDE_BOMS):
+        return False
+    if b"\x00" in data:
+        return True
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    return controls > _MAX_CONTROL_SHARE * len(data)
