@@ -116,16 +116,18 @@ def _embedder(config: Config):
 
 def _open(config: Config, create: bool = False):
     from index.store import Library
-    return Library.open(config.library, create=create)
+    return Library.open(config.library, create=create, mode=config.library_mode)
 
 
 def cmd_ingest(args, config: Config) -> int:
     """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
     from ingest.pipeline import IngestOptions
+    from ingest.readers import Limits
     from ingest.report import JobReport
     options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap,
                             max_file_mb=config.max_file_mb, tags=tuple(args.tag),
-                            parse_workers=config.parse_workers, pdf_text=config.pdf_text)
+                            parse_workers=config.parse_workers, pdf_text=config.pdf_text,
+                            limits=Limits(config.max_pages, config.max_chars))
     report = JobReport(engine=args.engine)
     with _open(config, create=True) as library, _progress() as bar:
         for result in _ingest_results(args, config, library, options):
@@ -171,19 +173,23 @@ def _advance(bar, start: float, pages: int, chunks: int) -> None:
 
 
 def _report_file(result, as_json: bool, bar) -> None:
+    from index.control_chars import visible
+    path = visible(result.path)  # a newline or an ESC in a file name must not reach the terminal raw
+    link = f" (followed link to {visible(result.followed_link)})" if result.followed_link else ""
     if as_json:
         bar.write(json.dumps(result.to_json()), file=sys.stdout)
     elif result.status == "failed":
-        bar.write(f"failed     {result.path}: {result.error}", file=sys.stderr)
+        bar.write(f"failed     {path}: {visible(result.error)}{link}", file=sys.stderr)
     else:
-        twin = f" (same content as {result.duplicate_of})" if result.duplicate_of else ""
-        bar.write(f"{result.status:<10} {result.path}: {result.pages} pages, {result.chunks} chunks{twin}",
+        twin = f" (same content as {visible(result.duplicate_of)})" if result.duplicate_of else ""
+        bar.write(f"{result.status:<10} {path}: {result.pages} pages, {result.chunks} chunks{twin}{link}",
                   file=sys.stdout)
 
 
 def cmd_search(args, config: Config) -> int:
     """groundwork search QUERY : print the best passages with document, page and score."""
     from app.ask import snippet
+    from index.control_chars import visible
     from index.search import Filters, search
     if not args.query.strip():
         raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
@@ -203,7 +209,7 @@ def cmd_search(args, config: Config) -> int:
             print(json.dumps({"doc": p.doc_title, "doc_id": c.doc_id, "page": c.page, "chunk_id": c.chunk_id,
                               "score": round(p.score, 6), "text": c.text}))
         else:
-            print(f"{rank}. {p.doc_title}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
+            print(f"{rank}. {visible(p.doc_title)}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
             print(f"   {snippet(c.text, 300)}\n")
     return 0
 
@@ -255,6 +261,7 @@ def _prepared_model() -> str:
 
 def cmd_docs(args, config: Config) -> int:
     """groundwork docs : list documents and files that failed."""
+    from index.control_chars import visible
     with _open(config) as library:
         docs, failures = library.documents(), library.failures()
     for d in docs:
@@ -263,14 +270,14 @@ def cmd_docs(args, config: Config) -> int:
                               "ingested_at": d.ingested_at, "paths": list(d.paths), "tags": list(d.tags)}))
         else:
             tags = f"  [{', '.join(d.tags)}]" if d.tags else ""
-            print(f"{d.doc_id}  {d.title}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
+            print(f"{d.doc_id}  {visible(d.title)}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
     if not docs and not args.json:
         print(f"no documents yet; run: groundwork ingest PATH --library {config.library}")
     for path, error, at in failures:
         if args.json:
             print(json.dumps({"path": path, "status": "failed", "error": error, "at": at}))
         else:
-            print(f"failed  {path}: {error} ({at})")
+            print(f"failed  {visible(path)}: {visible(error)} ({at})")
     return 0
 
 
@@ -282,7 +289,8 @@ def cmd_delete(args, config: Config) -> int:
         info = library.document(doc_id)
         library.delete_document(doc_id)
         library.save_vectors()
-    print(f"deleted {info.title} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
+    from index.control_chars import visible
+    print(f"deleted {visible(info.title)} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
     return 0
 
 

@@ -15,7 +15,7 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
     """Save and ingest uploaded (name, bytes); one row per file saying what happened."""
     cfg = state.config()
     root = state.library_root()
-    root.mkdir(parents=True, exist_ok=True)
+    Library.open(root, create=True, mode=cfg.library_mode).close()  # the folder, before uploads go in it
     reader = state.reader()
     saved = save_uploads(list(files), root, lambda sha: _title_of(reader, sha), cfg.max_file_mb)
     rows = [_refused(u) for u in saved if u.path is None]
@@ -28,15 +28,17 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
 def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] | None = None) -> list[dict]:
     """Ingest files already on disk under the writer lock, advancing a progress bar file by file."""
     from ingest.pipeline import IngestOptions, ingest
+    from ingest.readers import Limits
     cfg = state.config()
     options = IngestOptions(max_tokens=cfg.chunk_tokens, overlap=cfg.chunk_overlap, max_file_mb=cfg.max_file_mb,
-                            tags=tags, parse_workers=cfg.parse_workers, pdf_text=cfg.pdf_text)
+                            tags=tags, parse_workers=cfg.parse_workers, pdf_text=cfg.pdf_text,
+                            limits=Limits(cfg.max_pages, cfg.max_chars))
     names = names or {}
     bar = st.progress(0.0, text=f"Reading {len(paths)} file{'s' if len(paths) > 1 else ''} …")
     rows: list[dict] = []
     try:
         embedder = state.embedder(cfg.embedding_model, cfg.embedding_backend)
-        with Library.open(state.library_root(), create=True) as library:
+        with Library.open(state.library_root(), create=True, mode=cfg.library_mode) as library:
             library.check_model(embedder.name)
             for result in ingest(paths, library, embedder, options):
                 name = names.get(result.path) or Path(result.path).name
