@@ -60,6 +60,19 @@ def test_a_file_over_the_size_limit_is_refused_with_the_limit(library, monkeypat
     assert row["Result"] == "refused" and "the limit is 0.001 MB" in row["Details"]
 
 
+def test_a_long_non_ascii_name_does_not_stop_the_batch(library):
+    at = page_app("library_page").run()
+    long_name = "ポンプ取扱説明書 " * 30 + ".md"  # cut at 120 characters: ~330 bytes, over 255
+    at.file_uploader[0].set_value([("first.md", b"# First\n\nPrime the pump.", "text/markdown"),
+                                   (long_name, b"# Long\n\nOpen the valve.", "text/markdown"),
+                                   ("last.md", b"# Last\n\nClose the valve.", "text/markdown")]).run()
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = {r["File"]: r["Result"] for r in at.dataframe[0].value.to_dict("records")}
+    assert rows == {"first.md": "added", long_name: "added", "last.md": "added"}
+    assert {"First", "Long", "Last"} <= titles(library)
+
+
 def test_delete_asks_first_then_removes_the_document(library):
     at = page_app("library_page").run()
     at.selectbox(key="manage-doc").set_value(_doc_id(library, "Garden")).run()

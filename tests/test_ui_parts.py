@@ -39,6 +39,25 @@ def test_safe_names_never_leave_the_folder(name, safe):
     assert safe_name(name) == safe
 
 
+@pytest.mark.parametrize("name", ["日本語の取扱説明書" * 40 + ".txt", "é" * 300 + ".PDF", "a" * 400 + ".md", "x." + "é" * 300])
+def test_long_names_are_cut_to_whole_characters_within_the_byte_limit(name):
+    safe = safe_name(name)
+    assert len(safe.encode()) <= 200 and len(f".{safe}.part".encode()) <= 255
+    assert safe.rpartition(".")[2] == name.rpartition(".")[2].lower()[:16]
+    assert name.lower().startswith(safe.rpartition(".")[0][:20])
+
+
+def test_a_file_that_cannot_be_saved_is_refused_alone(tmp_path):
+    import hashlib
+    blocked = hashlib.sha256(b"blocked").hexdigest()[:16]
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / blocked).write_text("a file where the upload's folder would go")
+    saved = save_uploads([("a.txt", b"first"), ("日" * 200 + ".txt", b"long name"), ("b.txt", b"blocked"),
+                          ("c.txt", b"last")], tmp_path, lambda sha: None, 1)
+    assert [u.path is not None for u in saved] == [True, True, False, True]
+    assert saved[1].path.read_bytes() == b"long name" and saved[2].problem.startswith("cannot save the file: ")
+
+
 def test_uploads_are_checked_for_type_emptiness_and_size():
     assert "not supported" in check_upload("x.exe", b"MZ", 10)
     assert check_upload("empty.txt", b"", 10) == "the file is empty"
