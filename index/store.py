@@ -24,6 +24,7 @@ from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_ind
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
+_LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
 
 
 class LibraryError(Exception):
@@ -246,8 +247,10 @@ class Library:
         if len(found) == 1:
             return found.pop()
         if found:
-            named = ", ".join(f"{d.doc_id} ({visible(d.title)})" for d in map(self.document, sorted(found)) if d)
-            raise LibraryError(f"{ref!r} names {len(found)} documents: {named}; "
+            shown = sorted(found)[:_LISTED]
+            named = ", ".join(f"{d.doc_id} ({visible(d.title)})" for d in map(self.document, shown) if d)
+            more = f" and {len(found) - len(shown)} more" if len(found) > len(shown) else ""
+            raise LibraryError(f"{ref!r} names {len(found)} documents: {named}{more}; "
                                f"name one by its full document id")
         raise LibraryError(f"no document {ref!r} in library {self.root}; list them with: groundwork docs")
 

@@ -160,6 +160,10 @@ def test_resolve_lists_every_document_an_ambiguous_reference_names(lib, tmp_path
             lib.resolve(ref)
         assert "\n" not in str(err.value)
     assert lib.resolve("ffff") == "ffff0000"  # a prefix only for ids, and only when one matches
+    for n in range(12):
+        put(lib, str(tmp_path / f"{n}.pdf"), f"aaaa{n:04d}", [f"text {n}"], title=f"T{n}")
+    with pytest.raises(LibraryError, match=r"names 12 documents: aaaa0000 \(T0\), .*aaaa0009 \(T9\) and 2 more;"):
+        lib.resolve("aaaa")
 
 
 def test_failures_recorded_and_cleared_by_success(lib):
