@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 from app.config import Config, ConfigError, UserError, load_config
+from index.control_chars import visible
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
@@ -173,7 +174,6 @@ def _advance(bar, start: float, pages: int, chunks: int) -> None:
 
 
 def _report_file(result, as_json: bool, bar) -> None:
-    from index.control_chars import visible
     path = visible(result.path)  # a newline or an ESC in a file name must not reach the terminal raw
     link = f" (followed link to {visible(result.followed_link)})" if result.followed_link else ""
     if as_json:
@@ -189,7 +189,6 @@ def _report_file(result, as_json: bool, bar) -> None:
 def cmd_search(args, config: Config) -> int:
     """groundwork search QUERY : print the best passages with document, page and score."""
     from app.ask import snippet
-    from index.control_chars import visible
     from index.search import Filters, search
     if not args.query.strip():
         raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
@@ -261,7 +260,6 @@ def _prepared_model() -> str:
 
 def cmd_docs(args, config: Config) -> int:
     """groundwork docs : list documents and files that failed."""
-    from index.control_chars import visible
     with _open(config) as library:
         docs, failures = library.documents(), library.failures()
     for d in docs:
@@ -289,7 +287,6 @@ def cmd_delete(args, config: Config) -> int:
         info = library.document(doc_id)
         library.delete_document(doc_id)
         library.save_vectors()
-    from index.control_chars import visible
     print(f"deleted {visible(info.title)} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
     return 0
 
