@@ -72,5 +72,6 @@ class ClaimJudge:
         specials = self.llm.special_tokens
         blocks = "\n\n".join(prompt.passage_block(n, p, specials) for n, p in enumerate(passages, start=1))
         messages = [{"role": "system", "content": JUDGE},
-                    {"role": "user", "content": f"Passages:\n\n{blocks}\n\nClaim: {prompt.quote(claim, specials)}\n\nAnswer:"}]
+                    {"role": "user",
+                     "content": f"Passages:\n\n{blocks}\n\nClaim: {prompt.quote(claim, specials)}\n\nAnswer:"}]
         return self.llm.choose(messages, ["yes", "no"]) == "yes"

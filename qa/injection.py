@@ -50,7 +50,7 @@ def instruction_start(text: str) -> int | None:
 
 
 def without_instructions(sentence: str) -> str | None:
-    """The sentence if it addresses no model; its complete first part if the address follows a sentence end; else None."""
+    """The sentence if it addresses no model; else its complete first part before the address, or None."""
     start = instruction_start(sentence)
     if start is None:
         return sentence

@@ -75,7 +75,7 @@ class LLMClient:
 
     @property
     def special_tokens(self) -> frozenset[str]:
-        """Strings the served tokenizer reads as special tokens, asked once per server; a common list if it cannot say."""
+        """Strings the served tokenizer reads as special tokens, asked once per server; common ones if it cannot say."""
         if self._context is None:  # not described yet: the model folder comes with the description
             self._describe()
         return served_special_tokens(self.url.removesuffix("/v1"), self.model, self._folder)

@@ -29,8 +29,8 @@ Reply with the rewritten question only."""
 # Text that could end a quoted passage early or forge a chat turn (ChatML and similar special
 # tokens are parsed inside message text by most servers) is defused before it reaches a prompt,
 # whatever the served tokenizer: its own special tokens are defused on top (`specials`).
-_FORGERY = re.compile(r"<\s*/?\s*passage\b|<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>|<\|?(?:im_start|im_end|endoftext)\|?>",
-                      re.IGNORECASE)
+_FORGERY = re.compile(r"<\s*/?\s*passage\b|<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>"
+                      r"|<\|?(?:im_start|im_end|endoftext)\|?>", re.IGNORECASE)
 _LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧"})
 _ATTRIBUTE = str.maketrans({"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " "})
 

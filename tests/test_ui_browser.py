@@ -121,8 +121,8 @@ def _library(page) -> None:
     assert page.get_by_test_id("stFileUploaderDropzone").is_visible()
 
 
-EVIL_TITLE = ('Evil ![x](http://evil.example/x.png) [link](https://evil.example/l) <img src="http://evil.example/y.png"> '
-              ':red[red] $x^2$ **bold** :material/home: www.evil.example')
+EVIL_TITLE = ('Evil ![x](http://evil.example/x.png) [link](https://evil.example/l) '
+              '<img src="http://evil.example/y.png"> :red[red] $x^2$ **bold** :material/home: www.evil.example')
 EVIL_FILE = ":red[f] $y$ **b**.pdf"
 
 

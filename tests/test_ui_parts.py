@@ -38,7 +38,8 @@ def test_document_and_model_text_is_escaped():
 
 
 HOSTILE = ("Evil ![x](http://evil.example/x.png) [link](https://evil.example) <img src=x onerror=alert(1)> "
-           ":red[red] :material/home: :smile: $x^2$ $$y$$ **bold** ~~s~~ `code` # h\n- item me@evil.example www.evil.example")
+           ":red[red] :material/home: :smile: $x^2$ $$y$$ **bold** ~~s~~ `code` # h\n- item me@evil.example "
+           "www.evil.example")
 
 
 def test_text_for_markdown_slots_is_escaped_and_shows_as_written():

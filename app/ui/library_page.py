@@ -70,7 +70,8 @@ def _manage(docs: list[DocumentInfo]) -> None:
     if delete.button("Delete", width="stretch", help="Remove the document everywhere"):
         st.session_state["confirm_delete"] = doc_id
     if st.session_state.get("confirm_delete") == doc_id:
-        st.warning(f"Delete “{plain(doc.title)}” ({doc.pages} pages, {doc.chunks} chunks) from the library?", icon=":material/delete:")
+        st.warning(f"Delete “{plain(doc.title)}” ({doc.pages} pages, {doc.chunks} chunks) from the library?",
+                   icon=":material/delete:")
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete", type="primary"):
             _delete(doc)
