@@ -1,7 +1,9 @@
 """The Library page under AppTest: upload with checks, ingest, delete, re-ingest, the Ask filter."""
+import re
+
 import pytest
 from pdfs import write_pdf
-from ui_helpers import build_library, page_app
+from ui_helpers import build_library, page_app, shown
 
 from index.store import Library
 
@@ -112,3 +114,17 @@ def test_failures_are_listed_with_their_reason(library):
     failures = at.dataframe[-1].value.to_dict("records")
     assert failures[0]["File"] == "broken.pdf" and failures[0]["Reason"]
     assert any("could not be ingested" in s.value for s in at.subheader)
+
+
+def test_a_title_written_in_markdown_is_shown_as_written(library, tmp_path):
+    title = "Evil ![x](http://evil.example/x.png) :red[red] $x^2$ **bold**"
+    at = page_app("library_page").run()
+    pdf = write_pdf(tmp_path / "evil.pdf", ["Roses\nPrune them."], title=title).read_bytes()
+    at.file_uploader[0].set_value((":blue[f] $y$.pdf", pdf, "application/pdf")).run()
+    at.button[0].click().run()
+    at.selectbox(key="manage-doc").set_value(_doc_id(library, title)).run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    warning = at.warning[0].value
+    assert f"Delete “{title}”" in shown(warning)
+    for markup in (r"!\[x\]\(", r":red\[", r"\$x", r"\*\*bold"):  # the Markdown source holds the title escaped
+        assert not re.search(r"(?<!\\)" + markup, warning), markup

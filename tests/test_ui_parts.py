@@ -1,15 +1,19 @@
 """The UI's pure parts: highlighting, upload checks, the marked page image, and the `ui` command's wiring."""
 import argparse
 import io
+import re
 import socket
+import string
 
 import pytest
 from PIL import Image
 from pdfs import write_pdf
+from ui_helpers import shown
 
 from app.config import Config, UserError
 from app.ui.highlight import marked_html, sentence_html, support_spans
 from app.ui.page_image import render_page
+from app.ui.plain import plain
 from app.ui.uploads import check_upload, safe_name, save_uploads
 from app.ui_cli import _command, _start_model_server, cmd_ui, register
 
@@ -31,6 +35,21 @@ def test_document_and_model_text_is_escaped():
     assert "&lt;b&gt;" in rejected and 'title="The passage it cites ([2]) do not support it (support score 0.12)' in rejected
     assert sentence_html("Fine.", (1, 3), True, 0.9, "t") == 'Fine. <a class="gw-cite" href="#t-1">[1]</a>' \
                                                            '<a class="gw-cite" href="#t-3">[3]</a>'
+
+
+HOSTILE = ("Evil ![x](http://evil.example/x.png) [link](https://evil.example) <img src=x onerror=alert(1)> "
+           ":red[red] :material/home: :smile: $x^2$ $$y$$ **bold** ~~s~~ `code` # h\n- item me@evil.example "
+           "www.evil.example")
+
+
+def test_text_for_markdown_slots_is_escaped_and_shows_as_written():
+    escaped = plain(HOSTILE)
+    assert shown(escaped) == " ".join(HOSTILE.split())  # one line, every character kept
+    assert not set(re.sub(r"\\.", "", escaped)) & set(string.punctuation)  # every mark comes escaped
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)  # what plugins see after Markdown parsing: joiners still in
+    for pattern in (r"https?://", r"www\.", r"\w@\w", r":material/", r":smile:", r":red\["):
+        assert not re.search(pattern, unescaped), pattern
+    assert plain(3) == "3" and plain("Plain words") == "Plain words"
 
 
 @pytest.mark.parametrize("name, safe", [("../../etc/passwd.txt", "passwd.txt"), ("C:\\Users\\me\\r é.PDF", "r_é.pdf"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.ui import state
+from app.ui.plain import plain
 from app.ui.uploads import Upload, save_uploads
 from index.store import Library, LibraryError
 
@@ -43,7 +44,7 @@ def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] 
             for result in ingest(paths, library, embedder, options):
                 name = names.get(result.path) or Path(result.path).name
                 rows.append(_row(name, result))
-                bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {name}")
+                bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {plain(name)}")
     except LibraryError as exc:
         rows.append({"File": "—", "Result": "failed", "Details": str(exc)})
     bar.empty()
