@@ -126,3 +126,19 @@ def test_parse_reply_keeps_only_well_formed_questions():
     assert parse_reply("question: What is x?\n\nanswer: \"a list\"\nmore") == ("What is x?", "a list")
     assert parse_reply("Which function fits a model? lm") is None
     assert parse_reply("Question: Tell me about lm\nAnswer: lm") is None
+
+
+def test_retrieval_only_baselines_score_the_top_passage_and_never_abstain():
+    from eval.baseline import measure
+    passages = {"Which function fits models?": "Use lm(y ~ x) to fit a model. Then call plot(x, y) to see it.",
+                "How do I draw it?": "Use lm(y ~ x) to fit a model. Then call plot(x, y) to see it.",
+                "Who won the cup?": "Nothing about football."}
+    qs = [Question("a", "Which function fits models?", ("lm(y ~ x)",), (("s.pdf", 1),)),
+          Question("b", "How do I draw it?", ("plot(x, y)",), (("s.pdf", 1),)),
+          Question("c", "Who won the cup?", answerable=False)]
+    asked = []
+    result = measure(qs, lambda q: asked.append(q) or passages[q])
+    assert asked == ["Which function fits models?", "How do I draw it?"]
+    assert result["questions"] == 3 and result["answerable"] == 2
+    assert result["first_sentence"]["contains_answer"] == 0.5 and result["top_passage"]["contains_answer"] == 1.0
+    assert result["refusal"] == 0.0 and result["false_refusal"] == 0.0
