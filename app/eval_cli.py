@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, help="questions answered at once (default 4 with a model, else 1)")
     p.add_argument("--sample", type=int, help="a seeded sample of this many questions (halueval-qa: default 100)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=["dev", "test"], help="only the dev or test questions of a split set "
+                                                             "(tune on dev, report on test)")
     p.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
     p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
     p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
@@ -68,7 +70,8 @@ def cmd_run(args, config: Config) -> int:
     with Library.open(config.library) as library:
         if library.count("documents") == 0:
             raise UserError(f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}")
-        engine, grader, meta = wiring(config, library, mode=args.mode, judge=args.judge, dataset=args.dataset)
+        dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
+        engine, grader, meta = wiring(config, library, mode=args.mode, judge=args.judge, dataset=dataset)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
@@ -89,7 +92,9 @@ def _questions(args, config: Config, out: Path):
     """The dataset's questions; for halueval-qa its knowledge passages are first ingested into the library."""
     from eval import questions as qs
     if args.dataset != qs.HALUEVAL_QA:
-        return qs.load(args.dataset, args.sample, args.seed)
+        return qs.load(args.dataset, args.sample, args.seed, args.split)
+    if args.split:
+        raise UserError(f"{qs.HALUEVAL_QA} has no dev/test split; drop --split")
     found, docs = qs.halueval_questions(args.sample or 100, args.seed)
     paths = qs.write_docs(docs, out / "halueval-docs")
     from app.cli import cmd_ingest
@@ -188,5 +193,5 @@ def cmd_generate(args, config: Config) -> int:
                                lambda done, _: setattr(bar, "n", done) or bar.refresh())
     write_jsonl(rows, Path(args.out))
     print(f"wrote {len(rows)} draft questions to {args.out} ({rejected} chunks gave no usable question); "
-          f"review them, then check them with: python -m eval.dataset {args.out}")
+          f"review them, then check them with: python -m eval.dataset {args.out} --library {config.library}")
     return 0 if rows else EXIT_FAILED
