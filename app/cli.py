@@ -84,8 +84,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--doc", action="append", default=[], help="only this document (repeatable)")
         p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
 
+    from app.models import DEFAULT_MODEL, MODELS
     p = sub.add_parser("models", help="manage model weights", description="manage model weights")
-    p.add_argument("action", choices=["prepare"], help="prepare: put the default generator in the cache")
+    p.add_argument("action", choices=["prepare", "list"],
+                   help="prepare: put a generator in the cache; list: the models, their sizes and folders")
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
     p.set_defaults(run=cmd_models, library=None)
 
     p = sub.add_parser("serve", help="start vLLM's OpenAI-compatible server with the configured model",
@@ -93,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default: serve_port, 8000)")
     p.add_argument("--detach", action="store_true", help="leave the server running in the background and return")
     p.add_argument("--stop", action="store_true", help="stop the server a --detach started")
+    p.add_argument("--model", help="a name from `groundwork models list`, or a model folder "
+                                   "(default: llm_model, else the default model)")
     p.set_defaults(run=cmd_serve, library=None)
 
     p = command("docs", cmd_docs, "list the documents of a library")
@@ -214,16 +219,19 @@ def cmd_search(args, config: Config) -> int:
 
 
 def cmd_models(args, config: Config) -> int:
-    """groundwork models prepare : the default generator, converted for vLLM, in the cache."""
-    from app.models import prepare_model
-    path = prepare_model(progress=lambda line: print(line, file=sys.stderr))
-    print(path)
+    """groundwork models prepare|list : a generator, converted for vLLM, in the cache; or what there is."""
+    from app.models import model_table, prepare_model
+    if args.action == "list":
+        print("\n".join(model_table()))
+        return 0
+    print(prepare_model(args.model, progress=lambda line: print(line, file=sys.stderr)))
     return 0
 
 
 def cmd_serve(args, config: Config) -> int:
     """groundwork serve : vLLM on 127.0.0.1 until Ctrl-C (or in the background with --detach)."""
     from app import serve
+    from app.models import resolve_model
     port = args.port or config.serve_port
     if args.stop:
         print(serve.stop_detached(port))
@@ -231,7 +239,7 @@ def cmd_serve(args, config: Config) -> int:
     if args.detach and (running := serve.detached(port)):
         print(running)
         return 0
-    model = config.llm_model or _prepared_model()
+    model = resolve_model(args.model or config.llm_model)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
     server = serve.start_server(model, port=port, max_model_len=config.max_model_len, dtype=config.llm_dtype,
@@ -251,11 +259,6 @@ def cmd_serve(args, config: Config) -> int:
     finally:
         server.stop()
     return 0
-
-
-def _prepared_model() -> str:
-    from app.models import model_dir
-    return str(model_dir())
 
 
 def cmd_docs(args, config: Config) -> int:

@@ -97,7 +97,7 @@ def _start_model_server(config: Config):
     extractively until the server is ready (a first start on a small CPU takes minutes). Without
     vLLM installed the UI still starts, and says why in one line. Returns the Server, or None.
     """
-    from app.models import ModelError, model_dir
+    from app.models import ModelError, resolve_model
     from app.serve import ServeError, launch_server, wait_ready
     from qa.llm import LLMClient, LLMError
     if config.llm_url:
@@ -108,7 +108,7 @@ def _start_model_server(config: Config):
     except LLMError:
         pass
     try:
-        server = launch_server(config.llm_model or model_dir(), port=config.serve_port,
+        server = launch_server(resolve_model(config.llm_model), port=config.serve_port,
                                max_model_len=config.max_model_len, dtype=config.llm_dtype, eager=config.eager)
     except (ServeError, ModelError) as exc:
         print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
