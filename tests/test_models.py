@@ -224,3 +224,18 @@ def test_serve_with_an_unprepared_model_says_what_to_run(dirs, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: model qwen2.5-coder-0.5b is not prepared")
     assert err.endswith("run: groundwork models prepare --model qwen2.5-coder-0.5b") and "\n" not in err
+
+
+def test_the_ui_serves_the_chosen_model_too(dirs, monkeypatch):
+    from app.config import Config
+    from app.processes import free_port
+    from app.ui_cli import _start_model_server
+    folder = ready(models.default_cache(), "qwen2.5-coder-0.5b")
+    launched = []
+
+    def launch(model, **kwargs):
+        launched.append(model)
+        raise serve.ServeError("not starting vLLM in a unit test")
+    monkeypatch.setattr(serve, "launch_server", launch)
+    assert _start_model_server(Config(llm_model="qwen2.5-coder-0.5b", serve_port=free_port())) is None
+    assert launched == [str(folder)]
