@@ -26,7 +26,8 @@ def make_wheel(folder: Path, n: int, data: bytes, member: str | None = None, ver
     with zipfile.ZipFile(path, "w") as wheel:
         wheel.writestr(member or f"{pkg}/data/part{n:02d}.bin", data)
         wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: gw-fake-part{n}\nVersion: {version}\n")
-        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/WHEEL",
+                       "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
         wheel.writestr(f"{info}/RECORD", "")
     return path
 
