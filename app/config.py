@@ -35,7 +35,7 @@ class Config:
     max_model_len: int = 2048
     llm_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively, else float32 (GPUs: vLLM's choice)
     llm_eager: str = "auto"  # auto: eager on a CPU (starts ~3x sooner), compiled on a GPU; on | off
-    verifier: str = "features"  # features | nli:MODEL_PATH | llm-judge
+    verifier: str = "features"  # features | cross-encoder[:FOLDER] | nli:MODEL_PATH | llm-judge
 
     @property
     def eager(self) -> bool | None:

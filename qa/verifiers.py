@@ -28,13 +28,16 @@ def make_verifier(spec: str, embedder: Embedder | None = None, llm: LLMClient | 
     """The verifier a configuration names."""
     if spec in ("", "features"):
         return FeatureVerifier(embedder)
+    if spec == "cross-encoder" or spec.startswith("cross-encoder:") and spec[14:]:
+        from qa.cross_verifier import SHIPPED, CrossEncoderVerifier
+        return CrossEncoderVerifier(spec[14:] or SHIPPED)
     if spec.startswith("nli:") and spec[4:]:
         return NLIVerifier(spec[4:])
     if spec == "llm-judge":
         if llm is None:
             raise VerifierError("verifier llm-judge needs a model server (run: groundwork serve)")
         return LLMJudgeVerifier(llm)
-    raise VerifierError(f"unknown verifier {spec!r}; use features, nli:MODEL_PATH or llm-judge")
+    raise VerifierError(f"unknown verifier {spec!r}; use features, cross-encoder[:PATH], nli:MODEL_PATH or llm-judge")
 
 
 class NLIVerifier:
