@@ -4,8 +4,8 @@ python -m eval.train_verifier [--out DIR] [--pairs N] [--epochs E] [--seed S] [-
                               [--docs DIR | --library DIR] [--threads T] [--resume]
 
 Data (eval/verifier_data.py): HaluEval QA's training part and synthetic pairs from real documents'
-sentences. The backbone (the packaged all-MiniLM-L6-v2) gets a new one-logit head; a plain torch
-loop fine-tunes all of it with binary cross-entropy. Then: an int8 ONNX graph, the threshold with
+sentences. The backbone (the packaged all-MiniLM-L6-v2) gets a new head over what the claim shares
+with its evidence; a plain torch loop fine-tunes it with binary cross-entropy. Then: an int8 ONNX graph, the threshold with
 the best balanced accuracy on the dev sets, figures on the held-out sets (eval/verifier_figures.py)
 and MODEL_CARD.md, all in --out.
 """
@@ -28,6 +28,7 @@ from qa.cross_verifier import GRAPH, SETTINGS, SHIPPED, TOKENIZER, CrossEncoderV
 CHECKPOINT = "checkpoint.pt"
 WARMUP_SHARE = 0.1
 FROZEN_LAYERS = 2
+HEAD_LR_SCALE = 10
 SORT_WINDOW = 50  # batches whose pairs are sorted by length together: little padding, order still random
 
 
@@ -52,13 +53,8 @@ def batches(lengths: Sequence[int], size: int, seed: int) -> list[list[int]]:
 
 
 def load_backbone(path: Path, layers: int | None = None):
-    """The encoder under a fresh one-logit head over its mean-pooled tokens, optionally cut to its first `layers` layers.
-
-    Mean pooling, not BERT's [CLS] pooler: all-MiniLM-L6-v2 was trained to mean-pool, and its
-    [CLS] vector barely changes from one input to the next (the pooler's outputs vary by 1e-4),
-    so a head on it starts blind and a short fine-tune does not move it (measured: loss 0.693
-    after 55 steps).
-    """
+    """The encoder (optionally cut to its first `layers` layers) under a fresh head: see _head's CrossEncoder."""
+    import tokenizers
     import torch
     import transformers
 
@@ -73,27 +69,55 @@ def load_backbone(path: Path, layers: int | None = None):
     blocks = encoder.encoder.layer
     for module in [encoder.embeddings, *blocks[:min(FROZEN_LAYERS, len(blocks) - 1)]]:
         module.requires_grad_(False)
-    return _head(torch)(encoder)
+    tok = tokenizers.Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
+    special = [tok.token_to_id(t) for t in ("[CLS]", "[SEP]", "[PAD]") if tok.token_to_id(t) is not None]
+    return _head(torch)(encoder, special)
 
 
 def _head(torch):
     """The cross-encoder module class (defined here so that importing this file needs no torch)."""
+    functional = torch.nn.functional
 
     class CrossEncoder(torch.nn.Module):
-        def __init__(self, encoder):
+        """Encoder + a head over what a claim shares with its evidence, read from the joint encoding.
+
+        Features: the mean claim vector u and mean evidence vector v with |u - v| and u * v, and,
+        for each claim token, its best cosine with any evidence token (mean and minimum over the
+        claim). The minimum is what a swapped number or name lowers; a linear head on these
+        starts with a signal, which a head on one pooled vector does not (measured: loss 0.693
+        flat for 100 steps with a [CLS] head, and with a mean-pooled one).
+        """
+
+        def __init__(self, encoder, special_ids):
             super().__init__()
             self.encoder, self.config = encoder, encoder.config
+            self.register_buffer("special", torch.tensor(special_ids), persistent=False)
+            width = 4 * encoder.config.hidden_size + 2
+            self.norm = torch.nn.LayerNorm(width)
             self.dropout = torch.nn.Dropout(0.1)
-            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
-            torch.nn.init.normal_(self.head.weight, std=0.02)
+            self.head = torch.nn.Linear(width, 1)
+            # From zero: over 1,538 unit-scale features, even BERT's 0.02 draws logits of spread ~0.8,
+            # a loss above log 2 at the start (measured: 0.85 mean over the first 50 steps).
+            torch.nn.init.zeros_(self.head.weight)
             torch.nn.init.zeros_(self.head.bias)
 
         def forward(self, input_ids, attention_mask, token_type_ids):
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                                   token_type_ids=token_type_ids).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-            return self.head(self.dropout(pooled)).squeeze(-1)
+            content = (attention_mask > 0) & ~(input_ids.unsqueeze(-1) == self.special).any(-1)
+            claim, evidence = content & (token_type_ids == 0), content & (token_type_ids == 1)
+            u, v = _mean(hidden, claim), _mean(hidden, evidence)
+            unit = functional.normalize(hidden, dim=-1)
+            sim = (unit @ unit.transpose(1, 2)).masked_fill(~evidence.unsqueeze(1), -1.0)
+            best = sim.max(-1).values  # each token's closest evidence token
+            mean_best = _mean(best.unsqueeze(-1), claim)
+            min_best = best.masked_fill(~claim, 1.0).min(-1, keepdim=True).values
+            features = torch.cat([u, v, (u - v).abs(), u * v, mean_best, min_best], dim=-1)
+            return self.head(self.dropout(self.norm(features))).squeeze(-1)
+
+    def _mean(values, mask):
+        weights = mask.unsqueeze(-1).to(values.dtype)
+        return (values * weights).sum(1) / weights.sum(1).clamp(min=1.0)
 
     return CrossEncoder
 
@@ -110,7 +134,12 @@ def train(model, encoded: Sequence[tuple[list[int], list[int]]], labels: Sequenc
     from tqdm import tqdm
 
     plan = [b for epoch in range(epochs) for b in batches([len(e[0]) for e in encoded], batch, seed + epoch)]
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
+    # The new head learns HEAD_LR_SCALE times faster than the pretrained encoder: a few hundred
+    # steps at the encoder's rate leave it near where it started (at 30x it overshot: loss 0.8).
+    head = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith(("head.", "norm."))]
+    body = [p for n, p in model.named_parameters() if p.requires_grad and n.startswith("encoder.")]
+    optimizer = torch.optim.AdamW([{"params": body, "lr": lr}, {"params": head, "lr": lr * HEAD_LR_SCALE}],
+                                  weight_decay=0.01)
     warmup = max(1, int(WARMUP_SHARE * len(plan)))
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (len(plan) - s) / max(1, len(plan) - warmup))))
@@ -237,12 +266,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings["threshold"] = report["threshold"]
     (args.out / SETTINGS).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     data = {"train_pairs": len(train_set), "kinds": verifier_data.kind_counts(train_set),
-            "source": str(args.library or args.docs), "passages": len(units)}
+            "source": _shown(args.library or args.docs), "passages": len(units)}
     verifier_figures.write_card(args.out, settings, data, losses, report, train_seconds)
     checkpoint.unlink(missing_ok=True)
     print(verifier_figures.table(report), file=sys.stderr)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
+
+
+def _shown(path: Path) -> str:
+    """A path as the model card shows it: relative to the repository when inside it."""
+    root = Path(__file__).resolve().parents[1]
+    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
 
 
 if __name__ == "__main__":

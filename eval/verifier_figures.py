@@ -130,10 +130,13 @@ engine when the setting `verifier` is `cross-encoder` (this folder) or `cross-en
 
 ## How it was made
 - Command: `{command}` (seed {seed}, {minutes:.0f} minutes of training on this machine's CPU).
-- Backbone: {backbone}, {layers} layers, under a new one-logit head on its mean-pooled tokens (its
-  [CLS] vector hardly varies between inputs: MiniLM was trained to mean-pool). The embeddings and
-  the two lowest layers stay frozen; the rest is fine-tuned with binary cross-entropy, AdamW,
-  linear warm-up and decay, one thread (on a shared CPU two threads wait on each other).
+- Backbone: {backbone}, {layers} layers, under a new head: a linear layer over the mean claim
+  vector u and mean evidence vector v of the joint encoding, |u - v|, u * v, and each claim
+  token's best cosine with any evidence token (mean and minimum over the claim). A head on
+  [CLS] or on one mean-pooled vector did not learn in 100 steps (loss 0.693 flat): MiniLM's
+  [CLS] hardly varies between inputs. The embeddings and two lowest layers stay frozen; the
+  rest is fine-tuned with binary cross-entropy, AdamW (the head from zero, at 10x the encoder's rate), linear
+  warm-up and decay, on one thread (on a shared CPU two threads wait on each other).
 - Input: `[CLS] claim [SEP] evidence [SEP]`, at most {max_tokens} tokens; the evidence is the cited
   passages' sentences that share most content words with the claim (qa/cross_verifier.py `focus`).
 - Graph: int8 dynamic quantisation (onnxruntime, per channel), {size:.1f} MB.
@@ -161,7 +164,7 @@ engine when the setting `verifier` is `cross-encoder` (this folder) or `cross-en
 Baselines measured in the same run: `length` = claim length alone, `word-recall` = share of the
 claim's content words found in the passage (both thresholded on the same dev sets); `features`
 = the features verifier (qa/verify.py) with its own threshold. Time: {ms} ms a sentence, scored
-in batches on {threads} threads (int8 graph, onnxruntime).
+in batches on {threads} thread(s) (int8 graph, onnxruntime), wall time: the best of three runs.
 
 ## Limits
 - Trained on English encyclopaedic QA and R manuals; other domains and languages are untested.
