@@ -7,7 +7,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app.config import Config, ConfigError, UserError, load_config
+from app.config import Config, UserError, load_config
+from index.errors import GroundworkError
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
@@ -22,25 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; what was committed stays in the library, and the next run resumes", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - every known failure is shown as one line
-        if not _is_user_error(exc):
-            raise
+    except GroundworkError as exc:  # every known failure is shown as one line
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def _is_user_error(exc: Exception) -> bool:
-    from index.embedder import EmbedderError
-    from index.store import LibraryError
-    from app.models import ModelError
-    from app.serve import ServeError
-    from qa.engine import QuestionError
-    from qa.llm import LLMError
-    from eval.halueval import DatasetError
-    from qa.verify import VerifierError
-    from ingest.ray_engine import ClusterError
-    return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
-                            ModelError, ServeError, VerifierError, DatasetError, ClusterError))
 
 
 def _parser() -> argparse.ArgumentParser:

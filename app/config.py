@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.serve import DTYPES
 from ingest.readers import PDF_TEXT_ENGINES
+from index.errors import GroundworkError
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,11 @@ class Config:
 _CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES, "llm_eager": ("auto", "on", "off")}
 
 
-class UserError(Exception):
+class UserError(GroundworkError):
     """A mistake the user can fix: printed as one line, never as a traceback."""
 
 
-class ConfigError(Exception):
+class ConfigError(GroundworkError):
     """A setting that cannot be used, said in one line."""
 
 

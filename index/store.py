@@ -20,12 +20,13 @@ import numpy as np
 from index.records import Chunk, Document, DocumentInfo
 from index.vector_file import atomic_write, load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
+from index.errors import GroundworkError
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
 
 
-class LibraryError(Exception):
+class LibraryError(GroundworkError):
     """A one-line problem with a library that a user can act on."""
 
 

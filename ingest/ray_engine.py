@@ -22,13 +22,14 @@ from index.store import Library
 from ingest.chunking import chunk_pages
 from ingest.pipeline import (FileResult, IngestOptions, Pending, checkpoint, fail, parse_file, triage_all,
                              write_parsed)
+from index.errors import GroundworkError
 
 # On 2 CPUs whole-CPU actors and tasks deadlock (the embed pool takes every CPU and
 # the parse tasks feeding it never get one), so both ask for half a CPU.
 WORKER_CPUS = 0.5
 
 
-class ClusterError(RuntimeError):
+class ClusterError(GroundworkError):
     """The Ray cluster cannot be reached or started; said in one line."""
 
 

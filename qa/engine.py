@@ -23,6 +23,7 @@ from qa.evidence import Candidate, Evidence, Weights, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
 from qa.records import Answer, Citation, Sentence
 from qa.rewrite import standalone_question
+from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -32,7 +33,7 @@ MODES = ("extractive", "guided", "generative")
 MAX_QUESTION_CHARS = 2000
 
 
-class QuestionError(ValueError):
+class QuestionError(GroundworkError):
     """A question that cannot be asked, said in one line."""
 
 

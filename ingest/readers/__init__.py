@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from index.records import Document
+from index.errors import GroundworkError
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
@@ -13,7 +14,7 @@ PDF_TEXT_ENGINES = ("pypdf", "pdfium")  # what reads a PDF's text (readers/pdf.p
 _MAX_REASON = 200
 
 
-class ReadError(Exception):
+class ReadError(GroundworkError):
     """A file that cannot be read; str() is a one-line reason for the user."""
 
     def __init__(self, reason: str) -> None:
