@@ -10,8 +10,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from app.serve import DTYPES
-from ingest.readers import PDF_TEXT_ENGINES
 from index.errors import GroundworkError
+from ingest.pipeline import IngestOptions
+from ingest.readers import PDF_TEXT_ENGINES
+
+_INGEST = IngestOptions()  # the ingest settings' defaults are written once, there
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,11 @@ class Config:
     library: str = "library"
     embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embedding_backend: str = "auto"
-    chunk_tokens: int = 256
-    chunk_overlap: int = 32
-    max_file_mb: float = 200.0
-    parse_workers: int = 1
-    pdf_text: str = "pypdf"  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
+    chunk_tokens: int = _INGEST.max_tokens
+    chunk_overlap: int = _INGEST.overlap
+    max_file_mb: float = _INGEST.max_file_mb
+    parse_workers: int = _INGEST.parse_workers
+    pdf_text: str = _INGEST.pdf_text  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
     answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
     llm_url: str = ""    # an OpenAI-compatible server; empty: the one `groundwork serve` starts
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct

@@ -74,6 +74,17 @@ class Library:
             self._lock_file.close()
             self._lock_file = None
 
+    @classmethod
+    @contextlib.contextmanager
+    def writing(cls, root: Path | str, create: bool = False) -> Iterator[Library]:
+        """Open for writing: the single-writer lock is taken, and the vectors are saved on the way out."""
+        with cls.open(root, create=create) as library:
+            library._lock()
+            try:
+                yield library
+            finally:  # also after a failure: what was committed to SQLite gets its vectors saved
+                library.save_vectors()
+
     def __enter__(self) -> Library:
         return self
 
@@ -104,7 +115,7 @@ class Library:
             self._vectors = None  # the placeholder held before the dimension was known
 
     # ---- writing -----------------------------------------------------------------
-    def lock_for_writing(self) -> None:
+    def _lock(self) -> None:
         """Take the single-writer lock, or fail at once if another process holds it."""
         if self._lock_file:
             return
@@ -118,8 +129,7 @@ class Library:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if not self._lock_file:
-            raise RuntimeError("lock_for_writing() before writing to the library")
+        self._check_writable()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -131,6 +141,10 @@ class Library:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    def _check_writable(self) -> None:
+        if not self._lock_file:
+            raise RuntimeError("open the library with Library.writing() to change it")
 
     def write_document(self, doc: Document, sha256: str, chunks: Sequence[Chunk], vectors: np.ndarray,
                        source: Source, model: str, tags: Sequence[str] = ()) -> str:
@@ -355,9 +369,9 @@ class Library:
         return build_index(ids, vecs, ivf_threshold, pq_threshold)
 
     def rebuild_vectors(self, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> VectorIndex:
-        """Rebuild the vector index from the stored vectors (exact, IVF or IVF-PQ by size) and save it."""
+        """Rebuild the vector index from the stored vectors (exact, IVF or IVF-PQ by size); saved on closing."""
+        self._check_writable()
         self._vectors = self._rebuild(ivf_threshold, pq_threshold)
-        self.save_vectors()
         return self.vectors
 
     def save_vectors(self) -> None:

@@ -40,13 +40,11 @@ def ingest_ray(paths: Iterable[str | Path], library: Library, make_embedder: Cal
     pending: dict[str, Pending] = {}
     yield from triage_all(paths, library, options, pending)
     if not pending:
-        library.save_vectors()
         return
     started = _connect(address)
     try:
         yield from _run(library, make_embedder, model, list(pending.values()), options, embed_workers)
     finally:
-        library.save_vectors()
         if started:
             import ray
             ray.shutdown()
@@ -101,7 +99,6 @@ def _run(library: Library, make_embedder: Callable, model: str, todo: list[Pendi
         except StopIteration:
             return
         except RayError as exc:  # a worker died (killed, out of memory): committed documents stay
-            library.save_vectors()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ClusterError(f"a Ray worker died mid-job ({reason}); every document written so far is kept: "
                                "run the same command again to finish") from None

@@ -41,3 +41,15 @@ def write_small_corpus(docs) -> None:
                                    "Plotting\nUse plot(x, y) to draw a scatter plot."], title="Stats guide")
     write_pdf(docs / "care.pdf", ["Watering\nWater the tomato plants every morning in summer."], title="Garden")
     (docs / "faq.md").write_text("# FAQ\n\nThe warranty of the pump lasts two years.\n")
+
+
+FILES = 24  # reports written by write_reports
+
+
+def write_reports(docs: Path) -> Path:
+    """FILES three-page PDFs, big enough that a kill lands mid-run."""
+    docs.mkdir()
+    for i in range(FILES):
+        write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
+                                                 for p in range(1, 4)])
+    return docs

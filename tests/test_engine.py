@@ -1,10 +1,10 @@
 """The answer engine end to end over a real library, a real HTTP model server (queued replies) and fakes
 for the embedder and verifier that are deterministic."""
 import pytest
-from fakes import HashEmbedder
+from fakes import HashEmbedder, put
 from llm_server import FakeLLM, Reply
-from test_store import put, writable
 
+from index.store import Library
 from qa.engine import AnswerEngine, QuestionError, Settings
 from qa.llm import LLMClient
 from qa.prompt import ABSTAIN, SYSTEM
@@ -33,11 +33,10 @@ class WordVerifier:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
-    lib = writable(tmp_path_factory.mktemp("engine") / "lib")
-    for doc_id, (title, texts) in DOCS.items():
-        put(lib, f"/{doc_id}.pdf", doc_id, texts, title)
-    yield lib
-    lib.close()
+    with Library.writing(tmp_path_factory.mktemp("engine") / "lib", create=True) as lib:
+        for doc_id, (title, texts) in DOCS.items():
+            put(lib, f"/{doc_id}.pdf", doc_id, texts, title)
+        yield lib
 
 
 @pytest.fixture

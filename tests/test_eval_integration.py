@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-from test_eval_run import groundwork
 from vllm_server import vllm_server
 
 from app.cli import main
@@ -30,7 +29,7 @@ def test_generative_eval_over_real_vllm(library, vllm, tmp_path, monkeypatch):
     dataset.write_text("".join(json.dumps(r) + "\n" for r in picked))
     monkeypatch.setenv("GROUNDWORK_LLM_URL", vllm.url)
     out = tmp_path / "run"
-    code = groundwork(["eval", "run", "--dataset", str(dataset), "--library", str(library), "--out", str(out),
+    code = main(["eval", "run", "--dataset", str(dataset), "--library", str(library), "--out", str(out),
                        "--mode", "generative", "--workers", "2"])
     report = json.loads((out / "report.json").read_text())
     assert code == 0 and report["summary"]["counts"]["errors"] == 0

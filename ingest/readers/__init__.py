@@ -4,28 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from index.records import Document
-from index.errors import GroundworkError
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, ReadError  # noqa: F401 - the package's names
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 )
 
-PDF_TEXT_ENGINES = ("pypdf", "pdfium")  # what reads a PDF's text (readers/pdf.py)
-_MAX_REASON = 200
-
-
-class ReadError(GroundworkError):
-    """A file that cannot be read; str() is a one-line reason for the user."""
-
-    def __init__(self, reason: str) -> None:
-        # Parsers put newlines and whole dumps in their messages; the CLI prints one line.
-        line = " ".join(str(reason).split())
-        if len(line) > _MAX_REASON:
-            line = line[: _MAX_REASON - 3] + "..."
-        super().__init__(line)
-
-
-def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf") -> Document:
+def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT) -> Document:
     """Read a supported file into a Document, or raise ReadError with a one-line reason.
 
     `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).

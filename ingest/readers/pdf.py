@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, PdfReadWarning
 
 from index.records import Document, Page
-from ingest.readers import PDF_TEXT_ENGINES, ReadError
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, ReadError
 
 _METADATA_KEYS = {
     "/Author": "author",
@@ -36,7 +36,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", category=PdfReadWarning)
 
 
-def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = "pypdf") -> Document:
+def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = DEFAULT_PDF_TEXT) -> Document:
     """Parse PDF bytes into a Document with one Page per physical page, its text read by `engine`."""
     if engine not in PDF_TEXT_ENGINES:
         raise ValueError(f"unknown PDF text engine {engine!r}: use one of {', '.join(PDF_TEXT_ENGINES)}")
