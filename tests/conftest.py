@@ -22,3 +22,16 @@ def built(tmp_path_factory):
     lib = base / "lib"
     code = main(["ingest", str(docs), "--library", str(lib), "--json", "--tag", "manuals"])
     return docs, lib, code
+
+
+@pytest.fixture(scope="module")
+def sample_library(tmp_path_factory):
+    """Ingest some of samples/ into a new library through the CLI: sample_library("R-data.pdf", ...) -> its folder."""
+    from app.cli import main
+
+    def ingest(*names: str) -> Path:
+        root = tmp_path_factory.mktemp("samples") / "lib"
+        samples = Path(__file__).resolve().parents[1] / "samples"
+        assert main(["ingest", *(str(samples / n) for n in names), "--library", str(root)]) == 0
+        return root
+    return ingest

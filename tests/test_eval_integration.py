@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from vllm_server import vllm_server
@@ -11,15 +10,12 @@ from app.cli import main
 from eval.dataset import DEFAULT_DATASET
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
 vllm = vllm_server()
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    root = tmp_path_factory.mktemp("evalreal") / "lib"
-    assert main(["ingest", str(ROOT / "samples" / "R-data.pdf"), "--library", str(root)]) == 0
-    return root
+def library(sample_library):
+    return sample_library("R-data.pdf")
 
 
 def test_generative_eval_over_real_vllm(library, vllm, tmp_path, monkeypatch):
