@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from app import wiring
 from app.config import Config
+from index.control_chars import visible
 from qa.records import Answer
 
 
@@ -15,20 +16,20 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
     out = out or sys.stdout
     if streamed:
         print("\n\nVerified:", file=out)
-    print(answer.text, file=out)
+    print(visible(answer.text, keep_lines=True), file=out)
     if not answer.complete:
         print("[incomplete: the model server stopped before the answer ended]", file=out)
     for s in answer.sentences:
         if not s.supported:
-            print(f"  ✗ not supported by its passages, left out: {s.text}", file=out)
+            print(f"  ✗ not supported by its passages, left out: {visible(s.text)}", file=out)
     if answer.citations:
         print("\nSources:", file=out)
         for c in answer.citations:
-            print(f"  [{c.n}] {c.passage.doc_title}, page {c.page}: {snippet(c.passage.chunk.text)}", file=out)
+            print(f"  [{c.n}] {visible(c.passage.doc_title)}, page {c.page}: {snippet(c.passage.chunk.text)}", file=out)
     elif answer.abstained and answer.evidence:
         print("\nClosest passages:", file=out)
         for p in answer.evidence[:3]:
-            print(f"  - {p.doc_title}, page {p.chunk.page}: {snippet(p.chunk.text)}", file=out)
+            print(f"  - {visible(p.doc_title)}, page {p.chunk.page}: {snippet(p.chunk.text)}", file=out)
     times = ", ".join(f"{k} {v:.2f} s" for k, v in answer.timings.items())
     loaded = f"; models loaded in {load:.1f} s before" if load >= 0.5 else ""
     print(f"\n({answer.mode}; {times}{loaded})", file=sys.stderr)
@@ -43,22 +44,22 @@ def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> 
     if not as_json:
         def stream(piece: str) -> None:
             streamed.append(piece)
-            sys.stdout.write(piece)
+            sys.stdout.write(visible(piece, keep_lines=True))
             sys.stdout.flush()
     answer = engine.answer(question, history=history, filters=filters or Filters(), on_text=stream)
     if as_json:
         print(json.dumps(answer.to_json()))
     else:
         if answer.query != " ".join(question.split()):
-            print(f"(searched for: {answer.query})", file=sys.stderr)
+            print(f"(searched for: {visible(answer.query)})", file=sys.stderr)
         print_answer(answer, streamed=bool(streamed), load=load)
     return answer
 
 
 def snippet(text: str, width: int = 160) -> str:
-    """The text on one line, cut at a word boundary to `width` characters."""
+    """The text on one line, cut at a word boundary to `width` characters, non-printable characters escaped."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …"
+    return visible(flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …")
 
 
 def cmd_ask(args, config: Config) -> int:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from app import wiring
 from app.config import Config, UserError, load_config
+from index.control_chars import visible
 from index.errors import GroundworkError
 from qa.records import MODES
 
@@ -70,8 +71,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--doc", action="append", default=[], help="only this document (repeatable)")
         p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
 
+    from app.models import DEFAULT_MODEL, MODELS
     p = sub.add_parser("models", help="manage model weights", description="manage model weights")
-    p.add_argument("action", choices=["prepare"], help="prepare: put the default generator in the cache")
+    p.add_argument("action", choices=["prepare", "list"],
+                   help="prepare: put a generator in the cache; list: the models, their sizes and folders")
+    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
     p.set_defaults(run=cmd_models, library=None)
 
     p = sub.add_parser("serve", help="start vLLM's OpenAI-compatible server with the configured model",
@@ -79,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default: serve_port, 8000)")
     p.add_argument("--detach", action="store_true", help="leave the server running in the background and return")
     p.add_argument("--stop", action="store_true", help="stop the server a --detach started")
+    p.add_argument("--model", help="a name from `groundwork models list`, or a model folder "
+                                   "(default: llm_model, else the default model)")
     p.set_defaults(run=cmd_serve, library=None)
 
     p = command("docs", cmd_docs, "list the documents of a library")
@@ -126,13 +132,15 @@ def _advance(bar, start: float, pages: int, chunks: int) -> None:
 
 
 def _report_file(result, as_json: bool, bar) -> None:
+    path = visible(result.path)  # a newline or an ESC in a file name must not reach the terminal raw
+    link = f" (followed link to {visible(result.followed_link)})" if result.followed_link else ""
     if as_json:
         bar.write(json.dumps(result.to_json()), file=sys.stdout)
     elif result.status == "failed":
-        bar.write(f"failed     {result.path}: {result.error}", file=sys.stderr)
+        bar.write(f"failed     {path}: {visible(result.error)}{link}", file=sys.stderr)
     else:
-        twin = f" (same content as {result.duplicate_of})" if result.duplicate_of else ""
-        bar.write(f"{result.status:<10} {result.path}: {result.pages} pages, {result.chunks} chunks{twin}",
+        twin = f" (same content as {visible(result.duplicate_of)})" if result.duplicate_of else ""
+        bar.write(f"{result.status:<10} {path}: {result.pages} pages, {result.chunks} chunks{twin}{link}",
                   file=sys.stdout)
 
 
@@ -156,16 +164,18 @@ def cmd_search(args, config: Config) -> int:
             print(json.dumps({"doc": p.doc_title, "doc_id": c.doc_id, "page": c.page, "chunk_id": c.chunk_id,
                               "score": round(p.score, 6), "text": c.text}))
         else:
-            print(f"{rank}. {p.doc_title}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
+            print(f"{rank}. {visible(p.doc_title)}, page {c.page}  (score {p.score:.4f}, doc {c.doc_id})")
             print(f"   {snippet(c.text, 300)}\n")
     return 0
 
 
 def cmd_models(args, config: Config) -> int:
-    """groundwork models prepare : the default generator, converted for vLLM, in the cache."""
-    from app.models import prepare_model
-    path = prepare_model(progress=lambda line: print(line, file=sys.stderr))
-    print(path)
+    """groundwork models prepare|list : a generator, converted for vLLM, in the cache; or what there is."""
+    from app.models import model_table, prepare_model
+    if args.action == "list":
+        print("\n".join(model_table()))
+        return 0
+    print(prepare_model(args.model, progress=lambda line: print(line, file=sys.stderr)))
     return 0
 
 
@@ -178,9 +188,9 @@ def cmd_serve(args, config: Config) -> int:
         return 0
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if args.detach:
-        print(wiring.background_model_server(config, port, say=say))
+        print(wiring.background_model_server(config, port, say=say, model=args.model))
         return 0
-    server = wiring.start_model_server(config, port, say=say)
+    server = wiring.start_model_server(config, port, say=say, model=args.model)
     print(server.url)
     print("serving; Ctrl-C stops it", file=sys.stderr)
     try:
@@ -203,14 +213,14 @@ def cmd_docs(args, config: Config) -> int:
                               "ingested_at": d.ingested_at, "paths": list(d.paths), "tags": list(d.tags)}))
         else:
             tags = f"  [{', '.join(d.tags)}]" if d.tags else ""
-            print(f"{d.doc_id}  {d.title}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
+            print(f"{d.doc_id}  {visible(d.title)}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
     if not docs and not args.json:
         print(f"no documents yet; run: groundwork ingest PATH --library {config.library}")
     for path, error, at in failures:
         if args.json:
             print(json.dumps({"path": path, "status": "failed", "error": error, "at": at}))
         else:
-            print(f"failed  {path}: {error} ({at})")
+            print(f"failed  {visible(path)}: {visible(error)} ({at})")
     return 0
 
 
@@ -220,7 +230,7 @@ def cmd_delete(args, config: Config) -> int:
         doc_id = library.resolve(args.doc)
         info = library.document(doc_id)
         library.delete_document(doc_id)
-    print(f"deleted {info.title} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
+    print(f"deleted {visible(info.title)} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
     return 0
 
 

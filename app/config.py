@@ -27,6 +27,9 @@ class Config:
     chunk_tokens: int = _INGEST.max_tokens
     chunk_overlap: int = _INGEST.overlap
     max_file_mb: float = _INGEST.max_file_mb
+    max_pages: int = _INGEST.limits.max_pages  # per document; more fails that file with "too much text"
+    max_chars: int = _INGEST.limits.max_chars  # per document, counted while parsing, so a PDF bomb stops early
+    library_mode: int = 0o700  # permissions of a new library folder, written in octal ("750" shares it with a group)
     parse_workers: int = _INGEST.parse_workers
     pdf_text: str = _INGEST.pdf_text  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
     answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
@@ -51,6 +54,8 @@ class Config:
 
 # Settings with a fixed vocabulary, checked when read so a typo fails before any work starts.
 _CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES, "llm_eager": ("auto", "on", "off")}
+# Settings written in another form than their type's: a folder mode in octal, as chmod takes it.
+_READERS = {"library_mode": lambda value: _octal_mode(str(value))}
 
 
 class UserError(GroundworkError):
@@ -88,7 +93,7 @@ def _apply(config: Config, values: dict, origin: str) -> Config:
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"unknown setting {key!r} in {origin}; known: {', '.join(known)}")
-        caster = {"int": int, "float": float}.get(known[key], str)
+        caster = _READERS.get(key) or {"int": int, "float": float}.get(known[key], str)
         try:
             changes[key] = caster(value)
         except (TypeError, ValueError):
@@ -96,3 +101,11 @@ def _apply(config: Config, values: dict, origin: str) -> Config:
         if key in _CHOICES and changes[key] not in _CHOICES[key]:
             raise ConfigError(f"setting {key} in {origin} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
     return replace(config, **changes)
+
+
+def _octal_mode(text: str) -> int:
+    """A folder mode such as '700' or '0o750'; ValueError unless it is one."""
+    mode = int(text.removeprefix("0o"), 8)
+    if not 0 <= mode <= 0o777:
+        raise ValueError(text)
+    return mode

@@ -27,6 +27,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, help="questions answered at once (default 4 with a model, else 1)")
     p.add_argument("--sample", type=int, help="a seeded sample of this many questions (halueval-qa: default 100)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=["dev", "test"], help="only the dev or test questions of a split set "
+                                                             "(tune on dev, report on test)")
     p.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
     p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
     p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
@@ -65,12 +67,12 @@ def cmd_run(args, config: Config) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     out = Path(args.out)
-    if args.dataset == HALUEVAL_QA:
+    if args.dataset == HALUEVAL_QA and not args.split:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
-    questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out)
+    questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
     with wiring.answering_library(config) as library:
-        engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge,
-                                                 dataset=args.dataset)
+        dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
+        engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
@@ -146,5 +148,5 @@ def cmd_generate(args, config: Config) -> int:
                                lambda done, _: setattr(bar, "n", done) or bar.refresh())
     write_jsonl(rows, Path(args.out))
     print(f"wrote {len(rows)} draft questions to {args.out} ({rejected} chunks gave no usable question); "
-          f"review them, then check them with: python -m eval.dataset {args.out}")
+          f"review them, then check them with: python -m eval.dataset {args.out} --library {config.library}")
     return 0 if rows else EXIT_FAILED

@@ -53,7 +53,7 @@ def open_library(config: Config) -> Library:
 
 def write_library(config: Config, create: bool = False) -> AbstractContextManager[Library]:
     """The configured library open for writing: under its writer lock, its vectors saved on closing."""
-    return Library.writing(config.library, create=create)
+    return Library.writing(config.library, create=create, mode=config.library_mode)
 
 
 def empty_library(config: Config) -> str:
@@ -80,8 +80,10 @@ def filters(library: Library, docs: Sequence[str] = (), tags: Sequence[str] = ()
 def ingest_options(config: Config, tags: Sequence[str] = ()) -> IngestOptions:
     """The configured chunking, size limit and parsing for one ingest run."""
     from ingest.pipeline import IngestOptions
+    from ingest.readers import Limits
     return IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap, max_file_mb=config.max_file_mb,
-                         tags=tuple(tags), parse_workers=config.parse_workers, pdf_text=config.pdf_text)
+                         tags=tuple(tags), parse_workers=config.parse_workers, pdf_text=config.pdf_text,
+                         limits=Limits(config.max_pages, config.max_chars))
 
 
 def ingest(config: Config, paths: Sequence[str], tags: Sequence[str] = (), engine: str = "local",
@@ -127,16 +129,17 @@ def answer_engine(config: Config, library: Library, mode: str | None = None) -> 
 
 
 # ---- the model server -----------------------------------------------------------
-def served_model(config: Config) -> str:
-    """What `groundwork serve` serves: the configured model, else the prepared SmolLM2-135M-Instruct."""
-    from app.models import model_dir
-    return config.llm_model or str(model_dir())
+def served_model(config: Config, model: str | None = None) -> str:
+    """What `groundwork serve` runs: `model` or the configured one (a short name's prepared folder), else the default."""
+    from app.models import resolve_model
+    return resolve_model(model or config.llm_model)
 
 
-def start_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print) -> Server:
+def start_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
+                       model: str | None = None) -> Server:
     """vLLM on 127.0.0.1 with the served model, once it answers (`say` hears its progress); stop it with `stop()`."""
     from app import serve
-    model = served_model(config)
+    model = served_model(config, model)
     say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
     return serve.start_server(model, port=port or config.serve_port, max_model_len=config.max_model_len,
                               dtype=config.llm_dtype, eager=config.eager, progress=say)
@@ -149,25 +152,28 @@ def launch_model_server(config: Config) -> Server:
                                dtype=config.llm_dtype, eager=config.eager)
 
 
-def background_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print) -> str:
+def background_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
+                            model: str | None = None) -> str:
     """The URL of the model server left running in the background on `port`, started when none answers there."""
     from app import serve
     port = port or config.serve_port
     if running := serve.detached(port):
         return running
-    server = start_model_server(config, port, say)
+    server = start_model_server(config, port, say, model)
     serve.record_detached(server, port)
     say(f"running in the background (pid {server.pid}, log {server.log_path}); stop it with: groundwork serve --stop")
     return server.url
 
 
 # ---- evaluation -----------------------------------------------------------------
-def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, out: Path,
+def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, out: Path, split: str | None = None,
                    on_result: Callable[[FileResult, JobReport], None] | None = None) -> list:
-    """A dataset's questions; for halueval-qa its knowledge passages are first ingested into the library."""
+    """A dataset's questions (one side of its dev/test split if asked); halueval-qa's passages are ingested first."""
     from eval import questions as qs
     if dataset != qs.HALUEVAL_QA:
-        return qs.load(dataset, sample, seed)
+        return qs.load(dataset, sample, seed, split)
+    if split:
+        raise UserError(f"{qs.HALUEVAL_QA} has no dev/test split; drop --split")
     found, docs = qs.halueval_questions(sample or 100, seed)
     folder = out / "halueval-docs"
     qs.write_docs(docs, folder)
@@ -183,7 +189,8 @@ def evaluation(config: Config, library: Library, *, mode: str | None, judge: boo
                command: str | None = None):
     """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
     from eval.checkers import ClaimJudge, SentenceChecker
-    from eval.grade import Grader, doc_names
+    from eval.dataset import doc_names
+    from eval.grade import Grader
     from eval.run import MeteredLLM
     from qa.verify import PARAMS_PATH, VerifierParams
     engine = answer_engine(config, library, mode)

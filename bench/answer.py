@@ -151,9 +151,10 @@ def main() -> int:
             return 0
         print("\nthroughput (same prompts, same model, greedy, fixed length):")
         budget = client.context_length - args.tokens
+        specials = client.special_tokens
         prompts = [answer_messages(r["question"], fit_passages(
-            r["question"], gather(library, embedder, r["question"]).passages, client.count_tokens, budget))
-            for r in rows[:16]]
+            r["question"], gather(library, embedder, r["question"]).passages, client.count_tokens, budget, specials),
+            specials) for r in rows[:16]]
         throughput(client, model_dir(), prompts, args.tokens)
     finally:
         if server:

@@ -61,7 +61,7 @@ class ClaimJudge:
         """Claims the model extracts from a sentence; the sentence itself when it extracts none."""
         from qa.llm import Sampling
         reply = self.llm.complete([{"role": "system", "content": CLAIMS},
-                                   {"role": "user", "content": prompt.quote(sentence)}],
+                                   {"role": "user", "content": prompt.quote(sentence, self.llm.special_tokens)}],
                                   Sampling(max_tokens=160, stop=()))
         lines = [line.strip(" -*•\t") for line in reply.splitlines()]
         return [line for line in lines if len(line.split()) >= 2][: self.max_claims] or [sentence]
@@ -69,7 +69,9 @@ class ClaimJudge:
     def _supports(self, claim: str, passages: Sequence[Passage]) -> bool:
         if not passages:
             return False
-        blocks = "\n\n".join(prompt.passage_block(n, p) for n, p in enumerate(passages, start=1))
+        specials = self.llm.special_tokens
+        blocks = "\n\n".join(prompt.passage_block(n, p, specials) for n, p in enumerate(passages, start=1))
         messages = [{"role": "system", "content": JUDGE},
-                    {"role": "user", "content": f"Passages:\n\n{blocks}\n\nClaim: {prompt.quote(claim)}\n\nAnswer:"}]
+                    {"role": "user",
+                     "content": f"Passages:\n\n{blocks}\n\nClaim: {prompt.quote(claim, specials)}\n\nAnswer:"}]
         return self.llm.choose(messages, ["yes", "no"]) == "yes"

@@ -1,14 +1,18 @@
-"""Eval question sets: validate one against the PDFs it was written from.
+"""Eval question sets: validate one against the documents it was written from.
 
-    python -m eval.dataset [FILE]      # default: eval/data/r-manuals.jsonl
+    python -m eval.dataset [FILE]                  # default: eval/data/r-manuals.jsonl, against samples/
+    python -m eval.dataset FILE --library DIR      # against the pages stored in a library (eval generate's drafts)
 
-Checks the shape of every row, that ids are unique, and that every answer string
-appears, after `normalise`, in the text of at least one of the row's stated pages of
-its stated document, the text being what ingest reads from the PDF (pypdf).
+Checks the shape of every row, that ids are unique, that a set split into dev and test
+keeps each document's dev and test pages apart (by document or page range), and that
+every answer string appears, after `normalise`, in the text of at least one of the row's
+stated pages of its stated document: the text ingest reads from the PDFs in samples/
+(pypdf), or the page text a library stored.
 Prints a summary; exits 1 with one line per problem when any check fails.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -16,11 +20,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from index.records import DocumentInfo
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_DATASET = HERE / "data" / "r-manuals.jsonl"
 DEFAULT_DOCS = ROOT / "samples"
 FIELDS = ("id", "question", "answers", "doc", "pages", "answerable")
+SPLITS = ("dev", "test")  # the optional "split" field: tune on dev, report on test
 _SPACE = re.compile(r"\s+")
 
 # (doc file name, 1-based page) -> page text, or None when the doc or page does not exist.
@@ -59,12 +66,14 @@ def shape_problems(row: dict[str, Any]) -> list[str]:
     """What is wrong with one row's fields and types, ignoring the PDFs."""
     rid = row.get("id", "?")
     missing = [f for f in FIELDS if f not in row]
-    extra = sorted(set(row) - set(FIELDS))
+    extra = sorted(set(row) - set(FIELDS) - {"split"})
     if missing or extra:
-        return [f"{rid}: fields must be exactly {list(FIELDS)}"
+        return [f"{rid}: fields must be exactly {list(FIELDS)}, and optionally split"
                 + (f"; missing {missing}" if missing else "")
                 + (f"; unknown {extra}" if extra else "")]
     problems = []
+    if "split" in row and row["split"] not in SPLITS:
+        problems.append(f"{rid}: split must be one of {list(SPLITS)}")
     if not isinstance(row["id"], str) or not row["id"]:
         problems.append(f"{rid}: id must be a non-empty string")
     if not isinstance(row["question"], str) or not row["question"].strip():
@@ -106,8 +115,27 @@ def evidence_problems(row: dict[str, Any], page_text: PageText) -> list[str]:
     return problems
 
 
+def split_problems(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows without a split in a set that has one, and documents whose dev and test pages interleave."""
+    split = [r for r in rows if "split" in r]
+    if not split:
+        return []
+    problems = [f"{r.get('id', '?')}: no split, while other rows have one" for r in rows if "split" not in r]
+    pages: dict[str, dict[str, list[int]]] = {}
+    for r in split:
+        if r.get("answerable") is True and not shape_problems(r):
+            pages.setdefault(r["doc"], {}).setdefault(r["split"], []).extend(r["pages"])
+    for doc, by_split in sorted(pages.items()):
+        dev, test = by_split.get("dev"), by_split.get("test")
+        if dev and test and not (max(dev) < min(test) or max(test) < min(dev)):
+            problems.append(f"{doc}: dev pages {min(dev)}-{max(dev)} and test pages {min(test)}-{max(test)} "
+                            f"overlap; split by document or by page range")
+    return problems
+
+
 def check_rows(rows: Iterable[dict[str, Any]], page_text: PageText) -> list[str]:
-    """Every problem with a question set: shape, duplicate ids, answers missing from pages."""
+    """Every problem with a question set: shape, duplicate ids, split, answers missing from pages."""
+    rows = list(rows)
     problems: list[str] = []
     seen: Counter[str] = Counter()
     for row in rows:
@@ -118,7 +146,7 @@ def check_rows(rows: Iterable[dict[str, Any]], page_text: PageText) -> list[str]
         if not row_problems and row["answerable"]:
             problems += evidence_problems(row, page_text)
     problems += [f"{rid}: id used {n} times" for rid, n in seen.items() if n > 1]
-    return problems
+    return problems + split_problems(rows)
 
 
 def pdf_pages(docs_dir: Path) -> PageText:
@@ -139,11 +167,31 @@ def pdf_pages(docs_dir: Path) -> PageText:
     return page_text
 
 
-def check_file(path: Path = DEFAULT_DATASET, docs_dir: Path = DEFAULT_DOCS
+def doc_names(documents: Iterable[DocumentInfo]) -> dict[str, frozenset[str]]:
+    """Every name a dataset may give each document: its title, and its files' names with and without extension."""
+    return {d.doc_id: frozenset({d.title, *(Path(p).name for p in d.paths), *(Path(p).stem for p in d.paths)})
+            for d in documents}
+
+
+def library_pages(library) -> PageText:
+    """A PageText over the pages a library stored; a doc is named as `eval run` names it (title, file name or stem)."""
+    ids: dict[str, set[str]] = {}
+    for doc_id, names in doc_names(library.documents()).items():
+        for name in names:
+            ids.setdefault(name, set()).add(doc_id)
+
+    def page_text(doc: str, page: int) -> str | None:
+        found = ids.get(doc, set())
+        return library.page_text(next(iter(found)), page) if len(found) == 1 else None
+
+    return page_text
+
+
+def check_file(path: Path = DEFAULT_DATASET, page_text: PageText | None = None
                ) -> tuple[list[dict[str, Any]], list[str]]:
-    """The rows of a dataset file and every problem found in it."""
+    """The rows of a dataset file and every problem found in it (pages from samples/ unless page_text is given)."""
     rows, problems = read_rows(path)
-    return rows, problems + check_rows(rows, pdf_pages(docs_dir))
+    return rows, problems + check_rows(rows, page_text or pdf_pages(DEFAULT_DOCS))
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
@@ -155,6 +203,12 @@ def summary(rows: list[dict[str, Any]]) -> str:
              f"{len(rows) - len(answerable)} unanswerable"]
     lines += [f"  {doc:<12} {n}" for doc, n in sorted(per_doc.items())]
     lines.append("  kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(per_kind.items())))
+    for split in SPLITS:
+        part = [r for r in rows if r.get("split") == split]
+        if part:
+            none = sum(r.get("answerable") is False for r in part)
+            lines.append(f"  {split}: {len(part)} questions, {none} unanswerable ({none / len(part):.0%}); "
+                         f"documents {', '.join(sorted({str(r['doc']) for r in part if r.get('doc')}))}")
     return "\n".join(lines)
 
 
@@ -165,11 +219,25 @@ def _kind(row: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     """Check the file named in argv (or the default set), print a summary, return the exit status."""
-    path = Path(argv[0]) if argv else DEFAULT_DATASET
+    parser = argparse.ArgumentParser(prog="python -m eval.dataset", description=__doc__.splitlines()[0])
+    parser.add_argument("file", nargs="?", default=str(DEFAULT_DATASET), help="question-set JSONL")
+    parser.add_argument("--library", help="check pages against this library instead of the PDFs in samples/")
+    args = parser.parse_args(argv)
+    path = Path(args.file)
     if not path.is_file():
         print(f"error: no such file: {path}; run: python -m eval.dataset FILE.jsonl")
         return 2
-    rows, problems = check_file(path)
+    if args.library is None:
+        rows, problems = check_file(path)
+    else:
+        from index.store import Library, LibraryError
+        try:
+            library = Library.open(args.library)
+        except LibraryError as exc:
+            print(f"error: {exc}")
+            return 2
+        with library:
+            rows, problems = check_file(path, library_pages(library))
     for problem in problems:
         print(f"problem: {problem}")
     print(summary(rows))

@@ -58,7 +58,8 @@ def draft(library: Library, llm: LLMClient, n: int, seed: int = 0,
 def _row(llm: LLMClient, chunk: Chunk, doc, number: int) -> dict | None:
     """One question-set row from one chunk, or None when the reply is unusable or its answer is not in the chunk."""
     messages = [{"role": "system", "content": INSTRUCTIONS},
-                {"role": "user", "content": f"<passage>\n{prompt.quote(chunk.text.strip())}\n</passage>"}]
+                {"role": "user",
+                 "content": f"<passage>\n{prompt.quote(chunk.text.strip(), llm.special_tokens)}\n</passage>"}]
     parsed = parse_reply(llm.complete(messages, Sampling(max_tokens=120, stop=("\n\n\n",))))
     if not parsed or not answer_in(parsed[1], chunk.text):
         return None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import halueval
-from eval.dataset import read_rows, shape_problems
+from eval.dataset import SPLITS, read_rows, shape_problems
 from eval.halueval import DatasetError
 
 HALUEVAL_QA = "halueval-qa"
@@ -41,9 +41,11 @@ class Question:
                 "gold": [list(g) for g in self.gold], "answerable": self.answerable}
 
 
-def load(path_or_name: str, sample: int | None = None, seed: int = 0) -> list[Question]:
-    """Questions from a JSONL file (question set or feedback export), or `halueval-qa`."""
+def load(path_or_name: str, sample: int | None = None, seed: int = 0, split: str | None = None) -> list[Question]:
+    """Questions from a JSONL file (question set or feedback export), or `halueval-qa`; `split` keeps dev or test rows."""
     if path_or_name == HALUEVAL_QA:
+        if split is not None:
+            raise DatasetError(f"{HALUEVAL_QA} has no dev/test split; drop --split")
         return halueval_questions(sample or 100, seed)[0]
     path = Path(path_or_name)
     if not path.is_file():
@@ -52,12 +54,23 @@ def load(path_or_name: str, sample: int | None = None, seed: int = 0) -> list[Qu
     rows, problems = read_rows(path)
     if problems:
         raise DatasetError(f"{path}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    if split is not None:
+        rows = _split_rows(rows, split, path)
     questions = from_feedback(rows) if rows and "rating" in rows[0] else from_question_set(rows, path)
     if not questions:
         raise DatasetError(f"{path} holds no questions")
     if sample is not None and sample < len(questions):
         questions = [questions[i] for i in sorted(random.Random(seed).sample(range(len(questions)), sample))]
     return questions
+
+
+def _split_rows(rows: list[dict[str, Any]], split: str, path: Path) -> list[dict[str, Any]]:
+    """The rows of one split; DatasetError when the file records no split or the name is not one."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if not any("split" in r for r in rows):
+        raise DatasetError(f"{path} has no dev/test split (no \"split\" field); run it without --split")
+    return [r for r in rows if r.get("split") == split]
 
 
 def from_question_set(rows: list[dict[str, Any]], origin: Path | str = "dataset") -> list[Question]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.control_chars import visible
 from index.records import Chunk, Document, DocumentInfo
 from index.files import atomic_write
 from index.vector_file import load_latest, save_stamped
@@ -25,6 +26,7 @@ from index.errors import GroundworkError
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
+_LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
 
 
 class LibraryError(GroundworkError):
@@ -53,13 +55,15 @@ class Library:
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path | str, create: bool = False) -> Library:
-        """Open the library at `root`; with `create`, make it if missing."""
+    def open(cls, root: Path | str, create: bool = False, mode: int = 0o700) -> Library:
+        """Open the library at `root`; with `create`, make it if missing, its folder with `mode` (owner only)."""
         root = Path(root)
         db = root / "library.sqlite"
         if not db.exists() and not create:
             raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
-        root.mkdir(parents=True, exist_ok=True)
+        # The database holds every document's text: readable by its owner only unless asked otherwise.
+        # An existing folder keeps the permissions its owner gave it.
+        root.mkdir(mode=mode, parents=True, exist_ok=True)
         conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL survives a process kill
@@ -76,9 +80,9 @@ class Library:
 
     @classmethod
     @contextlib.contextmanager
-    def writing(cls, root: Path | str, create: bool = False) -> Iterator[Library]:
-        """Open for writing: the single-writer lock is taken, and the vectors are saved on the way out."""
-        with cls.open(root, create=create) as library:
+    def writing(cls, root: Path | str, create: bool = False, mode: int = 0o700) -> Iterator[Library]:
+        """Open for writing (like open()): the single-writer lock is taken, and the vectors are saved on the way out."""
+        with cls.open(root, create=create, mode=mode) as library:
             library._lock()
             try:
                 yield library
@@ -242,17 +246,28 @@ class Library:
         return self._conn.execute("SELECT path, error, at FROM failures ORDER BY path").fetchall()
 
     def resolve(self, ref: str) -> str:
-        """The doc id for a document named by id (or unique prefix), exact title or source path."""
+        """The doc id for a document named exactly by id, title or source path, else by a unique id prefix.
+
+        The reference is compared literally (no wildcards); one that names no document or several
+        raises LibraryError, listing the candidates, so a caller never acts on a guess.
+        """
+        if not ref.strip():
+            raise LibraryError("the document reference is empty; name a document id, title or path "
+                               "from: groundwork docs")
         db = self._conn
-        for sql, arg in (("SELECT doc_id FROM documents WHERE doc_id = ?", ref),
-                         ("SELECT doc_id FROM sources WHERE path = ?", str(Path(ref).resolve())),
-                         ("SELECT doc_id FROM documents WHERE title = ?", ref),
-                         ("SELECT doc_id FROM documents WHERE doc_id LIKE ? || '%'", ref)):
-            found = {r[0] for r in db.execute(sql, (arg,))}
-            if len(found) == 1:
-                return found.pop()
-            if len(found) > 1:
-                raise LibraryError(f"{ref!r} names {len(found)} documents; use a document id from: groundwork docs")
+        exact = {r[0] for r in db.execute("SELECT doc_id FROM documents WHERE doc_id = ? OR title = ? "
+                                          "UNION SELECT doc_id FROM sources WHERE path = ?",
+                                          (ref, ref, _as_path(ref)))}
+        found = exact or {r[0] for r in db.execute(
+            "SELECT doc_id FROM documents WHERE substr(doc_id, 1, length(?)) = ?", (ref, ref))}
+        if len(found) == 1:
+            return found.pop()
+        if found:
+            shown = sorted(found)[:_LISTED]
+            named = ", ".join(f"{d.doc_id} ({visible(d.title)})" for d in map(self.document, shown) if d)
+            more = f" and {len(found) - len(shown)} more" if len(found) > len(shown) else ""
+            raise LibraryError(f"{ref!r} names {len(found)} documents: {named}{more}; "
+                               f"name one by its full document id")
         raise LibraryError(f"no document {ref!r} in library {self.root}; list them with: groundwork docs")
 
     def select_docs(self, doc_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> list[str]:
@@ -381,6 +396,14 @@ class Library:
         if outgrown(self._vectors):
             self._vectors = self._rebuild()  # grown past its kind: exact -> IVF -> IVF-PQ
         save_stamped(self._vectors, self.root, self.epoch())
+
+
+def _as_path(ref: str) -> str:
+    """The absolute form of a reference read as a file path ('' when it cannot be one)."""
+    try:
+        return str(Path(ref).resolve())
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        return ""
 
 
 def _marks(items: Sequence) -> str:

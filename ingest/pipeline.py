@@ -29,7 +29,7 @@ import numpy as np
 from index.records import Chunk, Document
 from index.store import Library, Source
 from ingest.chunking import chunk_pages
-from ingest.readers import DEFAULT_PDF_TEXT, SUPPORTED_SUFFIXES, ReadError, read_document
+from ingest.readers import DEFAULT_PDF_TEXT, SUPPORTED_SUFFIXES, Limits, ReadError, read_document
 
 if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is needed here
     from index.embedder import Embedder
@@ -45,6 +45,7 @@ class IngestOptions:
     tags: tuple[str, ...] = ()
     parse_workers: int = 1
     pdf_text: str = DEFAULT_PDF_TEXT  # or "pdfium": ~7x faster PDF parsing (readers/pdf.py)
+    limits: Limits = Limits()  # pages and characters per document, checked while parsing
     batch_chunks: int = 64  # embed at least this many chunks at once, across small files
     checkpoint_seconds: float = 30.0
 
@@ -60,6 +61,7 @@ class FileResult:
     error: str | None = None
     doc_id: str | None = None
     duplicate_of: str | None = None
+    followed_link: str | None = None  # the file a symbolic link on the path led to
 
     def to_json(self) -> dict:
         """The JSON line of `groundwork ingest --json`."""
@@ -67,6 +69,8 @@ class FileResult:
                "chunks": self.chunks, "error": self.error}
         if self.duplicate_of:
             out["duplicate_of"] = self.duplicate_of
+        if self.followed_link:
+            out["followed_link"] = self.followed_link
         return out
 
 
@@ -106,8 +110,17 @@ def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,
            options: IngestOptions = IngestOptions()) -> Iterator[FileResult]:
     """Ingest every supported file under `paths` into a library open for writing, one result per file as it lands."""
     pending: dict[str, Pending] = {}
-    yield from triage_all(paths, library, options, pending)
-    yield from _parse_embed_write(library, embedder, list(pending.values()), options)
+    yield from with_links(triage_all(paths, library, options, pending))
+    yield from with_links(_parse_embed_write(library, embedder, list(pending.values()), options))
+
+
+def with_links(results: Iterable[FileResult]) -> Iterator[FileResult]:
+    """Each result, saying where its path led when a symbolic link inside a folder was followed."""
+    # Paths named on the command line are resolved by discover(); a path found in a folder that
+    # differs from its real path went through a link, possibly to a file outside that folder.
+    for result in results:
+        target = os.path.realpath(result.path)
+        yield result if target == result.path else _replace(result, followed_link=target)
 
 
 def triage_all(paths: Iterable[str | Path], library: Library, options: IngestOptions,
@@ -159,7 +172,7 @@ def _parse_embed_write(library: Library, embedder: Embedder, todo: list[Pending]
         return
     ready: list[tuple[Pending, Document, list[Chunk]]] = []
     last_save = time.monotonic()
-    for item, parsed in _parsed_in_order(todo, options.parse_workers, options.pdf_text):
+    for item, parsed in _parsed_in_order(todo, options):
         if isinstance(parsed, str):
             yield fail(library, item.source.path, parsed)
             continue
@@ -200,8 +213,9 @@ def checkpoint(library: Library, last_save: float, seconds: float) -> float:
     return time.monotonic()
 
 
-def _parsed_in_order(todo: Sequence[Pending], workers: int, pdf_text: str) -> Iterator[tuple[Pending, Document | str]]:
+def _parsed_in_order(todo: Sequence[Pending], options: IngestOptions) -> Iterator[tuple[Pending, Document | str]]:
     """(item, Document or a one-line error) in input order, parsing a few files ahead."""
+    workers, how = options.parse_workers, (options.pdf_text, options.limits)
     context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
     queue: deque[tuple[Pending, Future]] = deque()
@@ -212,7 +226,7 @@ def _parsed_in_order(todo: Sequence[Pending], workers: int, pdf_text: str) -> It
                 item = next(items, None)
                 if item is None:
                     break
-                queue.append((item, pool.submit(parse_file, item.source.path, item.source.doc_id, pdf_text)))
+                queue.append((item, pool.submit(parse_file, item.source.path, item.source.doc_id, *how)))
             if not queue:
                 return
             item, future = queue.popleft()
@@ -222,7 +236,7 @@ def _parsed_in_order(todo: Sequence[Pending], workers: int, pdf_text: str) -> It
                 yield item, "the parser process died (out of memory or a crash in the PDF library)"
                 pool.shutdown(cancel_futures=True)
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
-                queue = deque((i, pool.submit(parse_file, i.source.path, i.source.doc_id, pdf_text)) for i, _ in queue)
+                queue = deque((i, pool.submit(parse_file, i.source.path, i.source.doc_id, *how)) for i, _ in queue)
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -237,10 +251,10 @@ def _die_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def parse_file(path: str, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT) -> Document | str:
+def parse_file(path: str, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document | str:
     """Read one file into a Document, or return why it cannot be read (runs in a worker)."""
     try:
-        return read_document(Path(path), doc_id, pdf_text)
+        return read_document(Path(path), doc_id, pdf_text, limits)
     except ReadError as exc:
         return str(exc)
     except MemoryError:

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import GroundworkError
 from index.store import Library
 from ingest.chunking import chunk_pages
 from ingest.pipeline import (FileResult, IngestOptions, Pending, checkpoint, fail, parse_file, triage_all,
-                             write_parsed)
-from index.errors import GroundworkError
+                             with_links, write_parsed)
+from ingest.readers import Limits
 
 # On 2 CPUs whole-CPU actors and tasks deadlock (the embed pool takes every CPU and
 # the parse tasks feeding it never get one), so both ask for half a CPU.
@@ -38,12 +39,12 @@ def ingest_ray(paths: Iterable[str | Path], library: Library, make_embedder: Cal
                embed_workers: int | None = None) -> Iterator[FileResult]:
     """Like `ingest.pipeline.ingest`, with parse and embed on Ray; `make_embedder` must pickle."""
     pending: dict[str, Pending] = {}
-    yield from triage_all(paths, library, options, pending)
+    yield from with_links(triage_all(paths, library, options, pending))
     if not pending:
         return
     started = _connect(address)
     try:
-        yield from _run(library, make_embedder, model, list(pending.values()), options, embed_workers)
+        yield from with_links(_run(library, make_embedder, model, list(pending.values()), options, embed_workers))
     finally:
         if started:
             import ray
@@ -116,7 +117,8 @@ def _dataset(make_embedder: Callable, todo: list[Pending], options: IngestOption
     import ray
     gpus = int(ray.cluster_resources().get("GPU", 0))
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    rows = [{"path": item.source.path, "doc_id": item.source.doc_id, "pdf_text": options.pdf_text} for item in todo]
+    rows = [{"path": item.source.path, "doc_id": item.source.doc_id, "pdf_text": options.pdf_text,
+             "max_pages": options.limits.max_pages, "max_chars": options.limits.max_chars} for item in todo]
     files = ray.data.from_items(rows, override_num_blocks=len(rows))
     parsed = files.map_batches(_parse_batch, batch_size=1, num_cpus=WORKER_CPUS)
     workers = embed_workers or gpus or max(1, cpus // 2)
@@ -133,8 +135,9 @@ def _dataset(make_embedder: Callable, todo: list[Pending], options: IngestOption
 
 def _parse_batch(batch: dict) -> dict:
     """Ray task: read each file of the batch; the Document (or error line) travels pickled."""
-    payloads = [pickle.dumps(parse_file(str(p), str(d), str(t)))
-                for p, d, t in zip(batch["path"], batch["doc_id"], batch["pdf_text"])]
+    payloads = [pickle.dumps(parse_file(str(p), str(d), str(t), Limits(int(mp), int(mc))))
+                for p, d, t, mp, mc in zip(batch["path"], batch["doc_id"], batch["pdf_text"],
+                                           batch["max_pages"], batch["max_chars"])]
     return {"path": np.asarray(batch["path"]), "payload": _objects(payloads)}
 
 

@@ -125,7 +125,7 @@ class AnswerEngine:
         offered = list(evidence.candidates[: self.settings.statements])
         # Small models favour the first option whatever it says: shuffle, reproducibly per question.
         random.Random(zlib.crc32(question.encode())).shuffle(offered)
-        messages = prompt.choice_messages(question, [c.text for c in offered])
+        messages = prompt.choice_messages(question, [c.text for c in offered], self.llm.special_tokens)
         picked = int(self.llm.choose(messages, [str(n) for n in range(len(offered) + 1)], self.settings.sampling))
         if picked == 0:
             return _Draft([], abstained=True)
@@ -134,10 +134,12 @@ class AnswerEngine:
 
     def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
         budget = self.llm.context_length - self.settings.sampling.max_tokens
-        passages = prompt.fit_passages(question, evidence.passages[: self.settings.keep], self.llm.count_tokens, budget)
+        specials = self.llm.special_tokens
+        passages = prompt.fit_passages(question, evidence.passages[: self.settings.keep], self.llm.count_tokens, budget,
+                                       specials)
         started, parts, complete = time.perf_counter(), [], True
         try:
-            for piece in self.llm.stream(prompt.answer_messages(question, passages), self.settings.sampling):
+            for piece in self.llm.stream(prompt.answer_messages(question, passages, specials), self.settings.sampling):
                 if not parts:
                     timings["first_token"] = time.perf_counter() - started
                 parts.append(piece)

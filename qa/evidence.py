@@ -18,6 +18,7 @@ import numpy as np
 from index.records import Passage
 from index.search import Filters, search
 from index.store import Library
+from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, sentence_spans, flatten, words
 
 if TYPE_CHECKING:
@@ -121,8 +122,9 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
         for s, e in sentence_spans(p.chunk.text):
-            text = flatten(p.chunk.text[s:e])
-            if _answer_like(text) and text not in seen:  # overlapping chunks repeat sentences
+            # An instruction planted for a model is never an answer, however well it matches the question.
+            text = without_instructions(flatten(p.chunk.text[s:e]))
+            if text and _answer_like(text) and text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
                 texts.append(text)

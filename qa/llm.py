@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import openai
 from index.errors import GroundworkError
 
+from qa.special_tokens import served_special_tokens
+
 DEFAULT_CONTEXT = 2048  # when the server does not say (vLLM does, as max_model_len)
 
 
@@ -46,6 +48,7 @@ class LLMClient:
         self.url = url.rstrip("/")
         self._model = model
         self._context: int | None = None
+        self._folder: str | None = None
         self._client = openai.OpenAI(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=retries)
 
     @property
@@ -69,6 +72,14 @@ class LLMClient:
         card = next((m for m in models if m.id == self._model), models[0])
         self._model = self._model or card.id
         self._context = int(getattr(card, "max_model_len", None) or DEFAULT_CONTEXT)
+        self._folder = getattr(card, "root", None)  # vLLM: the folder the model was loaded from
+
+    @property
+    def special_tokens(self) -> frozenset[str]:
+        """Strings the served tokenizer reads as special tokens, asked once per server; common ones if it cannot say."""
+        if self._context is None:  # not described yet: the model folder comes with the description
+            self._describe()
+        return served_special_tokens(self.url.removesuffix("/v1"), self.model, self._folder)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` in the model's tokenizer (vLLM's /tokenize); an upper estimate elsewhere."""

@@ -1,10 +1,12 @@
 """Prompts: numbered passages as quoted data, the rules of a grounded answer, and the token budget."""
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from index.records import Passage
+from qa.special_tokens import FALLBACK
 
 ABSTAIN = "The documents do not say."
 
@@ -25,51 +27,69 @@ Keep its meaning and its words; replace words like "it" or "that" by what they r
 Reply with the rewritten question only."""
 
 # Text that could end a quoted passage early or forge a chat turn (ChatML and similar special
-# tokens are parsed inside message text by most servers) is defused before it reaches a prompt.
-_FORGERY = re.compile(r"</?\s*passage\b|<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>|<\|?(?:im_start|im_end|endoftext)\|?>",
-                      re.IGNORECASE)
+# tokens are parsed inside message text by most servers) is defused before it reaches a prompt,
+# whatever the served tokenizer: its own special tokens are defused on top (`specials`).
+_FORGERY = re.compile(r"<\s*/?\s*passage\b|<\|[^|>]{0,40}\|>|\[/?INST\]|<</?SYS>>"
+                      r"|<\|?(?:im_start|im_end|endoftext)\|?>", re.IGNORECASE)
+_LOOKALIKE = str.maketrans({"<": "‹", ">": "›", "[": "⟦", "]": "⟧"})
+_ATTRIBUTE = str.maketrans({"&": "&amp;", '"': "&quot;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " "})
 
 
-def quote(text: str) -> str:
-    """Document text made safe to place between passage tags."""
-    return _FORGERY.sub(lambda m: m.group(0).replace("<", "‹").replace(">", "›").replace("[", "⟦").replace("]", "⟧"),
-                        text)
+def quote(text: str, specials: Collection[str] = FALLBACK) -> str:
+    """Document text made safe to place between passage tags; `specials`: the served tokenizer's special tokens."""
+    text = _FORGERY.sub(lambda m: _defuse(m.group(0)), text)
+    pattern = _pattern(frozenset(specials))
+    return pattern.sub(lambda m: _defuse(m.group(0)), text) if pattern else text
 
 
-def passage_block(n: int, passage: Passage) -> str:
-    """One numbered passage with its source."""
-    source = f"{passage.doc_title}, page {passage.chunk.page}"
-    return f'<passage n="{n}" source="{quote(source)}">\n{quote(passage.chunk.text.strip())}\n</passage>'
+def _defuse(token: str) -> str:
+    """The token with its brackets swapped for lookalikes, or split by a zero-width space if it has none."""
+    defused = token.translate(_LOOKALIKE)
+    return defused if defused != token else token[0] + "\u200b" + token[1:]
 
 
-def answer_messages(question: str, passages: Sequence[Passage]) -> list[dict]:
+@functools.lru_cache(maxsize=8)
+def _pattern(specials: frozenset[str]) -> re.Pattern | None:
+    # Longest first, so that a token containing another ("<|im_start|>" and "<s>") is defused whole.
+    ordered = sorted(specials, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+
+def passage_block(n: int, passage: Passage, specials: Collection[str] = FALLBACK) -> str:
+    """One numbered passage with its source, the source escaped as an attribute value."""
+    source = quote(f"{passage.doc_title}, page {passage.chunk.page}", specials).translate(_ATTRIBUTE)
+    return f'<passage n="{n}" source="{source}">\n{quote(passage.chunk.text.strip(), specials)}\n</passage>'
+
+
+def answer_messages(question: str, passages: Sequence[Passage], specials: Collection[str] = FALLBACK) -> list[dict]:
     """Chat messages asking for a cited answer from the numbered passages."""
-    blocks = "\n\n".join(passage_block(n, p) for n, p in enumerate(passages, start=1))
-    user = f"Passages:\n\n{blocks}\n\nQuestion: {quote(question.strip())}"
+    blocks = "\n\n".join(passage_block(n, p, specials) for n, p in enumerate(passages, start=1))
+    user = f"Passages:\n\n{blocks}\n\nQuestion: {quote(question.strip(), specials)}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def choice_messages(question: str, statements: Sequence[str]) -> list[dict]:
+def choice_messages(question: str, statements: Sequence[str], specials: Collection[str] = FALLBACK) -> list[dict]:
     """Chat messages asking the model to pick one statement by number (0: none)."""
-    listed = "\n".join(f"{n}. {quote(s)}" for n, s in enumerate(statements, start=1))
-    user = f"Question: {quote(question.strip())}\n\nStatements:\n{listed}\n\nNumber:"
+    listed = "\n".join(f"{n}. {quote(s, specials)}" for n, s in enumerate(statements, start=1))
+    user = f"Question: {quote(question.strip(), specials)}\n\nStatements:\n{listed}\n\nNumber:"
     return [{"role": "system", "content": CHOOSE}, {"role": "user", "content": user}]
 
 
-def rewrite_messages(history: Sequence[tuple[str, str]], question: str) -> list[dict]:
+def rewrite_messages(history: Sequence[tuple[str, str]], question: str,
+                     specials: Collection[str] = FALLBACK) -> list[dict]:
     """Chat messages asking for the last question rewritten to stand alone."""
-    turns = "\n".join(f"User: {quote(q)}\nAssistant: {quote(a)}" for q, a in history)
-    user = f"Conversation:\n{turns}\n\nLast question: {quote(question.strip())}\n\nRewritten question:"
+    turns = "\n".join(f"User: {quote(q, specials)}\nAssistant: {quote(a, specials)}" for q, a in history)
+    user = f"Conversation:\n{turns}\n\nLast question: {quote(question.strip(), specials)}\n\nRewritten question:"
     return [{"role": "system", "content": REWRITE}, {"role": "user", "content": user}]
 
 
 def fit_passages(question: str, passages: Sequence[Passage], count_tokens: Callable[[str], int],
-                 budget: int) -> list[Passage]:
+                 budget: int, specials: Collection[str] = FALLBACK) -> list[Passage]:
     """The longest prefix of `passages` whose prompt stays within `budget` tokens."""
     used = count_tokens(SYSTEM + question) + 32  # the chat template's own tokens
     kept: list[Passage] = []
     for n, p in enumerate(passages, start=1):
-        used += count_tokens(passage_block(n, p)) + 2
+        used += count_tokens(passage_block(n, p, specials)) + 2
         if used > budget:
             break
         kept.append(p)

@@ -25,7 +25,7 @@ def standalone_question(question: str, history: Sequence[tuple[str, str]], llm: 
         return question
     if llm is not None:
         try:
-            rewritten = llm.complete(prompt.rewrite_messages(history[-3:], question),
+            rewritten = llm.complete(prompt.rewrite_messages(history[-3:], question, llm.special_tokens),
                                      Sampling(max_tokens=64, stop=("\n",)))
             if _faithful(rewritten, question):
                 return " ".join(rewritten.split())

@@ -81,8 +81,9 @@ class LLMJudgeVerifier:
         """(supported, 1.0 or 0.0) as the judge says."""
         if not passages:
             return False, 0.0
-        quoted = "\n\n".join(f"<passage>\n{quote(p.chunk.text.strip())}\n</passage>" for p in passages)
+        specials = self.llm.special_tokens
+        quoted = "\n\n".join(f"<passage>\n{quote(p.chunk.text.strip(), specials)}\n</passage>" for p in passages)
         messages = [{"role": "system", "content": JUDGE},
-                    {"role": "user", "content": f"{quoted}\n\nStatement: {quote(sentence)}\n\nSupported?"}]
+                    {"role": "user", "content": f"{quoted}\n\nStatement: {quote(sentence, specials)}\n\nSupported?"}]
         verdict = self.llm.choose(messages, ["yes", "no"], Sampling())
         return verdict == "yes", 1.0 if verdict == "yes" else 0.0

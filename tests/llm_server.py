@@ -1,12 +1,16 @@
 """A deterministic OpenAI-compatible server on loopback for unit tests: it answers from a queue.
 
-It speaks real HTTP and server-sent events like vLLM: /v1/models (with max_model_len),
-/tokenize (one token per whitespace-separated word), /v1/chat/completions streamed or not.
+It speaks real HTTP and server-sent events like vLLM: /v1/models (with max_model_len and the
+model folder as `root`), /tokenize (one token per whitespace-separated word, each of the
+tokenizer's special tokens one token wherever it occurs, token strings on request),
+/tokenizer_info when given special tokens (as vLLM with --enable-tokenizer-info-endpoint),
+/v1/chat/completions streamed or not.
 Each request takes the next queued Reply; a Reply can cut the connection mid-stream.
 """
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -26,8 +30,10 @@ class Reply:
 class FakeLLM:
     """Serves queued replies; records every request body it was sent."""
 
-    def __init__(self, model: str = "test/fake-llm", max_model_len: int = 2048):
-        self.model, self.max_model_len = model, max_model_len
+    def __init__(self, model: str = "test/fake-llm", max_model_len: int = 2048, special_tokens: tuple[str, ...] = (),
+                 tokenizer_info: bool = False, root: str | None = None):
+        self.model, self.max_model_len, self.root = model, max_model_len, root
+        self.special_tokens, self.tokenizer_info = special_tokens, tokenizer_info
         self.replies: deque[Reply] = deque()
         self.requests: list[dict] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -40,6 +46,14 @@ class FakeLLM:
     def queue(self, *replies: str | Callable[[dict], str] | Reply) -> None:
         """Replies for the next requests, in order: texts, functions of the request body, or Replies."""
         self.replies.extend(r if isinstance(r, Reply) else Reply(r) for r in replies)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Token strings: each special token whole, every other whitespace-separated word one token."""
+        if not self.special_tokens:
+            return text.split()
+        pattern = "|".join(re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True))
+        return [piece for part in re.split(f"({pattern})", text) for piece in
+                ([part] if part in self.special_tokens else part.split())]
 
     def __enter__(self) -> FakeLLM:
         self._thread.start()
@@ -59,14 +73,21 @@ def _handler(fake: FakeLLM):
 
         def do_GET(self):
             if self.path.rstrip("/") == "/v1/models":
-                card = {"id": fake.model, "object": "model", "owned_by": "test", "max_model_len": fake.max_model_len}
+                card = {"id": fake.model, "object": "model", "owned_by": "test", "max_model_len": fake.max_model_len,
+                        "root": fake.root or fake.model}
                 return self._json(200, {"object": "list", "data": [card]})
+            if self.path == "/tokenizer_info" and fake.tokenizer_info:
+                decoder = {str(i): token for i, token in enumerate(fake.special_tokens)}
+                return self._json(200, {"tokenizer_class": "FakeTokenizer", "added_tokens_decoder": decoder})
             self._json(404, {"error": {"message": f"no route {self.path}"}})
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if self.path == "/tokenize":
-                return self._json(200, {"count": len(body.get("prompt", "").split()), "max_model_len": fake.max_model_len})
+                strs = fake.tokenize(body.get("prompt", ""))
+                ids = [fake.special_tokens.index(t) if t in fake.special_tokens else 1000 + len(t) for t in strs]
+                return self._json(200, {"count": len(strs), "max_model_len": fake.max_model_len, "tokens": ids,
+                                        "token_strs": strs if body.get("return_token_strs") else None})
             if self.path != "/v1/chat/completions":
                 return self._json(404, {"error": {"message": f"no route {self.path}"}})
             fake.requests.append(body)

@@ -1,9 +1,11 @@
 """Real PDF files for tests, written with reportlab and pypdf."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import NameObject
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
@@ -53,3 +55,23 @@ def write_reports(docs: Path) -> Path:
         write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
                                                  for p in range(1, 4)])
     return docs
+def write_shared_pages(path: Path, pages: int, lines: int, line: str = "Open the valve before priming the pump. ") -> Path:
+    """A small PDF whose `pages` pages all draw one content stream of `lines` lines: its text grows with pages, its size does not."""
+    first_page = io.BytesIO()
+    c = canvas.Canvas(first_page, pagesize=A4)
+    text = c.beginText(20, 820)
+    text.setFont("Helvetica", 4)
+    for _ in range(lines):
+        text.textLine(line * 3)
+    c.drawText(text)
+    c.showPage()
+    c.save()
+    writer = PdfWriter()
+    first = writer.add_page(PdfReader(first_page).pages[0])
+    for _ in range(pages - 1):
+        page = writer.add_blank_page(*A4)
+        page[NameObject("/Contents")] = first.raw_get("/Contents")  # the same stream object, stored once
+        page[NameObject("/Resources")] = first.raw_get("/Resources")
+    with open(path, "wb") as f:
+        writer.write(f)
+    return path

@@ -1,12 +1,19 @@
-"""The shipped question set: well-formed, and every answer on its stated page of its PDF."""
+"""The shipped question set: well-formed, split into dev and test by document, and every answer on its stated
+page of its PDF; drafts checked against the library they came from."""
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from fakes import HashEmbedder
+from pdfs import write_small_corpus
 
-from eval.dataset import (DEFAULT_DATASET, DEFAULT_DOCS, answer_in, check_file,
-                                     check_rows)
+from eval.dataset import DEFAULT_DATASET, DEFAULT_DOCS, answer_in, check_file, check_rows, main
+from eval.questions import load
+from index.store import Library
+from ingest.pipeline import ingest
 
 PAGES = {("a.pdf", 1): "The function  LM fits\nlinear models.", ("a.pdf", 2): "Nothing here."}
 
@@ -28,13 +35,13 @@ def unanswerable(rid: str) -> dict:
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped rows and their problems; reading the five PDFs takes a few seconds, once."""
-    return check_file(DEFAULT_DATASET, DEFAULT_DOCS)
+    return check_file(DEFAULT_DATASET)
 
 
 def test_shipped_dataset_passes_every_check(shipped):
     rows, problems = shipped
     assert problems == []
-    assert len(rows) >= 50
+    assert len(rows) >= 150 and sum(not r["answerable"] for r in rows) >= 45
 
 
 def test_shipped_dataset_covers_every_sample_and_both_kinds_of_question(shipped):
@@ -70,3 +77,55 @@ def test_each_kind_of_mistake_is_reported():
                 "empty-answers", "unanswerable-with-answer"):
         assert any(p.startswith(f"{rid}:") for p in problems), rid
     assert any("'glm'" in p for p in problems) and not any("'lm'" in p for p in problems)
+
+
+def test_shipped_dataset_is_split_by_document_with_unanswerables_on_both_sides(shipped):
+    rows, _ = shipped
+    splits = {r["doc"]: r["split"] for r in rows if r["answerable"]}
+    # one split per document: no page of a test document is seen while tuning on dev
+    assert all(r["split"] == splits[r["doc"]] for r in rows if r["answerable"])
+    # an unanswerable row's id names the manual whose topic it is near; it follows that manual's split
+    near = {Path(doc).stem.removeprefix("R-").lower(): split for doc, split in splits.items()}
+    assert all(r["split"] == near[r["id"].split("-")[0]] for r in rows if not r["answerable"])
+    count = Counter((r["split"], r["answerable"]) for r in rows)
+    dev, test = count["dev", True] + count["dev", False], count["test", True] + count["test", False]
+    assert abs(dev - test) <= 0.1 * len(rows)
+    assert count["dev", False] >= 0.3 * dev and count["test", False] >= 10
+    assert [q.id for q in load(str(DEFAULT_DATASET), split="dev")] == [r["id"] for r in rows if r["split"] == "dev"]
+
+
+def test_split_problems_are_reported():
+    dev, test = row("a-1", pages=[1], split="dev"), row("a-2", answers=["nothing here"], pages=[2], split="test")
+    assert check_rows([dev, test, {**unanswerable("none-1"), "split": "test"}], fake_pages) == []
+    problems = check_rows([dev, row("a-3", pages=[2, 1], split="test"), row("a-4", pages=[2]),
+                           row("a-5", split="train")], fake_pages)
+    assert any(p.startswith("a.pdf: dev pages 1-1 and test pages 1-2 overlap") for p in problems)
+    assert any(p.startswith("a-4: no split") for p in problems)
+    assert any(p.startswith("a-5: split must be one of") for p in problems)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    """A library that is not the samples: two small PDFs and a Markdown file, as ingest stores them."""
+    base = tmp_path_factory.mktemp("drafts")
+    write_small_corpus(base / "docs")
+    with Library.writing(base / "lib", create=True) as lib:
+        assert {r.status for r in ingest([base / "docs"], lib, HashEmbedder())} == {"added"}
+    return base / "lib"
+
+
+def test_drafts_are_checked_against_the_library_they_came_from(library, tmp_path, capsys):
+    good = [row("stats-1", answers=["plot(x, y)"], doc="stats.pdf", pages=[2]),
+            row("stats-2", answers=["linear regression"], doc="Stats guide", pages=[1]),
+            row("faq-1", answers=["two years"], doc="faq.md", pages=[1])]
+    drafts = tmp_path / "drafts.jsonl"
+    drafts.write_text("".join(json.dumps(r) + "\n" for r in good))
+    assert main([str(drafts), "--library", str(library)]) == 0
+    bad = good + [row("wrong-page", answers=["plot(x, y)"], doc="stats.pdf", pages=[1]),
+                  row("elsewhere", answers=["lm"], doc="R-intro.pdf", pages=[64])]
+    drafts.write_text("".join(json.dumps(r) + "\n" for r in bad))
+    capsys.readouterr()
+    assert main([str(drafts), "--library", str(library)]) == 1
+    problems = [x for x in capsys.readouterr().out.splitlines() if x.startswith("problem:")]
+    assert len(problems) == 2 and "wrong-page: answer 'plot(x, y)'" in problems[0] and "elsewhere: no page 64" in problems[1]
+    assert main([str(drafts), "--library", str(tmp_path / "nowhere")]) == 2

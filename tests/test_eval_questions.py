@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from app.cli import main as cli_main
 from eval import detector, halueval, questions
 from eval.dataset import DEFAULT_DATASET
 from eval.generate import parse_reply
@@ -19,12 +20,31 @@ def write(path, rows):
 
 def test_the_shipped_question_set_loads_with_unanswerables_first_class():
     qs = questions.load(str(DEFAULT_DATASET))
-    assert len(qs) == 68 and sum(q.answerable is True for q in qs) == 53
+    assert len(qs) == 173 and sum(q.answerable is True for q in qs) == 122
     first = qs[0]
     assert first.gold == (("R-intro.pdf", 64),) and first.answers == ("lm",)
     assert all(q.gold == () and q.answers == () for q in qs if q.answerable is False)
     sample = questions.load(str(DEFAULT_DATASET), sample=10, seed=1)
     assert len(sample) == 10 and sample == questions.load(str(DEFAULT_DATASET), sample=10, seed=1)
+
+
+def test_a_split_keeps_one_side_and_asking_for_one_that_is_not_there_says_so(tmp_path, capsys):
+    dev = questions.load(str(DEFAULT_DATASET), split="dev")
+    test = questions.load(str(DEFAULT_DATASET), split="test")
+    assert len(dev) + len(test) == 173 and not {q.id for q in dev} & {q.id for q in test}
+    assert {g[0] for q in dev for g in q.gold} == {"R-intro.pdf", "R-admin.pdf"}
+    assert questions.load(str(DEFAULT_DATASET), sample=5, seed=2, split="test")[0] in test
+    plain = write(tmp_path / "plain.jsonl", [{"id": "x", "question": "q?", "answers": [], "doc": None,
+                                              "pages": [], "answerable": False}])
+    with pytest.raises(DatasetError, match="no dev/test split"):
+        questions.load(str(plain), split="dev")
+    with pytest.raises(DatasetError, match="unknown split"):
+        questions.load(str(DEFAULT_DATASET), split="train")
+    out = str(tmp_path / "run")
+    assert cli_main(["eval", "run", "--dataset", str(plain), "--split", "dev", "--out", out]) != 0
+    assert cli_main(["eval", "run", "--dataset", "halueval-qa", "--split", "test", "--out", out]) != 0
+    err = capsys.readouterr().err
+    assert "no dev/test split" in err and "halueval-qa has no dev/test split" in err
 
 
 def test_a_bad_question_set_says_which_row(tmp_path):
@@ -106,3 +126,19 @@ def test_parse_reply_keeps_only_well_formed_questions():
     assert parse_reply("question: What is x?\n\nanswer: \"a list\"\nmore") == ("What is x?", "a list")
     assert parse_reply("Which function fits a model? lm") is None
     assert parse_reply("Question: Tell me about lm\nAnswer: lm") is None
+
+
+def test_retrieval_only_baselines_score_the_top_passage_and_never_abstain():
+    from eval.baseline import measure
+    passages = {"Which function fits models?": "Use lm(y ~ x) to fit a model. Then call plot(x, y) to see it.",
+                "How do I draw it?": "Use lm(y ~ x) to fit a model. Then call plot(x, y) to see it.",
+                "Who won the cup?": "Nothing about football."}
+    qs = [Question("a", "Which function fits models?", ("lm(y ~ x)",), (("s.pdf", 1),)),
+          Question("b", "How do I draw it?", ("plot(x, y)",), (("s.pdf", 1),)),
+          Question("c", "Who won the cup?", answerable=False)]
+    asked = []
+    result = measure(qs, lambda q: asked.append(q) or passages[q])
+    assert asked == ["Which function fits models?", "How do I draw it?"]
+    assert result["questions"] == 3 and result["answerable"] == 2
+    assert result["first_sentence"]["contains_answer"] == 0.5 and result["top_passage"]["contains_answer"] == 1.0
+    assert result["refusal"] == 0.0 and result["false_refusal"] == 0.0

@@ -1,4 +1,5 @@
 """The model-server client over real HTTP and SSE, against a deterministic server on loopback."""
+import json
 import socket
 
 import pytest
@@ -64,3 +65,26 @@ def test_token_counts_fall_back_to_an_upper_estimate_without_tokenize(llm):
     client = LLMClient(llm.url)
     client.url = client.url.replace("/v1", "/elsewhere/v1")  # a server with no /tokenize route
     assert client.count_tokens("x" * 300) >= 100
+
+
+SMOLLM2 = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<repo_name>", "<file_sep>", "<jupyter_code>", "<custom_42>")
+
+
+def test_special_tokens_come_from_the_servers_tokenizer_info_once_per_server():
+    with FakeLLM(special_tokens=SMOLLM2, tokenizer_info=True) as server:
+        assert LLMClient(server.url).special_tokens == frozenset(SMOLLM2)
+        server.special_tokens = ("<other>",)
+        assert LLMClient(server.url).special_tokens == frozenset(SMOLLM2)  # asked once, then cached
+
+
+def test_special_tokens_come_from_the_served_model_folder_when_the_server_has_no_info(tmp_path):
+    added = [{"id": i, "content": t, "special": True} for i, t in enumerate(SMOLLM2)]
+    (tmp_path / "tokenizer.json").write_text(json.dumps({"added_tokens": added, "model": {}}))
+    with FakeLLM(special_tokens=SMOLLM2, root=str(tmp_path)) as server:
+        assert LLMClient(server.url).special_tokens == frozenset(SMOLLM2)
+
+
+def test_a_server_that_cannot_say_gets_the_common_special_tokens(llm):
+    specials = LLMClient(llm.url).special_tokens
+    assert {"</s>", "<start_of_turn>", "<|im_end|>", "<file_sep>"} <= specials
+    assert "<custom_42>" not in specials

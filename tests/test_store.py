@@ -1,4 +1,6 @@
 """The library on disk: one transaction per document, FAISS reconciled with SQLite, model guard."""
+import os
+
 import numpy as np
 import pytest
 from fakes import HashEmbedder, make_doc, put
@@ -121,6 +123,29 @@ def test_resolve_by_id_prefix_title_and_path(lib, tmp_path):
         lib.resolve("nothing")
 
 
+@pytest.mark.parametrize("ref", ["", "  ", "%", "%1234", "abcd_234", "_", "a%", "\\", "Man%", "%anual"])
+def test_resolve_takes_references_literally_never_as_patterns(lib, tmp_path, ref):
+    put(lib, str(tmp_path / "x.pdf"), "abcd1234", ["text"], title="Manual")
+    with pytest.raises(LibraryError, match="empty" if not ref.strip() else "no document"):
+        lib.resolve(ref)
+
+
+def test_resolve_lists_every_document_an_ambiguous_reference_names(lib, tmp_path):
+    put(lib, str(tmp_path / "x.pdf"), "abcd1234", ["one"], title="Manual")
+    put(lib, str(tmp_path / "y.pdf"), "abce5678", ["two"], title="Manual")
+    put(lib, str(tmp_path / "z.pdf"), "ffff0000", ["three"], title="abce5678")
+    for ref, ids in (("abc", ["abcd1234", "abce5678"]), ("Manual", ["abcd1234", "abce5678"]),
+                     ("abce5678", ["abce5678", "ffff0000"])):  # an id that is also another's title
+        with pytest.raises(LibraryError, match=f"names 2 documents: {ids[0]} .*{ids[1]} ") as err:
+            lib.resolve(ref)
+        assert "\n" not in str(err.value)
+    assert lib.resolve("ffff") == "ffff0000"  # a prefix only for ids, and only when one matches
+    for n in range(12):
+        put(lib, str(tmp_path / f"{n}.pdf"), f"aaaa{n:04d}", [f"text {n}"], title=f"T{n}")
+    with pytest.raises(LibraryError, match=r"names 12 documents: aaaa0000 \(T0\), .*aaaa0009 \(T9\) and 2 more;"):
+        lib.resolve("aaaa")
+
+
 def test_failures_recorded_and_cleared_by_success(lib):
     lib.record_failure("/a.pdf", "encrypted PDF (password required)")
     assert lib.failures()[0][:2] == ("/a.pdf", "encrypted PDF (password required)")
@@ -176,3 +201,17 @@ def test_the_write_context_takes_the_lock_and_saves_the_vectors_even_after_a_fai
     assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{epoch}.faiss"]
     with Library.open(root) as lib, pytest.raises(RuntimeError, match="Library.writing"):
         put(lib, "/b.pdf", "bbbb", ["otters by day"])
+
+
+def test_a_new_library_folder_is_its_owners_only_unless_asked(tmp_path):
+    old = os.umask(0o022)
+    try:
+        Library.open(tmp_path / "private" / "lib", create=True).close()
+        Library.open(tmp_path / "shared", create=True, mode=0o750).close()
+        (tmp_path / "mine").mkdir(mode=0o755)
+        Library.open(tmp_path / "mine", create=True).close()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private" / "lib").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "mine").stat().st_mode & 0o777 == 0o755  # a folder the user made keeps its mode

@@ -1,7 +1,7 @@
 """The Ask page under streamlit's AppTest: cited answers, rejected sentences, abstention, follow-ups, feedback."""
 import pytest
 from llm_server import FakeLLM
-from ui_helpers import ask_app, build_library, citing, html_text, visible_text
+from ui_helpers import ask_app, build_library, citing, html_text, shown, visible_text
 
 from index.feedback import FeedbackLog
 
@@ -57,7 +57,7 @@ def test_unsupported_sentences_are_marked_with_the_reason(library, monkeypatch):
     assert "lasts two years" in answer
     assert 'class="gw-unsupported" title="The passage it cites' in answer and "floods" in answer
     assert any(e.label.startswith("✗ 1 sentence removed") for e in at.expander)
-    assert any("generative · test/fake-llm" in c.value for c in at.caption)
+    assert any("generative · test/fake-llm" in shown(c.value) for c in at.caption)
 
 
 def test_a_question_the_documents_do_not_answer_abstains_with_the_closest_passages(app):

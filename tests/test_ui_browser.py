@@ -1,12 +1,15 @@
 """`groundwork ui` in headless Chromium: ask a question, see the answer and a citation; screenshots as artifacts."""
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from llm_server import FakeLLM
+from pdfs import write_pdf
 from ui_browser import ARTIFACTS, CHROMIUM_FLAGS, UI, chromium, port_answers
 from ui_helpers import build_library
 
+from app.cli import main
 from app.processes import free_port
 
 pytestmark = pytest.mark.integration  # ~40 s on 2 CPUs: two embedding-model loads and a browser
@@ -116,3 +119,54 @@ def _library(page) -> None:
     page.wait_for_timeout(1000)  # the table draws on a canvas after it is attached
     page.screenshot(path=str(ARTIFACTS / "library.png"))
     assert page.get_by_test_id("stFileUploaderDropzone").is_visible()
+
+
+EVIL_TITLE = ('Evil ![x](http://evil.example/x.png) [link](https://evil.example/l) '
+              '<img src="http://evil.example/y.png"> :red[red] $x^2$ **bold** :material/home: www.evil.example')
+EVIL_FILE = ":red[f] $y$ **b**.pdf"
+
+
+def test_titles_and_file_names_show_as_written_and_the_page_calls_no_other_host(tmp_path, browser):
+    docs, lib = tmp_path / "docs", tmp_path / "lib"
+    docs.mkdir()
+    write_pdf(docs / EVIL_FILE, ["Pruning\nPrune the roses in early spring."], title=EVIL_TITLE)
+    assert main(["ingest", str(docs), "--library", str(lib)]) == 0
+    with FakeLLM() as llm:
+        ui = UI(lib, free_port(), {"GROUNDWORK_LLM_URL": llm.url, "GROUNDWORK_ANSWER_MODE": "extractive"})
+        try:
+            ui.ready_after()
+            page = browser.new_page(viewport={"width": 1280, "height": 1350})
+            hosts: set[str] = set()
+            page.on("request", lambda r: hosts.add(urlsplit(r.url).netloc))
+            page.on("websocket", lambda w: hosts.add(urlsplit(w.url).netloc))
+            page.goto(ui.url)
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.wait_for(timeout=30_000)
+            box.fill("When should I prune the roses?")
+            box.press("Enter")
+            page.get_by_test_id("stImage").locator("img").first.wait_for(timeout=90_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "hostile-title.png"))
+            card = _shown(page.get_by_test_id("stExpander").first.inner_text())
+            assert f"[1] {EVIL_TITLE} · page 1" in card and f"Page 1 of {EVIL_FILE}, the passage marked" in card
+            _no_markup(page)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Library").click()
+            page.get_by_role("button", name="Delete").click()
+            warning = page.get_by_test_id("stAlert").filter(has_text="from the library?")
+            assert f"Delete “{EVIL_TITLE}”" in _shown(warning.inner_text(timeout=30_000))
+            _no_markup(page)
+        finally:
+            ui.stop()
+    assert hosts == {f"127.0.0.1:{ui.port}"}  # a title's image or link never calls out
+
+
+def _shown(text: str) -> str:
+    """Text as a reader sees it: the invisible word joiners that break autolinks dropped, spaces collapsed."""
+    return " ".join(text.replace("\u2060", "").split())
+
+
+def _no_markup(page) -> None:
+    """Nothing on the page was made from a document's Markdown: no outside images or links, no maths, no colour."""
+    made = ("img[src*='evil'], a[href*='evil'], .katex, strong:has-text('bold'), [class*='stMarkdownColored'], "
+            "[aria-label='home icon']")
+    assert page.locator(made).count() == 0

@@ -1,7 +1,9 @@
 """The Library page under AppTest: upload with checks, ingest, delete, re-ingest, the Ask filter."""
+import re
+
 import pytest
 from pdfs import write_pdf
-from ui_helpers import build_library, page_app
+from ui_helpers import build_library, page_app, shown
 
 from index.store import Library
 
@@ -60,6 +62,19 @@ def test_a_file_over_the_size_limit_is_refused_with_the_limit(library, monkeypat
     assert row["Result"] == "refused" and "the limit is 0.001 MB" in row["Details"]
 
 
+def test_a_long_non_ascii_name_does_not_stop_the_batch(library):
+    at = page_app("library_page").run()
+    long_name = "ポンプ取扱説明書 " * 30 + ".md"  # cut at 120 characters: ~330 bytes, over 255
+    at.file_uploader[0].set_value([("first.md", b"# First\n\nPrime the pump.", "text/markdown"),
+                                   (long_name, b"# Long\n\nOpen the valve.", "text/markdown"),
+                                   ("last.md", b"# Last\n\nClose the valve.", "text/markdown")]).run()
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = {r["File"]: r["Result"] for r in at.dataframe[0].value.to_dict("records")}
+    assert rows == {"first.md": "added", long_name: "added", "last.md": "added"}
+    assert {"First", "Long", "Last"} <= titles(library)
+
+
 def test_delete_asks_first_then_removes_the_document(library):
     at = page_app("library_page").run()
     at.selectbox(key="manage-doc").set_value(_doc_id(library, "Garden")).run()
@@ -99,3 +114,17 @@ def test_failures_are_listed_with_their_reason(library):
     failures = at.dataframe[-1].value.to_dict("records")
     assert failures[0]["File"] == "broken.pdf" and failures[0]["Reason"]
     assert any("could not be ingested" in s.value for s in at.subheader)
+
+
+def test_a_title_written_in_markdown_is_shown_as_written(library, tmp_path):
+    title = "Evil ![x](http://evil.example/x.png) :red[red] $x^2$ **bold**"
+    at = page_app("library_page").run()
+    pdf = write_pdf(tmp_path / "evil.pdf", ["Roses\nPrune them."], title=title).read_bytes()
+    at.file_uploader[0].set_value((":blue[f] $y$.pdf", pdf, "application/pdf")).run()
+    at.button[0].click().run()
+    at.selectbox(key="manage-doc").set_value(_doc_id(library, title)).run()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    warning = at.warning[0].value
+    assert f"Delete “{title}”" in shown(warning)
+    for markup in (r"!\[x\]\(", r":red\[", r"\$x", r"\*\*bold"):  # the Markdown source holds the title escaped
+        assert not re.search(r"(?<!\\)" + markup, warning), markup

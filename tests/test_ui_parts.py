@@ -1,15 +1,19 @@
 """The UI's pure parts: highlighting, upload checks, the marked page image, and the `ui` command's wiring."""
 import argparse
 import io
+import re
 import socket
+import string
 
 import pytest
 from PIL import Image
 from pdfs import write_pdf
+from ui_helpers import shown
 
 from app.config import Config, UserError
 from app.ui.highlight import marked_html, sentence_html, support_spans
 from app.ui.page_image import render_page
+from app.ui.plain import plain
 from app.ui.uploads import check_upload, safe_name, save_uploads
 from app.ui_cli import _command, _start_model_server, cmd_ui, register
 
@@ -33,10 +37,44 @@ def test_document_and_model_text_is_escaped():
                                                            '<a class="gw-cite" href="#t-3">[3]</a>'
 
 
+HOSTILE = ("Evil ![x](http://evil.example/x.png) [link](https://evil.example) <img src=x onerror=alert(1)> "
+           ":red[red] :material/home: :smile: $x^2$ $$y$$ **bold** ~~s~~ `code` # h\n- item me@evil.example "
+           "www.evil.example")
+
+
+def test_text_for_markdown_slots_is_escaped_and_shows_as_written():
+    escaped = plain(HOSTILE)
+    assert shown(escaped) == " ".join(HOSTILE.split())  # one line, every character kept
+    assert not set(re.sub(r"\\.", "", escaped)) & set(string.punctuation)  # every mark comes escaped
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)  # what plugins see after Markdown parsing: joiners still in
+    for pattern in (r"https?://", r"www\.", r"\w@\w", r":material/", r":smile:", r":red\["):
+        assert not re.search(pattern, unescaped), pattern
+    assert plain(3) == "3" and plain("Plain words") == "Plain words"
+
+
 @pytest.mark.parametrize("name, safe", [("../../etc/passwd.txt", "passwd.txt"), ("C:\\Users\\me\\r é.PDF", "r_é.pdf"),
                                          ("..", "document"), (".hidden.md", "hidden.md"), ("a/b/c", "c")])
 def test_safe_names_never_leave_the_folder(name, safe):
     assert safe_name(name) == safe
+
+
+@pytest.mark.parametrize("name", ["日本語の取扱説明書" * 40 + ".txt", "é" * 300 + ".PDF", "a" * 400 + ".md", "x." + "é" * 300])
+def test_long_names_are_cut_to_whole_characters_within_the_byte_limit(name):
+    safe = safe_name(name)
+    assert len(safe.encode()) <= 200 and len(f".{safe}.part".encode()) <= 255
+    assert safe.rpartition(".")[2] == name.rpartition(".")[2].lower()[:16]
+    assert name.lower().startswith(safe.rpartition(".")[0][:20])
+
+
+def test_a_file_that_cannot_be_saved_is_refused_alone(tmp_path):
+    import hashlib
+    blocked = hashlib.sha256(b"blocked").hexdigest()[:16]
+    (tmp_path / "uploads").mkdir()
+    (tmp_path / "uploads" / blocked).write_text("a file where the upload's folder would go")
+    saved = save_uploads([("a.txt", b"first"), ("日" * 200 + ".txt", b"long name"), ("b.txt", b"blocked"),
+                          ("c.txt", b"last")], tmp_path, lambda sha: None, 1)
+    assert [u.path is not None for u in saved] == [True, True, False, True]
+    assert saved[1].path.read_bytes() == b"long name" and saved[2].problem.startswith("cannot save the file: ")
 
 
 def test_uploads_are_checked_for_type_emptiness_and_size():

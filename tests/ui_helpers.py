@@ -54,3 +54,8 @@ def html_text(at: AppTest) -> str:
 def visible_text(markup: str) -> str:
     """Markup without its tags, whitespace collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+
+
+def shown(markdown: str) -> str:
+    """What a Markdown slot shows for text escaped by app.ui.plain: the escapes and word joiners gone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

@@ -8,6 +8,7 @@ import streamlit as st
 from app.ui import state
 from app.ui.cards import source_card
 from app.ui.highlight import rejection_reason, sentence_html
+from app.ui.plain import plain
 from index.feedback import Feedback, FeedbackLog, citations_of
 from qa.records import Answer
 
@@ -76,9 +77,9 @@ def _footer(turn: dict) -> None:
         rows = [f"| {STAGES.get(k, k)} | {v:.3f} s |" for k, v in answer.timings.items()
                 if v >= 0.0005 or k == "total"]  # a stage that did not run (no follow-up to rewrite) is noise
         st.markdown("| Stage | Time |\n|---|---|\n" + "\n".join(rows))
-    model = f" · {turn['model']}" if turn.get("model") else ""
+    model = f" · {plain(turn['model'])}" if turn.get("model") else ""
     rewritten = answer.query != " ".join(turn["question"].split())
-    row.caption(f"{answer.mode}{model}" + (f" · searched for “{answer.query}”" if rewritten else ""))
+    row.caption(f"{answer.mode}{model}" + (f" · searched for “{plain(answer.query)}”" if rewritten else ""))
     if thumb is not None:
         _comment(turn, 1 if thumb == 1 else -1)
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app.ui import nav, state
 from app.ui.answer_view import show_answer, show_turn
+from app.ui.plain import plain
 from index.search import Filters
 from index.store import LibraryError
 from qa.engine import QuestionError
@@ -47,7 +48,7 @@ def _settings(n_docs: int) -> str:
                  on_change=lambda: st.session_state.update(answer_mode=st.session_state["_answer_mode"]))
         if st.button("New conversation", icon=":material/restart_alt:", disabled=not st.session_state.get("turns")):
             st.session_state["turns"] = []
-        st.caption(f"Library: {state.library_root()} · {n_docs} documents")
+        st.caption(f"Library: {plain(state.library_root())} · {n_docs} documents")
     return st.session_state.get("_answer_mode", chosen)
 
 
@@ -58,7 +59,7 @@ def _filter_note(docs) -> None:
     titles = [d.title for d in docs if d.doc_id in doc_ids]
     scope = ", ".join(titles + [f"tag {t}" for t in tags])
     note, clear = st.columns([5, 1], vertical_alignment="center")
-    note.caption(f"Searching only: {scope} (set on the Library page)")
+    note.caption(f"Searching only: {plain(scope)} (set on the Library page)")
     if clear.button("Search all", key="clear-filter"):
         st.session_state["filter_docs"], st.session_state["filter_tags"] = [], []
         st.rerun()
@@ -70,7 +71,7 @@ def _model_ready(mode: str) -> bool:
         return True
     name, why = state.model_server(state.config().server_url)
     if not name:
-        st.warning(f"{mode.capitalize()} answers need a model server, and {why}. Start one with "
+        st.warning(f"{mode.capitalize()} answers need a model server, and {plain(why)}. Start one with "
                    "`groundwork serve --detach`, or choose Extractive in the sidebar.", icon=":material/warning:")
     return bool(name)
 
@@ -94,12 +95,12 @@ def _ask(question: str, mode: str, turns: list[dict]) -> None:
                                        filters=Filters(*state.filters()), on_text=stream)
         except (QuestionError, LLMError, LibraryError) as exc:
             live.empty()
-            st.error(str(exc), icon=":material/warning:")
+            st.error(plain(exc), icon=":material/warning:")
             return
         except Exception as exc:  # noqa: BLE001 - the page shows one line; the terminal gets the traceback
             state.log.exception("answering %r failed", question)
             live.empty()
-            st.error(f"Something went wrong while answering ({type(exc).__name__}: {exc}). "
+            st.error(f"Something went wrong while answering ({type(exc).__name__}: {plain(exc)}). "
                      "The details are in the terminal that runs `groundwork ui`.", icon=":material/warning:")
             return
         live.empty()

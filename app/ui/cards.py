@@ -8,6 +8,7 @@ import streamlit as st
 from app.ui import state
 from app.ui.highlight import marked_html, support_spans
 from app.ui.page_image import pdf_source, render_page
+from app.ui.plain import plain
 from index.records import Passage
 
 
@@ -15,7 +16,7 @@ def source_card(label: str, passage: Passage, supported: Sequence[str], anchor: 
     """One passage as an expander: title and page, the passage marked, and the page image."""
     chunk = passage.chunk
     st.html(f'<div id="{anchor}" class="gw-anchor"></div>')
-    with st.expander(f"{label} {passage.doc_title} · page {chunk.page}", expanded=expanded):
+    with st.expander(f"{label} {plain(passage.doc_title)} · page {chunk.page}", expanded=expanded):
         text, image = st.columns([3, 2], gap="medium")
         spans = support_spans(chunk.text, supported)
         text.html(f'<div class="gw-passage">{marked_html(chunk.text, spans)}</div>')
@@ -38,7 +39,7 @@ def _page_image(passage: Passage) -> None:
         state.log.warning("cannot render %s page %s: %s", pdf, passage.chunk.page, exc)
         st.caption(f"The page image could not be drawn ({type(exc).__name__}).")
         return
-    st.image(png, caption=f"Page {passage.chunk.page} of {pdf.name}, the passage marked",
+    st.image(png, caption=f"Page {passage.chunk.page} of {plain(pdf.name)}, the passage marked",
              width="stretch")
 
 

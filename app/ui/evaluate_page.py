@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import wiring
 from app.ui import state
+from app.ui.plain import plain
 from index.feedback import FeedbackLog
 
 RUNS = "eval-runs"  # inside the library folder: reports belong to the library they measured
@@ -53,10 +54,10 @@ def _start(runs: Path) -> None:
         _run(questions, label, mode, out)
     except Exception as exc:  # noqa: BLE001 - the page shows one line; the terminal gets the traceback
         state.log.exception("evaluation failed")
-        st.error(f"The evaluation stopped: {exc}", icon=":material/warning:")
+        st.error(f"The evaluation stopped: {plain(exc)}", icon=":material/warning:")
         return
     st.session_state["eval_run"] = out.name
-    st.success(f"Evaluation of {len(questions)} question{'s' if len(questions) != 1 else ''} written to {out}.",
+    st.success(f"Evaluation of {len(questions)} question{'s' if len(questions) != 1 else ''} written to {plain(out)}.",
                icon=":material/check_circle:")
 
 
@@ -78,7 +79,7 @@ def _run(questions, label: str, mode: str, out: Path) -> None:
     bar = st.progress(0.0, text=f"Answering {len(questions)} questions …")
 
     def advance(done: int, total: int, record: dict) -> None:
-        bar.progress(done / total, text=f"{done} of {total} answered — {record['question'][:80]}")
+        bar.progress(done / total, text=f"{done} of {total} answered — {plain(record['question'][:80])}")
 
     cfg = state.config()
     with wiring.answering_library(cfg) as library:  # the wiring `groundwork eval run` uses: the same figures
@@ -106,6 +107,7 @@ def _reports(runs: Path) -> None:
     for column, (key, title) in zip(columns, HEADLINE):
         value = data["summary"]["metrics"].get(key, {}).get("value")
         column.metric(title, "—" if value is None else f"{value:.2f}")
-    st.caption(f"{data['meta'].get('dataset')} · {data['meta'].get('mode')} · {data['meta'].get('questions')} "
-               f"questions · {data['meta'].get('created', '')}")
+    meta = {key: plain(data["meta"].get(key, "")) for key in ("dataset", "mode", "questions", "created")}
+    st.caption(f"{meta['dataset']} · {meta['mode']} · {meta['questions']} "
+               f"questions · {meta['created']}")
     st.iframe(runs / name / "report.html", height=900)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import wiring
 from app.ui import state
+from app.ui.plain import plain
 from app.ui.uploads import Upload, save_uploads
 from index.store import Library, LibraryError
 
@@ -16,7 +17,7 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
     """Save and ingest uploaded (name, bytes); one row per file saying what happened."""
     cfg = state.config()
     root = state.library_root()
-    root.mkdir(parents=True, exist_ok=True)
+    Library.open(root, create=True, mode=cfg.library_mode).close()  # the folder, before uploads go in it
     reader = state.reader()
     saved = save_uploads(list(files), root, lambda sha: _title_of(reader, sha), cfg.max_file_mb)
     rows = [_refused(u) for u in saved if u.path is None]
@@ -35,7 +36,7 @@ def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] 
     def show(result, report) -> None:
         name = names.get(result.path) or Path(result.path).name
         rows.append(_row(name, result))
-        bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {name}")
+        bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {plain(name)}")
 
     try:
         wiring.ingest(state.config(), paths, tags, on_result=show, model=state.embedder())

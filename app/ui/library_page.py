@@ -8,6 +8,7 @@ import streamlit as st
 from app import wiring
 from app.ui import state
 from app.ui.ingest_view import ingest_paths, ingest_uploads, show_results
+from app.ui.plain import plain
 from index.records import DocumentInfo
 from index.store import LibraryError
 from ingest.readers import SUPPORTED_SUFFIXES
@@ -70,7 +71,8 @@ def _manage(docs: list[DocumentInfo]) -> None:
     if delete.button("Delete", width="stretch", help="Remove the document everywhere"):
         st.session_state["confirm_delete"] = doc_id
     if st.session_state.get("confirm_delete") == doc_id:
-        st.warning(f"Delete “{doc.title}” ({doc.pages} pages, {doc.chunks} chunks) from the library?", icon=":material/delete:")
+        st.warning(f"Delete “{plain(doc.title)}” ({doc.pages} pages, {doc.chunks} chunks) from the library?",
+                   icon=":material/delete:")
         yes, no, _ = st.columns([1, 1, 4])
         if yes.button("Yes, delete", type="primary"):
             _delete(doc)
@@ -85,7 +87,7 @@ def _drop(doc: DocumentInfo) -> bool:
         with wiring.write_library(state.config()) as library:
             library.delete_document(doc.doc_id)
     except LibraryError as exc:
-        st.error(str(exc), icon=":material/warning:")
+        st.error(plain(exc), icon=":material/warning:")
         return False
     return True
 
@@ -103,7 +105,7 @@ def _reingest(doc: DocumentInfo) -> None:
     """Drop the document and read its files again (after a change of chunking, say)."""
     present = [p for p in doc.paths if Path(p).is_file()]
     if not present:
-        st.error(f"The file of “{doc.title}” is no longer on disk ({', '.join(doc.paths)}); "
+        st.error(f"The file of “{plain(doc.title)}” is no longer on disk ({plain(', '.join(doc.paths))}); "
                  "upload it again instead.", icon=":material/warning:")
         return
     if not _drop(doc):

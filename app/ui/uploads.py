@@ -15,7 +15,9 @@ from pathlib import Path
 from ingest.readers import SUPPORTED_SUFFIXES
 
 UPLOADS = "uploads"
-MAX_NAME_CHARS = 120
+# File systems limit a name to 255 bytes, not characters; the partial copy adds ".{name}.part".
+MAX_NAME_BYTES = 200
+MAX_SUFFIX_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -29,14 +31,15 @@ class Upload:
 
 
 def safe_name(name: str) -> str:
-    """A file name with no folders, no odd characters and a bounded length; its suffix kept."""
+    """A file name with no folders, no odd characters and at most MAX_NAME_BYTES of UTF-8; its suffix kept."""
     base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._") or "document"
-    suffix = re.sub(r"[^\w]+", "", suffix).lower()
-    return stem[:MAX_NAME_CHARS] + (f".{suffix}" if suffix else "")
+    suffix = re.sub(r"[^\w]+", "", suffix).lower()[:MAX_SUFFIX_CHARS]
+    room = MAX_NAME_BYTES - len(suffix.encode()) - 1
+    stem = re.sub(r"[^\w.-]+", "_", stem).strip("._").encode()[:room].decode("utf-8", "ignore")  # whole characters
+    return (stem.strip("._") or "document") + (f".{suffix}" if suffix else "")
 
 
 def check_upload(name: str, data: bytes, max_mb: float) -> str:
@@ -66,8 +69,12 @@ def save_uploads(files: list[tuple[str, bytes]], root: Path, known_sha, max_mb: 
         if twin:
             out.append(Upload(name, duplicate_of=twin))
             continue
+        try:
+            out.append(Upload(name, path=_store(root, sha, safe_name(name), data)))
+        except OSError as exc:  # a full disk or an odd file system refuses this file, not the batch
+            out.append(Upload(name, problem=f"cannot save the file: {exc.strerror or exc}"))
+            continue
         seen[sha] = name
-        out.append(Upload(name, path=_store(root, sha, safe_name(name), data)))
     return out
 
 

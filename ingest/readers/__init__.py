@@ -1,20 +1,41 @@
 """Read one file into a Document of physical pages, whatever its format."""
 from __future__ import annotations
 
+import codecs
+from dataclasses import replace
 from pathlib import Path
 
-from index.records import Document
-from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, ReadError  # noqa: F401 - the package's names
+from index.control_chars import one_line, remove_controls
+from index.records import Document, Page
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError  # noqa: F401 - the package's names
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 )
 
-def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT) -> Document:
+# Bytes that no text file holds (C0 controls but tab, newlines, form feed and ESC, which colour logs use).
+_CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27}) + b"\x7f"
+_MAX_CONTROL_SHARE = 0.05  # random bytes hold ~11% of these; text holds none
+# UTF-16/32 text legitimately holds NUL bytes (the UTF-32-LE BOM starts with the UTF-16-LE one).
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+
+
+def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document:
     """Read a supported file into a Document, or raise ReadError with a one-line reason.
 
     `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).
+    Control characters are removed from the text and title, whatever the format.
     """
+    doc = _read(path, doc_id, pdf_text, limits)
+    limits.check(len(doc.pages), sum(len(p.text) for p in doc.pages))
+    pages = tuple(Page(p.doc_id, p.number, remove_controls(p.text)) for p in doc.pages)
+    if not any(p.text.strip() for p in pages):
+        raise ReadError("no text (the file holds only control characters)")
+    metadata = {key: one_line(value) for key, value in doc.metadata.items()}
+    return replace(doc, title=one_line(doc.title) or one_line(path.stem) or doc_id, pages=pages, metadata=metadata)
+
+
+def _read(path: Path, doc_id: str, pdf_text: str, limits: Limits) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
@@ -30,7 +51,9 @@ def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT) -> 
     if suffix == ".pdf":
         from ingest.readers.pdf import read_pdf
 
-        return read_pdf(data, doc_id, path.stem, engine=pdf_text)
+        return read_pdf(data, doc_id, path.stem, engine=pdf_text, limits=limits)
+    if binary(data):
+        raise ReadError("binary file, not text (it holds NUL bytes or many control characters)")
     if suffix in (".html", ".htm"):
         from ingest.readers.html import read_html
 
@@ -38,3 +61,13 @@ def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT) -> 
     from ingest.readers.text import read_text
 
     return read_text(data, doc_id, path.stem, markdown=suffix in (".md", ".markdown"))
+
+
+def binary(data: bytes) -> bool:
+    """Whether bytes are a binary file rather than text: NUL bytes, or a high share of control bytes."""
+    if data.startswith(_WIDE_BOMS):
+        return False
+    if b"\x00" in data:
+        return True
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    return controls > _MAX_CONTROL_SHARE * len(data)

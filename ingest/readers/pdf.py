@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, PdfReadWarning
 
 from index.records import Document, Page
-from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, ReadError
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError
 
 _METADATA_KEYS = {
     "/Author": "author",
@@ -36,15 +37,20 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", category=PdfReadWarning)
 
 
-def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = DEFAULT_PDF_TEXT) -> Document:
-    """Parse PDF bytes into a Document with one Page per physical page, its text read by `engine`."""
+def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document:
+    """Parse PDF bytes into a Document with one Page per physical page, its text read by `engine`.
+
+    Reading stops with ReadError('too much text ...') as soon as the pages or their text pass `limits`:
+    pages can share one content stream, so a small file can expand to billions of characters.
+    """
     if engine not in PDF_TEXT_ENGINES:
         raise ValueError(f"unknown PDF text engine {engine!r}: use one of {', '.join(PDF_TEXT_ENGINES)}")
     reader = _open(data)
     pages = _pages(reader)
-    texts = _pdfium_texts(data, len(pages)) if engine == "pdfium" else None
+    limits.check(len(pages), 0)
+    texts = _pdfium_texts(data, len(pages), limits) if engine == "pdfium" else None
     info = {**_metadata(reader), "text_from": "pdfium" if texts else "pypdf"}  # stored: which engine read it
-    texts = texts or [_page_text(page) for page in pages]
+    texts = texts or _within(limits, (_page_text(page) for page in pages))
     if not texts:
         raise ReadError("PDF has no pages")
     if not any(text.strip() for text in texts):
@@ -85,6 +91,17 @@ def _pages(reader: PdfReader) -> list[Any]:
         raise ReadError(f"not a readable PDF: {_short(exc)}") from exc
 
 
+def _within(limits: Limits, texts: Iterator[str]) -> list[str]:
+    """The page texts, read one by one until their characters pass the limit."""
+    read: list[str] = []
+    chars = 0
+    for text in texts:
+        read.append(text)
+        chars += len(text)
+        limits.check(len(read), chars)
+    return read
+
+
 def _page_text(page: Any) -> str:
     """The text of one page; a page pypdf cannot parse reads as empty, keeping numbering."""
     try:
@@ -94,7 +111,7 @@ def _page_text(page: Any) -> str:
     return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _pdfium_texts(data: bytes, count: int) -> list[str] | None:
+def _pdfium_texts(data: bytes, count: int, limits: Limits) -> list[str] | None:
     """Every page's text read by PDFium, in pypdf's form; None when PDFium sees other pages than pypdf."""
     import pypdfium2 as pdfium
 
@@ -105,7 +122,7 @@ def _pdfium_texts(data: bytes, count: int) -> list[str] | None:
     try:
         if len(pdf) != count:
             return None  # page numbers must not depend on the engine
-        return [_pdfium_page_text(pdf, index) for index in range(count)]
+        return _within(limits, (_pdfium_page_text(pdf, index) for index in range(count)))
     finally:
         pdf.close()
 

@@ -1,0 +1,40 @@
+"""Control characters from documents and file names: removed from stored text, shown escaped when printed.
+
+A document can hold ESC sequences (clear the screen, OSC 8 links, OSC 52 clipboard writes, window
+titles) that a terminal would obey if we printed them; file names can hold newlines that split a
+printed line. Ingest removes C0/C1 controls from text and titles, and every print point shows
+whatever is still not printable as a visible escape such as `\\x1b`.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# C0 and C1 controls and DEL, except tab, newline and form feed (a page break in text files).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f]")
+# Unicode categories a terminal does not show as themselves: controls, format characters (bidi
+# overrides, zero-width), surrogates, private use, unassigned, line and paragraph separators.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_SHOWN = frozenset({"\u00ad"})  # a soft hyphen is common in PDF text and harmless
+
+
+def remove_controls(text: str) -> str:
+    """The text without C0/C1 control characters other than tab, newline and form feed."""
+    return _CONTROLS.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """The text without controls, its whitespace runs made single spaces (for titles)."""
+    return " ".join(remove_controls(text).split())
+
+
+def visible(text: str, keep_lines: bool = False) -> str:
+    """The text with every non-printable character escaped (`\\x1b`, `\\n`); `keep_lines` keeps newlines and tabs."""
+    if text.isprintable():
+        return text
+    kept = "\n\t" if keep_lines else ""
+    return "".join(ch if ch in kept or not _hidden(ch) else ascii(ch)[1:-1] for ch in text)
+
+
+def _hidden(ch: str) -> bool:
+    return unicodedata.category(ch) in _HIDDEN and ch not in _SHOWN
