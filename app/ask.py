@@ -5,23 +5,10 @@ import json
 import sys
 from collections.abc import Callable
 
-from app.config import Config, UserError
+from app import wiring
+from app.config import Config
 from index.control_chars import visible
-from index.store import Library
 from qa.records import Answer
-
-
-def engine_for(config: Config, library, mode: str | None = None):
-    """The answer engine wired from configuration: library, embedder, verifier, model server."""
-    from index.embedder import SentenceTransformerEmbedder, default_model
-    from qa.engine import AnswerEngine, Settings
-    from qa.llm import LLMClient
-    from qa.verifiers import make_verifier
-    mode = mode or config.answer_mode
-    embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
-    needs_llm = mode != "extractive" or config.verifier == "llm-judge"
-    llm = LLMClient(config.server_url) if needs_llm else None
-    return AnswerEngine(library, embedder, make_verifier(config.verifier, embedder, llm), llm, Settings(mode=mode))
 
 
 def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) -> None:
@@ -75,32 +62,22 @@ def snippet(text: str, width: int = 160) -> str:
     return visible(flat if len(flat) <= width else flat[:width].rsplit(" ", 1)[0] + " …")
 
 
-def _answering(config: Config, args):
-    """The open library, its answer engine and the filters the flags ask for."""
-    from index.search import Filters
-    library = Library.open(config.library)
-    if library.count("documents") == 0:
-        library.close()
-        raise UserError(f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}")
-    filters = Filters(tuple(library.resolve(d) for d in args.doc), tuple(args.tag))
-    return library, engine_for(config, library, args.mode), filters
-
-
 def cmd_ask(args, config: Config) -> int:
     """groundwork ask QUESTION : a verified answer with its sources."""
-    library, engine, filters = _answering(config, args)
-    with library:
-        answer = ask_once(engine, args.question, args.json, filters=filters)
+    with wiring.answering_library(config) as library:
+        chosen = wiring.filters(library, args.doc, args.tag)
+        answer = ask_once(wiring.answer_engine(config, library, args.mode), args.question, args.json, filters=chosen)
     return 0 if answer.complete else 1
 
 
 def cmd_chat(args, config: Config) -> int:
     """groundwork chat : questions in a conversation, one per line, until an empty line or end of input."""
-    library, engine, filters = _answering(config, args)
     history: list[tuple[str, str]] = []
-    with library:
+    with wiring.answering_library(config) as library:
+        chosen = wiring.filters(library, args.doc, args.tag)
+        engine = wiring.answer_engine(config, library, args.mode)
         while (question := _read_question()) is not None:
-            answer = ask_once(engine, question, False, history=history, filters=filters)
+            answer = ask_once(engine, question, False, history=history, filters=chosen)
             history.append((answer.query, answer.text))
     return 0
 

@@ -7,8 +7,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from app.config import Config, ConfigError, UserError, load_config
+from app import wiring
+from app.config import Config, UserError, load_config
 from index.control_chars import visible
+from index.errors import GroundworkError
+from qa.records import MODES
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
@@ -23,25 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; what was committed stays in the library, and the next run resumes", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - every known failure is shown as one line
-        if not _is_user_error(exc):
-            raise
+    except GroundworkError as exc:  # every known failure is shown as one line
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-
-
-def _is_user_error(exc: Exception) -> bool:
-    from index.embedder import EmbedderError
-    from index.store import LibraryError
-    from app.models import ModelError
-    from app.serve import ServeError
-    from qa.engine import QuestionError
-    from qa.llm import LLMError
-    from eval.halueval import DatasetError
-    from qa.verify import VerifierError
-    from ingest.ray_engine import ClusterError
-    return isinstance(exc, (UserError, ConfigError, LibraryError, EmbedderError, QuestionError, LLMError,
-                            ModelError, ServeError, VerifierError, DatasetError, ClusterError))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         if name == "ask":
             p.add_argument("question")
             p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
-        p.add_argument("--mode", choices=["extractive", "guided", "generative"],
+        p.add_argument("--mode", choices=MODES,
                        help="extractive quotes, guided lets the model pick a quote, generative writes")
         p.add_argument("--doc", action="append", default=[], help="only this document (repeatable)")
         p.add_argument("--tag", action="append", default=[], help="only documents with this tag (repeatable)")
@@ -115,32 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _embedder(config: Config):
-    from index.embedder import SentenceTransformerEmbedder, default_model
-    return SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
-
-
-def _open(config: Config, create: bool = False):
-    from index.store import Library
-    return Library.open(config.library, create=create, mode=config.library_mode)
-
-
 def cmd_ingest(args, config: Config) -> int:
     """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
-    from ingest.pipeline import IngestOptions
-    from ingest.readers import Limits
-    from ingest.report import JobReport
-    options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap,
-                            max_file_mb=config.max_file_mb, tags=tuple(args.tag),
-                            parse_workers=config.parse_workers, pdf_text=config.pdf_text,
-                            limits=Limits(config.max_pages, config.max_chars))
-    report = JobReport(engine=args.engine)
-    with _open(config, create=True) as library, _progress() as bar:
-        for result in _ingest_results(args, config, library, options):
-            report.add(result)
+    with _progress() as bar:
+        def show(result, report) -> None:
             _report_file(result, args.json, bar)
             _advance(bar, report.started, report.pages, report.chunks)
-        total_docs = library.count("documents")
+        report, total_docs = wiring.ingest(config, args.paths, args.tag, args.engine, args.ray_address, show)
     s = report.summary()
     if args.report:
         report.write(args.report)
@@ -150,21 +118,6 @@ def cmd_ingest(args, config: Config) -> int:
                f"library {config.library} holds {total_docs} documents")
     print(summary, file=sys.stderr if args.json else sys.stdout)
     return EXIT_FAILED_FILES if s["failed"] else 0
-
-
-def _ingest_results(args, config: Config, library, options):
-    """The chosen engine's results, one per file; both engines write through the same Library methods."""
-    from functools import partial
-    from index.embedder import SentenceTransformerEmbedder, default_model
-    make_embedder = partial(SentenceTransformerEmbedder, config.embedding_model or default_model(),
-                            backend=config.embedding_backend)
-    embedder = make_embedder()
-    library.check_model(embedder.name)
-    if args.engine == "ray":
-        from ingest.ray_engine import ingest_ray
-        return ingest_ray(args.paths, library, make_embedder, embedder.name, options, address=args.ray_address)
-    from ingest.pipeline import ingest
-    return ingest(args.paths, library, embedder, options)
 
 
 def _progress():
@@ -194,19 +147,17 @@ def _report_file(result, as_json: bool, bar) -> None:
 def cmd_search(args, config: Config) -> int:
     """groundwork search QUERY : print the best passages with document, page and score."""
     from app.ask import snippet
-    from index.search import Filters, search
+    from index.search import search
     if not args.query.strip():
         raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
     if args.k < 1:
         raise UserError("-k must be at least 1")
-    with _open(config) as library:
-        filters = Filters(tuple(library.resolve(d) for d in args.doc), tuple(args.tag))
-        passages = search(library, _embedder(config), args.query, args.k, args.mode, filters)
+    with wiring.open_library(config) as library:
+        chosen = wiring.filters(library, args.doc, args.tag)
+        passages = search(library, wiring.embedder(config), args.query, args.k, args.mode, chosen)
         empty = library.count("documents") == 0
     if not passages:
-        print("no passages found" if not empty else
-              f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}",
-              file=sys.stderr)
+        print(wiring.empty_library(config) if empty else "no passages found", file=sys.stderr)
     for rank, p in enumerate(passages, start=1):
         c = p.chunk
         if args.json:
@@ -231,25 +182,16 @@ def cmd_models(args, config: Config) -> int:
 def cmd_serve(args, config: Config) -> int:
     """groundwork serve : vLLM on 127.0.0.1 until Ctrl-C (or in the background with --detach)."""
     from app import serve
-    from app.models import resolve_model
     port = args.port or config.serve_port
     if args.stop:
         print(serve.stop_detached(port))
         return 0
-    if args.detach and (running := serve.detached(port)):
-        print(running)
-        return 0
-    model = resolve_model(args.model or config.llm_model)
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
-    server = serve.start_server(model, port=port, max_model_len=config.max_model_len, dtype=config.llm_dtype,
-                                eager=config.eager, progress=say)
-    print(server.url)
     if args.detach:
-        serve.record_detached(server, port)
-        print(f"running in the background (pid {server.pid}, log {server.log_path}); "
-              f"stop it with: groundwork serve --stop", file=sys.stderr)
+        print(wiring.background_model_server(config, port, say=say, model=args.model))
         return 0
+    server = wiring.start_model_server(config, port, say=say, model=args.model)
+    print(server.url)
     print("serving; Ctrl-C stops it", file=sys.stderr)
     try:
         server.process.wait()
@@ -263,7 +205,7 @@ def cmd_serve(args, config: Config) -> int:
 
 def cmd_docs(args, config: Config) -> int:
     """groundwork docs : list documents and files that failed."""
-    with _open(config) as library:
+    with wiring.open_library(config) as library:
         docs, failures = library.documents(), library.failures()
     for d in docs:
         if args.json:
@@ -284,12 +226,10 @@ def cmd_docs(args, config: Config) -> int:
 
 def cmd_delete(args, config: Config) -> int:
     """groundwork delete DOC : remove a document from the library."""
-    with _open(config) as library:
-        library.lock_for_writing()
+    with wiring.write_library(config) as library:
         doc_id = library.resolve(args.doc)
         info = library.document(doc_id)
         library.delete_document(doc_id)
-        library.save_vectors()
     print(f"deleted {visible(info.title)} ({doc_id}): {info.pages} pages, {info.chunks} chunks")
     return 0
 

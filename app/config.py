@@ -10,7 +10,11 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from app.serve import DTYPES
-from ingest.readers import PDF_TEXT_ENGINES, Limits
+from index.errors import GroundworkError
+from ingest.pipeline import IngestOptions
+from ingest.readers import PDF_TEXT_ENGINES
+
+_INGEST = IngestOptions()  # the ingest settings' defaults are written once, there
 
 
 @dataclass(frozen=True)
@@ -20,14 +24,14 @@ class Config:
     library: str = "library"
     embedding_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embedding_backend: str = "auto"
-    chunk_tokens: int = 256
-    chunk_overlap: int = 32
-    max_file_mb: float = 200.0
-    max_pages: int = Limits.max_pages  # per document; more fails that file with "too much text"
-    max_chars: int = Limits.max_chars  # per document, counted while parsing, so a PDF bomb stops early
+    chunk_tokens: int = _INGEST.max_tokens
+    chunk_overlap: int = _INGEST.overlap
+    max_file_mb: float = _INGEST.max_file_mb
+    max_pages: int = _INGEST.limits.max_pages  # per document; more fails that file with "too much text"
+    max_chars: int = _INGEST.limits.max_chars  # per document, counted while parsing, so a PDF bomb stops early
     library_mode: int = 0o700  # permissions of a new library folder, written in octal ("750" shares it with a group)
-    parse_workers: int = 1
-    pdf_text: str = "pypdf"  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
+    parse_workers: int = _INGEST.parse_workers
+    pdf_text: str = _INGEST.pdf_text  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
     answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
     llm_url: str = ""    # an OpenAI-compatible server; empty: the one `groundwork serve` starts
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct
@@ -54,11 +58,11 @@ _CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES, "llm_eager": ("au
 _READERS = {"library_mode": lambda value: _octal_mode(str(value))}
 
 
-class UserError(Exception):
+class UserError(GroundworkError):
     """A mistake the user can fix: printed as one line, never as a traceback."""
 
 
-class ConfigError(Exception):
+class ConfigError(GroundworkError):
     """A setting that cannot be used, said in one line."""
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
+from app import wiring
 from app.config import Config, UserError
+from eval.questions import HALUEVAL_QA
+from qa.records import MODES
 
 EXIT_FAILED = 1
 
@@ -21,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--dataset", required=True, help="question-set or feedback JSONL, or halueval-qa")
     p.add_argument("--library", help="library folder (default: $GROUNDWORK_LIBRARY, else ./library)")
     p.add_argument("--out", required=True, help="folder for the report files")
-    p.add_argument("--mode", choices=["extractive", "guided", "generative"], help="answer mode (default: configured)")
+    p.add_argument("--mode", choices=MODES, help="answer mode (default: configured)")
     p.add_argument("--workers", type=int, help="questions answered at once (default 4 with a model, else 1)")
     p.add_argument("--sample", type=int, help="a seeded sample of this many questions (halueval-qa: default 100)")
     p.add_argument("--seed", type=int, default=0)
@@ -60,18 +62,17 @@ def cmd_run(args, config: Config) -> int:
     from eval import report
     from eval.compare import gate_failures, parse_gates
     from eval.run import run_questions
-    from index.store import Library
     try:
         under, over = parse_gates(args.fail_under), parse_gates(args.fail_over)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     out = Path(args.out)
-    questions = _questions(args, config, out)
-    with Library.open(config.library) as library:
-        if library.count("documents") == 0:
-            raise UserError(f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}")
+    if args.dataset == HALUEVAL_QA and not args.split:
+        print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
+    questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
+    with wiring.answering_library(config) as library:
         dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
-        engine, grader, meta = wiring(config, library, mode=args.mode, judge=args.judge, dataset=dataset)
+        engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
@@ -86,48 +87,6 @@ def cmd_run(args, config: Config) -> int:
     if errors:
         print(f"{errors} questions failed; see their 'error' in {out / 'report.json'}", file=sys.stderr)
     return EXIT_FAILED if failures or errors else 0
-
-
-def _questions(args, config: Config, out: Path):
-    """The dataset's questions; for halueval-qa its knowledge passages are first ingested into the library."""
-    from eval import questions as qs
-    if args.dataset != qs.HALUEVAL_QA:
-        return qs.load(args.dataset, args.sample, args.seed, args.split)
-    if args.split:
-        raise UserError(f"{qs.HALUEVAL_QA} has no dev/test split; drop --split")
-    found, docs = qs.halueval_questions(args.sample or 100, args.seed)
-    paths = qs.write_docs(docs, out / "halueval-docs")
-    from app.cli import cmd_ingest
-    print(f"ingesting {len(paths)} HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
-    ingest_args = type("Args", (), {"paths": [str(out / "halueval-docs")], "tag": ["halueval-qa"], "json": False})
-    if cmd_ingest(ingest_args, config) != 0:
-        raise UserError(f"ingesting the HaluEval passages into {config.library} failed; see the lines above")
-    return found
-
-
-def wiring(config: Config, library, *, mode: str | None, judge: bool, dataset: str):
-    """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
-    from app.ask import engine_for
-    from eval.checkers import ClaimJudge, SentenceChecker
-    from eval.grade import Grader, doc_names
-    from eval.run import MeteredLLM
-    from qa.llm import LLMClient
-    from qa.verify import PARAMS_PATH, VerifierParams
-    engine = engine_for(config, library, mode)
-    if engine.llm is not None:
-        engine.llm = MeteredLLM(engine.llm)
-    if judge:
-        checker = ClaimJudge(LLMClient(config.server_url))
-    else:
-        threshold = VerifierParams.load().threshold
-        checker = SentenceChecker(engine.verifier, f"sentence-level FeatureVerifier ({PARAMS_PATH.name}, "
-                                                   f"threshold {threshold:.3f})")
-    embedder = engine.embedder
-    grader = Grader(checker, doc_names(library.documents()), lambda texts: embedder.embed(texts, kind="document"))
-    meta = {"dataset": dataset, "library": str(config.library), "mode": engine.settings.mode,
-            "model": engine.llm.model if engine.llm else None, "checker": checker.name,
-            "embedder": embedder.name, "settings": asdict(engine.settings), "command": " ".join(sys.argv[1:])}
-    return engine, grader, meta
 
 
 def _bar(total: int):
@@ -162,14 +121,12 @@ def cmd_compare(args, config: Config) -> int:
 def cmd_detector(args, config: Config) -> int:
     """groundwork eval detector --dataset D : the verifier's figures as a hallucination detector."""
     from eval import detector
-    from index.embedder import SentenceTransformerEmbedder, default_model
-    from qa.verify import FeatureVerifier, VerifierParams
+    from qa.verify import VerifierParams
     pairs = detector.labelled_pairs(args.dataset, args.sample or None, args.seed)
     if not pairs:
         raise UserError(f"dataset {args.dataset} holds no labelled claims")
-    embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
     with _bar(len(pairs)) as bar:
-        result = detector.measure(pairs, FeatureVerifier(embedder), lambda done, _: setattr(bar, "n", done) or bar.refresh())
+        result = detector.measure(pairs, wiring.detector_verifier(config), lambda done, _: setattr(bar, "n", done) or bar.refresh())
     result = {"dataset": args.dataset, **result,
               "verifier": f"FeatureVerifier, threshold {VerifierParams.load().threshold:.3f}"}
     if args.out:
@@ -184,12 +141,10 @@ def cmd_generate(args, config: Config) -> int:
     """groundwork eval generate --n N --out FILE : draft questions from the library for review."""
     from eval.generate import draft
     from eval.questions import write_jsonl
-    from index.store import Library
-    from qa.llm import LLMClient
     if args.n < 1:
         raise UserError("--n must be at least 1")
-    with Library.open(config.library) as library, _bar(args.n) as bar:
-        rows, rejected = draft(library, LLMClient(config.server_url), args.n, args.seed,
+    with wiring.open_library(config) as library, _bar(args.n) as bar:
+        rows, rejected = draft(library, wiring.llm(config), args.n, args.seed,
                                lambda done, _: setattr(bar, "n", done) or bar.refresh())
     write_jsonl(rows, Path(args.out))
     print(f"wrote {len(rows)} draft questions to {args.out} ({rejected} chunks gave no usable question); "

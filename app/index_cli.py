@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from app import wiring
 from app.config import Config
 
 
@@ -19,10 +20,8 @@ def register(sub) -> argparse.ArgumentParser:
 
 def cmd_index(args, config: Config) -> int:
     """groundwork index rebuild : exact or IVF by size, saved atomically; prints what it built."""
-    from index.store import Library
     start = time.monotonic()
-    with Library.open(config.library) as library:
-        library.lock_for_writing()
+    with wiring.write_library(config) as library:
         built = library.rebuild_vectors()
     s = built.settings
     probes = f", nprobe {s.nprobe}, measured recall@10 {s.measured_recall:.3f}" if s.kind != "flat" else ""

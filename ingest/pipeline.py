@@ -29,7 +29,7 @@ import numpy as np
 from index.records import Chunk, Document
 from index.store import Library, Source
 from ingest.chunking import chunk_pages
-from ingest.readers import SUPPORTED_SUFFIXES, Limits, ReadError, read_document
+from ingest.readers import DEFAULT_PDF_TEXT, SUPPORTED_SUFFIXES, Limits, ReadError, read_document
 
 if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is needed here
     from index.embedder import Embedder
@@ -44,7 +44,7 @@ class IngestOptions:
     max_file_mb: float = 200.0
     tags: tuple[str, ...] = ()
     parse_workers: int = 1
-    pdf_text: str = "pypdf"  # or "pdfium": ~7x faster PDF parsing (readers/pdf.py)
+    pdf_text: str = DEFAULT_PDF_TEXT  # or "pdfium": ~7x faster PDF parsing (readers/pdf.py)
     limits: Limits = Limits()  # pages and characters per document, checked while parsing
     batch_chunks: int = 64  # embed at least this many chunks at once, across small files
     checkpoint_seconds: float = 30.0
@@ -108,13 +108,10 @@ def _wanted(path: Path, root: Path) -> bool:
 
 def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,
            options: IngestOptions = IngestOptions()) -> Iterator[FileResult]:
-    """Ingest every supported file under `paths`, yielding one result per file as it lands."""
+    """Ingest every supported file under `paths` into a library open for writing, one result per file as it lands."""
     pending: dict[str, Pending] = {}
     yield from with_links(triage_all(paths, library, options, pending))
-    try:
-        yield from with_links(_parse_embed_write(library, embedder, list(pending.values()), options))
-    finally:
-        library.save_vectors()
+    yield from with_links(_parse_embed_write(library, embedder, list(pending.values()), options))
 
 
 def with_links(results: Iterable[FileResult]) -> Iterator[FileResult]:
@@ -128,8 +125,7 @@ def with_links(results: Iterable[FileResult]) -> Iterator[FileResult]:
 
 def triage_all(paths: Iterable[str | Path], library: Library, options: IngestOptions,
                pending: dict[str, Pending]) -> Iterator[FileResult]:
-    """Take the writer lock, settle every file that needs no parsing, and queue the rest in `pending`."""
-    library.lock_for_writing()
+    """Settle every file that needs no parsing, and queue the rest in `pending`."""
     files, failed = discover(paths)
     for result in failed:
         yield fail(library, result.path, result.error)
@@ -255,7 +251,7 @@ def _die_with_parent(parent: int) -> None:
             os._exit(1)
 
 
-def parse_file(path: str, doc_id: str, pdf_text: str = "pypdf", limits: Limits = Limits()) -> Document | str:
+def parse_file(path: str, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document | str:
     """Read one file into a Document, or return why it cannot be read (runs in a worker)."""
     try:
         return read_document(Path(path), doc_id, pdf_text, limits)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.errors import GroundworkError
 from index.store import Library
 from ingest.chunking import chunk_pages
 from ingest.pipeline import (FileResult, IngestOptions, Pending, checkpoint, fail, parse_file, triage_all,
@@ -29,7 +30,7 @@ from ingest.readers import Limits
 WORKER_CPUS = 0.5
 
 
-class ClusterError(RuntimeError):
+class ClusterError(GroundworkError):
     """The Ray cluster cannot be reached or started; said in one line."""
 
 
@@ -40,13 +41,11 @@ def ingest_ray(paths: Iterable[str | Path], library: Library, make_embedder: Cal
     pending: dict[str, Pending] = {}
     yield from with_links(triage_all(paths, library, options, pending))
     if not pending:
-        library.save_vectors()
         return
     started = _connect(address)
     try:
         yield from with_links(_run(library, make_embedder, model, list(pending.values()), options, embed_workers))
     finally:
-        library.save_vectors()
         if started:
             import ray
             ray.shutdown()
@@ -101,7 +100,6 @@ def _run(library: Library, make_embedder: Callable, model: str, todo: list[Pendi
         except StopIteration:
             return
         except RayError as exc:  # a worker died (killed, out of memory): committed documents stay
-            library.save_vectors()
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ClusterError(f"a Ray worker died mid-job ({reason}); every document written so far is kept: "
                                "run the same command again to finish") from None

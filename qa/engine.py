@@ -21,18 +21,18 @@ from qa import prompt
 from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
-from qa.records import Answer, Citation, Sentence
+from qa.records import MODES, Answer, Citation, Sentence
 from qa.rewrite import standalone_question
+from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
     from qa.verify import Verifier
 
-MODES = ("extractive", "guided", "generative")
 MAX_QUESTION_CHARS = 2000
 
 
-class QuestionError(ValueError):
+class QuestionError(GroundworkError):
     """A question that cannot be asked, said in one line."""
 
 

@@ -11,13 +11,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import openai
+from index.errors import GroundworkError
 
 from qa.special_tokens import served_special_tokens
 
 DEFAULT_CONTEXT = 2048  # when the server does not say (vLLM does, as max_model_len)
 
 
-class LLMError(RuntimeError):
+class LLMError(GroundworkError):
     """The model server cannot be reached or refused a request, said in one line."""
 
 

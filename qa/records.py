@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from index.records import Passage
 
+MODES = ("extractive", "guided", "generative")  # how an answer is written (DESIGN.md, Answer modes)
+
 
 @dataclass(frozen=True)
 class Citation:

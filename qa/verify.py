@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from index.records import Passage
+from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -46,7 +47,7 @@ yourselves yes yeah well oh sure like know think really many much one may might 
 """.split()) | _NEGATIONS
 
 
-class VerifierError(RuntimeError):
+class VerifierError(GroundworkError):
     """Verifier parameters that cannot be read or do not fit these features, said in one line."""
 
 

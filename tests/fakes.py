@@ -1,4 +1,4 @@
-"""Deterministic fakes for unit tests: a hash-based embedder that needs no model."""
+"""Deterministic fakes for unit tests: a hash-based embedder that needs no model, and documents stored with it."""
 from __future__ import annotations
 
 import hashlib
@@ -6,6 +6,10 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+
+from index.records import Chunk, Document, Page
+from index.store import Library, Source
+from ingest.chunking import chunk_id
 
 _WORD = re.compile(r"\S+")
 
@@ -36,3 +40,18 @@ def _unit(dim: int) -> np.ndarray:
     v = np.zeros(dim, np.float32)
     v[0] = 1.0
     return v
+
+
+def make_doc(doc_id: str, texts: list[str], title: str = "Doc") -> tuple[Document, list[Chunk]]:
+    """A document of one page per text, each page one chunk, with the chunk ids ingest would give them."""
+    pages = tuple(Page(doc_id, i + 1, t) for i, t in enumerate(texts))
+    chunks = [Chunk(chunk_id(doc_id, i), doc_id, i + 1, 0, len(t), t) for i, t in enumerate(texts)]
+    return Document(doc_id, title, pages), chunks
+
+
+def put(lib: Library, path: str, doc_id: str, texts: list[str], title: str = "Doc", tags=()) -> str:
+    """Store a made document in a library open for writing, embedded by HashEmbedder; 'added' or 'updated'."""
+    doc, chunks = make_doc(doc_id, texts, title)
+    source = Source(path, doc_id, 10, 1)
+    emb = HashEmbedder()
+    return lib.write_document(doc, doc_id * 4, chunks, emb.embed([c.text for c in chunks]), source, emb.name, tags)

@@ -45,6 +45,16 @@ def write_small_corpus(docs) -> None:
     (docs / "faq.md").write_text("# FAQ\n\nThe warranty of the pump lasts two years.\n")
 
 
+FILES = 24  # reports written by write_reports
+
+
+def write_reports(docs: Path) -> Path:
+    """FILES three-page PDFs, big enough that a kill lands mid-run."""
+    docs.mkdir()
+    for i in range(FILES):
+        write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
+                                                 for p in range(1, 4)])
+    return docs
 def write_shared_pages(path: Path, pages: int, lines: int, line: str = "Open the valve before priming the pump. ") -> Path:
     """A small PDF whose `pages` pages all draw one content stream of `lines` lines: its text grows with pages, its size does not."""
     first_page = io.BytesIO()

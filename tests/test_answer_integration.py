@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from vllm_server import vllm_server
 
-from app.cli import main
 from index.embedder import SentenceTransformerEmbedder
 from index.store import Library
 from qa.engine import AnswerEngine, Settings
@@ -22,11 +21,8 @@ vllm = vllm_server()
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    root = tmp_path_factory.mktemp("answers") / "lib"
-    assert main(["ingest", str(ROOT / "samples" / "R-data.pdf"), str(ROOT / "samples" / "R-intro.pdf"),
-                 "--library", str(root)]) == 0
-    with Library.open(root) as lib:
+def library(sample_library):
+    with Library.open(sample_library("R-data.pdf", "R-intro.pdf")) as lib:
         yield lib
 
 

@@ -6,22 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pdfs import write_small_corpus
 
 from app.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A small library of two PDFs and a Markdown file, ingested once for the module."""
-    base = tmp_path_factory.mktemp("cli")
-    docs = base / "docs"
-    write_small_corpus(docs)
-    lib = base / "lib"
-    code = main(["ingest", str(docs), "--library", str(lib), "--json", "--tag", "manuals"])
-    return docs, lib, code
 
 
 def lines(out: str) -> list[dict]:

@@ -3,12 +3,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from llm_server import FakeLLM, Reply
-from test_cli import ROOT, built  # noqa: F401 - the module's small real library
 
 from app.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -18,7 +20,7 @@ def llm(monkeypatch):
         yield server
 
 
-def test_ask_json_quotes_and_cites_the_page(built, capsys):  # noqa: F811
+def test_ask_json_quotes_and_cites_the_page(built, capsys):
     _, lib, _ = built
     assert main(["ask", "How long does the warranty of the pump last?", "--library", str(lib), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
@@ -28,7 +30,7 @@ def test_ask_json_quotes_and_cites_the_page(built, capsys):  # noqa: F811
     assert all(s["supported"] for s in answer["sentences"])
 
 
-def test_ask_streams_a_generated_answer_then_shows_what_was_verified(built, llm, capsys):  # noqa: F811
+def test_ask_streams_a_generated_answer_then_shows_what_was_verified(built, llm, capsys):
     _, lib, _ = built
     def reply(body):  # cite the passage that holds the warranty, as a model would
         blocks = body["messages"][1]["content"].split("<passage n=")[1:]
@@ -44,7 +46,7 @@ def test_ask_streams_a_generated_answer_then_shows_what_was_verified(built, llm,
     assert "lasts two years" in verified and "not supported" in verified and "Sources:" in verified
 
 
-def test_a_server_dying_mid_answer_is_marked_incomplete_with_exit_1(built, llm, capsys):  # noqa: F811
+def test_a_server_dying_mid_answer_is_marked_incomplete_with_exit_1(built, llm, capsys):
     _, lib, _ = built
     llm.queue(Reply("The warranty of the pump lasts two years [1]. And", cut_after=9))
     code = main(["ask", "How long does the warranty of the pump last?", "--library", str(lib),
@@ -52,7 +54,7 @@ def test_a_server_dying_mid_answer_is_marked_incomplete_with_exit_1(built, llm, 
     assert code == 1 and json.loads(capsys.readouterr().out)["complete"] is False
 
 
-def test_chat_rewrites_follow_ups(built, capsys, monkeypatch):  # noqa: F811
+def test_chat_rewrites_follow_ups(built, capsys, monkeypatch):
     _, lib, _ = built
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("How do I fit a linear regression model?\n"
                                                                  "and plot it?\n"))
@@ -62,7 +64,7 @@ def test_chat_rewrites_follow_ups(built, capsys, monkeypatch):  # noqa: F811
     assert "searched for: and plot it? (" in captured.err
 
 
-def test_ask_errors_are_one_line_and_say_what_to_run(built, tmp_path):  # noqa: F811
+def test_ask_errors_are_one_line_and_say_what_to_run(built, tmp_path):
     _, lib, _ = built
     env = {**os.environ, "GROUNDWORK_LLM_URL": "http://127.0.0.1:9/v1"}
     cases = [

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from llm_server import FakeLLM
-from test_cli import built  # noqa: F401 - the module's small real library
 
 from app.cli import main
 
@@ -77,7 +76,7 @@ def test_escape_sequences_and_newlines_never_reach_the_terminal(tmp_path, capsys
     assert "Title ]0;owned[2J" in out  # the title as stored: its control characters removed at ingest
 
 
-def test_an_answer_streamed_from_the_model_is_shown_escaped(built, capsys, monkeypatch):  # noqa: F811
+def test_an_answer_streamed_from_the_model_is_shown_escaped(built, capsys, monkeypatch):
     _, lib, _ = built
     with FakeLLM() as server:
         monkeypatch.setenv("GROUNDWORK_LLM_URL", server.url)

@@ -109,7 +109,7 @@ def library(tmp_path_factory):
     """A library that is not the samples: two small PDFs and a Markdown file, as ingest stores them."""
     base = tmp_path_factory.mktemp("drafts")
     write_small_corpus(base / "docs")
-    with Library.open(base / "lib", create=True) as lib:
+    with Library.writing(base / "lib", create=True) as lib:
         assert {r.status for r in ingest([base / "docs"], lib, HashEmbedder())} == {"added"}
     return base / "lib"
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from index.embedder import DEFAULT_NAME, EmbedderError, SentenceTransformerEmbedder, default_model
+from index.errors import GroundworkError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 QUESTIONS = ["How do I read data from a file?", "How do I make a vector of numbers?", "What is a factor?",
@@ -162,7 +163,7 @@ def test_a_bad_model_path_is_one_clear_line(tmp_path):
     assert embedder.name == missing
     with pytest.raises(EmbedderError) as info:
         embedder.embed(["text"], kind="query")
-    assert isinstance(info.value, RuntimeError)
+    assert isinstance(info.value, GroundworkError)  # the CLI prints it as one line
     assert missing in str(info.value) and "\n" not in str(info.value)
 
 

@@ -2,25 +2,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from test_eval_run import groundwork
 from vllm_server import vllm_server
 
 from app.cli import main
 from eval.dataset import DEFAULT_DATASET
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
 vllm = vllm_server()
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    root = tmp_path_factory.mktemp("evalreal") / "lib"
-    assert main(["ingest", str(ROOT / "samples" / "R-data.pdf"), "--library", str(root)]) == 0
-    return root
+def library(sample_library):
+    return sample_library("R-data.pdf")
 
 
 def test_generative_eval_over_real_vllm(library, vllm, tmp_path, monkeypatch):
@@ -30,7 +25,7 @@ def test_generative_eval_over_real_vllm(library, vllm, tmp_path, monkeypatch):
     dataset.write_text("".join(json.dumps(r) + "\n" for r in picked))
     monkeypatch.setenv("GROUNDWORK_LLM_URL", vllm.url)
     out = tmp_path / "run"
-    code = groundwork(["eval", "run", "--dataset", str(dataset), "--library", str(library), "--out", str(out),
+    code = main(["eval", "run", "--dataset", str(dataset), "--library", str(library), "--out", str(out),
                        "--mode", "generative", "--workers", "2"])
     report = json.loads((out / "report.json").read_text())
     assert code == 0 and report["summary"]["counts"]["errors"] == 0

@@ -225,3 +225,19 @@ def test_generate_drafts_rows_whose_answer_is_in_their_chunk(setup, tmp_path, mo
     loaded = {q.id: q for q in questions.load(str(out))}
     assert set(loaded) == {r["id"] for r in rows}
     assert {r["doc"] for r in rows} == {"stats.pdf", "care.pdf"} and all(r["answerable"] for r in rows)
+
+
+def test_halueval_qa_runs_end_to_end_through_the_cli(tmp_path, capsys):
+    """Its knowledge passages are ingested through the same wiring as `groundwork ingest`, then answered."""
+    from index.store import Library
+    lib, out = tmp_path / "lib", tmp_path / "run"
+    code = cli_main(["eval", "run", "--dataset", "halueval-qa", "--sample", "5", "--library", str(lib),
+                     "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    data = load(tmp_path, "run")
+    assert data["meta"]["dataset"] == "halueval-qa" and len(data["records"]) == 5
+    assert all(r["id"].startswith("halueval-qa-") for r in data["records"])
+    with Library.open(lib) as library:
+        docs = library.documents()
+    assert len(docs) == 5 and {d.tags for d in docs} == {("halueval-qa",)}
+    assert data["summary"]["metrics"]["hit@5"]["value"] > 0.5  # each question's passage is in the library

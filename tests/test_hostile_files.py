@@ -120,7 +120,7 @@ def test_a_binary_fails_alone_and_the_batch_goes_in(tmp_path):
     docs.mkdir()
     shutil.copy("/bin/ls", docs / "ls.txt")
     (docs / "ok.txt").write_text("A perfectly fine note.")
-    with Library.open(tmp_path / "lib", create=True) as lib:
+    with Library.writing(tmp_path / "lib", create=True) as lib:
         results = {Path(r.path).name: r for r in ingest([docs], lib, HashEmbedder(dim=16), IngestOptions())}
     assert results["ok.txt"].status == "added"
     assert results["ls.txt"].status == "failed" and results["ls.txt"].error.startswith("binary file, not text")
@@ -161,7 +161,7 @@ def test_the_expanding_pdf_fails_alone(tmp_path):
     write_shared_pages(docs / "bomb.pdf", pages=300, lines=100)
     write_pdf(docs / "fine.pdf", ["Installing\nOpen the valve before priming."])
     options = IngestOptions(limits=Limits(max_chars=200_000))
-    with Library.open(tmp_path / "lib", create=True) as lib:
+    with Library.writing(tmp_path / "lib", create=True) as lib:
         results = {Path(r.path).name: r for r in ingest([docs], lib, HashEmbedder(dim=16), options)}
         assert [d.title for d in lib.documents()] == ["fine"]
     assert results["fine.pdf"].status == "added"

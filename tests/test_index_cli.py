@@ -21,7 +21,7 @@ def run_index(argv, library):
 def test_rebuild_restores_a_lost_index_from_sqlite(tmp_path, capsys):
     write_small_corpus(tmp_path / "docs")
     emb = HashEmbedder(dim=64, max_tokens=40)
-    with Library.open(tmp_path / "lib", create=True) as lib:
+    with Library.writing(tmp_path / "lib", create=True) as lib:
         list(ingest([tmp_path / "docs"], lib, emb, IngestOptions(max_tokens=40, overlap=8)))
         before = lib.vectors.search(emb.embed(["tomato watering"]), 3)
         chunks = lib.count("chunks")

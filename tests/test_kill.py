@@ -8,27 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-from pdfs import write_pdf
+from pdfs import FILES, write_reports
 
 from index.store import Library
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = 24
 
 
 def start_ingest(docs: Path, lib: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", str(docs), "--library", str(lib), "--json"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def write_reports(docs: Path) -> Path:
-    """FILES three-page PDFs, big enough that a kill lands mid-run."""
-    docs.mkdir()
-    for i in range(FILES):
-        write_pdf(docs / f"report{i:02d}.pdf", [f"Report {i} page {p}. " + f"topic{i} measurement value {i * 7 + p}. " * 40
-                                                 for p in range(1, 4)])
-    return docs
 
 
 def test_kill_9_mid_ingest_then_resume(tmp_path):

@@ -30,7 +30,7 @@ def corpus(root: Path) -> Path:
 
 
 def run(paths, lib_root: Path, options=OPTS):
-    with Library.open(lib_root, create=True) as lib:
+    with Library.writing(lib_root, create=True) as lib:
         return {Path(r.path).name: r for r in ingest(paths, lib, EMB, options)}
 
 

@@ -15,12 +15,13 @@ ray = pytest.importorskip("ray")
 
 import fakes  # noqa: E402
 from fakes import HashEmbedder  # noqa: E402
-from pdfs import write_pdf, write_small_corpus  # noqa: E402
-from test_kill import FILES, ROOT, write_reports  # noqa: E402
+from pdfs import FILES, write_pdf, write_reports, write_small_corpus  # noqa: E402
 
 from index.store import Library  # noqa: E402
 from ingest.pipeline import IngestOptions, ingest  # noqa: E402
 from ingest.ray_engine import ingest_ray  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OPTS = IngestOptions(max_tokens=40, overlap=8, batch_chunks=8)
 MAKE = partial(HashEmbedder, dim=64, max_tokens=40)
@@ -54,9 +55,9 @@ def rows(lib_root: Path):
 
 def test_ray_engine_matches_the_local_engine(tmp_path, cluster):
     docs = corpus(tmp_path / "docs")
-    with Library.open(tmp_path / "local", create=True) as lib:
+    with Library.writing(tmp_path / "local", create=True) as lib:
         local = {Path(r.path).name: r for r in ingest([docs], lib, MAKE(), OPTS)}
-    with Library.open(tmp_path / "ray", create=True) as lib:
+    with Library.writing(tmp_path / "ray", create=True) as lib:
         remote = {Path(r.path).name: r for r in ingest_ray([docs], lib, MAKE, MAKE().name, OPTS)}
         assert lib.vectors.ntotal == lib.count("chunks")
     assert {k: (r.status, r.pages, r.chunks, r.error) for k, r in remote.items()} == \
@@ -72,7 +73,7 @@ def test_ray_engine_matches_the_local_engine(tmp_path, cluster):
 
 def test_rerun_is_unchanged_and_a_changed_file_is_updated(tmp_path, cluster):
     docs = corpus(tmp_path / "docs")
-    with Library.open(tmp_path / "lib", create=True) as lib:
+    with Library.writing(tmp_path / "lib", create=True) as lib:
         list(ingest_ray([docs], lib, MAKE, MAKE().name, OPTS))
         again = {Path(r.path).name: r.status for r in ingest_ray([docs], lib, MAKE, MAKE().name, OPTS)}
         assert set(again.values()) == {"unchanged", "failed"} and again["broken.pdf"] == "failed"

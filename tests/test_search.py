@@ -1,7 +1,6 @@
 """Lexical, dense and hybrid search on a small known corpus, with filters."""
 import pytest
-from fakes import HashEmbedder
-from test_store import put
+from fakes import HashEmbedder, put
 
 from index.search import Filters, fts_query, reciprocal_rank_fusion, search
 from index.store import Library
@@ -18,12 +17,11 @@ CORPUS = {
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory):
-    library = Library.open(tmp_path_factory.mktemp("s") / "lib", create=True)
-    library.lock_for_writing()
-    for doc_id, (title, texts) in CORPUS.items():
-        put(library, f"/{doc_id}.pdf", doc_id, texts, title, tags=["models"] if doc_id in ("lm00", "gl00") else ["misc"])
-    yield library
-    library.close()
+    with Library.writing(tmp_path_factory.mktemp("s") / "lib", create=True) as library:
+        for doc_id, (title, texts) in CORPUS.items():
+            put(library, f"/{doc_id}.pdf", doc_id, texts, title,
+                tags=["models"] if doc_id in ("lm00", "gl00") else ["misc"])
+        yield library
 
 
 def test_lexical_ranks_the_document_with_the_rare_terms_first(lib):

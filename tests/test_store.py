@@ -3,37 +3,19 @@ import os
 
 import numpy as np
 import pytest
-from fakes import HashEmbedder
+from fakes import HashEmbedder, make_doc, put
 
 from index.records import Chunk, Document, Page
 from index.search import search
 from index.store import Library, LibraryError, Source
+from ingest.chunking import chunk_id
 
 EMB = HashEmbedder()
 
 
-def make_doc(doc_id: str, texts: list[str], title: str = "Doc") -> tuple[Document, list[Chunk]]:
-    pages = tuple(Page(doc_id, i + 1, t) for i, t in enumerate(texts))
-    chunks = [Chunk(hash((doc_id, i)) & (2**62 - 1), doc_id, i + 1, 0, len(t), t) for i, t in enumerate(texts)]
-    return Document(doc_id, title, pages), chunks
-
-
-def put(lib: Library, path: str, doc_id: str, texts: list[str], title: str = "Doc", tags=()) -> str:
-    doc, chunks = make_doc(doc_id, texts, title)
-    source = Source(path, doc_id, 10, 1)
-    return lib.write_document(doc, doc_id * 4, chunks, EMB.embed([c.text for c in chunks]), source, EMB.name, tags)
-
-
-def writable(root) -> Library:
-    """A library opened for writing, as ingest opens it."""
-    library = Library.open(root, create=True)
-    library.lock_for_writing()
-    return library
-
-
 @pytest.fixture
 def lib(tmp_path):
-    with writable(tmp_path / "lib") as library:
+    with Library.writing(tmp_path / "lib", create=True) as library:
         yield library
 
 
@@ -80,7 +62,7 @@ def test_delete_removes_everywhere(lib):
 
 def test_stale_vector_file_is_reconciled_on_open(tmp_path):
     root = tmp_path / "lib"
-    with writable(root) as lib:
+    with Library.writing(root, create=True) as lib:
         put(lib, "/a.pdf", "aaaa", ["first document about owls"])
         lib.save_vectors()
         put(lib, "/b.pdf", "bbbb", ["second document about otters"])
@@ -94,7 +76,7 @@ def test_stale_vector_file_is_reconciled_on_open(tmp_path):
 
 def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
     root = tmp_path / "lib"
-    with writable(root) as lib:
+    with Library.writing(root, create=True) as lib:
         put(lib, "/a.pdf", "aaaa", ["one", "two", "three"])
         lib.save_vectors()
     for f in root.glob("vectors.*"):
@@ -105,7 +87,7 @@ def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
 
 def test_saved_index_is_stamped_with_the_commit(tmp_path):
     root = tmp_path / "lib"
-    with writable(root) as lib:
+    with Library.writing(root, create=True) as lib:
         put(lib, "/a.pdf", "aaaa", ["one"])
         lib.save_vectors()
         assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{lib.epoch()}.faiss"]
@@ -119,10 +101,8 @@ def test_library_refuses_another_embedding_model(lib):
 
 
 def test_one_writer_at_a_time(lib):
-    other = Library.open(lib.root)
-    with pytest.raises(LibraryError, match="another process is writing"):
-        other.lock_for_writing()
-    other.close()
+    with pytest.raises(LibraryError, match="another process is writing"), Library.writing(lib.root):
+        pass
 
 
 def test_a_failed_write_leaves_nothing_behind(lib):
@@ -177,7 +157,7 @@ def test_failures_recorded_and_cleared_by_success(lib):
 def test_ivf_index_is_saved_with_its_settings_and_reloaded(tmp_path):
     root = tmp_path / "lib"
     words = [f"w{i}" for i in range(400)]
-    with writable(root) as lib:
+    with Library.writing(root, create=True) as lib:
         rng = np.random.default_rng(1)
         for d in range(40):
             put(lib, f"/{d}.txt", f"doc{d:04d}", [" ".join(rng.choice(words, 12)) for _ in range(60)])
@@ -196,11 +176,11 @@ def test_rebuild_into_ivfpq_searches_through_the_stored_vectors(tmp_path):
     centres = rng.normal(size=(200, 64)).astype(np.float32)
     vecs = centres[rng.integers(0, 200, 12_000)] + rng.normal(scale=0.1, size=(12_000, 64)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    with Library.open(tmp_path / "lib", create=True) as lib:
-        lib.lock_for_writing()
+    ids = np.array([chunk_id(f"d{d}", i) for d in range(12) for i in range(1000)], np.int64)
+    with Library.writing(tmp_path / "lib", create=True) as lib:
         for d in range(12):
             doc = Document(f"d{d}", f"Doc {d}", (Page(f"d{d}", 1, "x " * 1000),))
-            chunks = [Chunk(d * 1000 + i, f"d{d}", 1, i, i + 1, "x") for i in range(1000)]
+            chunks = [Chunk(int(ids[d * 1000 + i]), f"d{d}", 1, i, i + 1, "x") for i in range(1000)]
             lib.write_document(doc, f"{d:064x}", chunks, vecs[d * 1000:(d + 1) * 1000],
                                Source(f"/d{d}.txt", f"d{d}", 1, d), "m", ())
         assert lib.rebuild_vectors(ivf_threshold=1000, pq_threshold=5000).settings.kind == "ivfpq"
@@ -209,7 +189,18 @@ def test_rebuild_into_ivfpq_searches_through_the_stored_vectors(tmp_path):
         assert lib.vectors.settings.kind == "ivfpq"
         _, again = lib.vectors.search(vecs[:50], 10)
     assert (again == found).all()
-    assert recall_at_k(found, exact_top_k(vecs, vecs[:50], 10, np.arange(12_000))) >= 0.92
+    assert recall_at_k(found, exact_top_k(vecs, vecs[:50], 10, ids)) >= 0.92
+
+
+def test_the_write_context_takes_the_lock_and_saves_the_vectors_even_after_a_failure(tmp_path):
+    root = tmp_path / "lib"
+    with pytest.raises(ZeroDivisionError), Library.writing(root, create=True) as lib:
+        put(lib, "/a.pdf", "aaaa", ["owls at night"])
+        epoch = lib.epoch()
+        1 / 0
+    assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{epoch}.faiss"]
+    with Library.open(root) as lib, pytest.raises(RuntimeError, match="Library.writing"):
+        put(lib, "/b.pdf", "bbbb", ["otters by day"])
 
 
 def test_a_new_library_folder_is_its_owners_only_unless_asked(tmp_path):

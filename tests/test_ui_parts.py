@@ -140,7 +140,7 @@ def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypat
     class Launched:  # stands in for a starting vLLM; the UI must not wait for it
         url, log_path = "http://127.0.0.1:1/v1", "log"
 
-    monkeypatch.setattr("app.serve.launch_server", lambda model, port, **kw: launched.append(port) or Launched())
+    monkeypatch.setattr("app.wiring.launch_model_server", lambda config: launched.append(config.serve_port) or Launched())
     monkeypatch.setattr("app.serve.wait_ready", lambda server, progress: progress("vLLM: ready (1 s)"))
     idle = free_port()
     assert _start_model_server(Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1")) is None
@@ -152,8 +152,8 @@ def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypat
     assert isinstance(_start_model_server(Config(answer_mode="extractive", serve_port=idle)), Launched)
     assert launched == [idle]  # the Ask page can switch to a model's mode at any time
 
-    def no_vllm(model, port, **kw):
+    def no_vllm(config):
         raise ServeError("vLLM is not installed; install with: pip install -e '.[serve]'")
-    monkeypatch.setattr("app.serve.launch_server", no_vllm)
+    monkeypatch.setattr("app.wiring.launch_model_server", no_vllm)
     assert _start_model_server(Config(serve_port=idle)) is None  # the UI still starts
     assert "no model server: vLLM is not installed" in capsys.readouterr().err

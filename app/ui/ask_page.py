@@ -24,7 +24,7 @@ def page() -> None:
     st.header("Ask your documents", anchor=False)
     if not docs:
         st.info("No documents yet — upload some on the Library page.", icon=":material/library_books:")
-        st.page_link(nav.pages()["Library"], label="Go to the Library", icon=":material/arrow_forward:")
+        nav.link("Library", label="Go to the Library", icon=":material/arrow_forward:")
         return
     _filter_note(docs)
     turns: list[dict] = st.session_state.setdefault("turns", [])

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import wiring
 from app.ui import state
 from app.ui.plain import plain
 from index.feedback import FeedbackLog
-from index.store import Library
 
 RUNS = "eval-runs"  # inside the library folder: reports belong to the library they measured
 PACKAGED = Path(__file__).resolve().parents[2] / "eval" / "data"
@@ -62,7 +62,6 @@ def _start(runs: Path) -> None:
 
 
 def _questions(source: str, sample: int, out: Path):
-    from eval import questions as qs
     if source == FEEDBACK:
         out.mkdir(parents=True, exist_ok=True)
         exported = out / "feedback.jsonl"
@@ -70,12 +69,11 @@ def _questions(source: str, sample: int, out: Path):
             if not log.export_jsonl(f):
                 raise ValueError("no feedback yet: rate some answers on the Ask page first")
         source = str(exported)
-    return qs.load(source, sample, seed=0)
+    return wiring.eval_questions(state.config(), source, sample, 0, out)
 
 
 def _run(questions, label: str, mode: str, out: Path) -> None:
     """Answer and grade every question, advancing a bar; then write report.json, .md and .html."""
-    from app.eval_cli import wiring  # the harness's own wiring, so the UI's runs equal `groundwork eval run`
     from eval import report
     from eval.run import run_questions
     bar = st.progress(0.0, text=f"Answering {len(questions)} questions …")
@@ -83,10 +81,12 @@ def _run(questions, label: str, mode: str, out: Path) -> None:
     def advance(done: int, total: int, record: dict) -> None:
         bar.progress(done / total, text=f"{done} of {total} answered — {plain(record['question'][:80])}")
 
-    with Library.open(state.library_root()) as library:
-        engine, grader, meta = wiring(state.config(), library, mode=mode, judge=False, dataset=label)
+    cfg = state.config()
+    with wiring.answering_library(cfg) as library:  # the wiring `groundwork eval run` uses: the same figures
+        engine, grader, meta = wiring.evaluation(
+            cfg, library, mode=mode, judge=False, dataset=label,
+            command=f"groundwork ui (Evaluate page): {label}, {len(questions)} questions, {mode}")
         result = run_questions(engine, questions, grader, workers=1, on_done=advance)
-    meta["command"] = f"groundwork ui (Evaluate page): {label}, {len(questions)} questions, {mode}"
     report.write(report.build(result, meta), out)
     bar.empty()
 

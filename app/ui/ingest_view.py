@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import wiring
 from app.ui import state
 from app.ui.plain import plain
 from app.ui.uploads import Upload, save_uploads
@@ -27,24 +28,18 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
 
 
 def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] | None = None) -> list[dict]:
-    """Ingest files already on disk under the writer lock, advancing a progress bar file by file."""
-    from ingest.pipeline import IngestOptions, ingest
-    from ingest.readers import Limits
-    cfg = state.config()
-    options = IngestOptions(max_tokens=cfg.chunk_tokens, overlap=cfg.chunk_overlap, max_file_mb=cfg.max_file_mb,
-                            tags=tags, parse_workers=cfg.parse_workers, pdf_text=cfg.pdf_text,
-                            limits=Limits(cfg.max_pages, cfg.max_chars))
+    """Ingest files already on disk, advancing a progress bar file by file; one row per file."""
     names = names or {}
     bar = st.progress(0.0, text=f"Reading {len(paths)} file{'s' if len(paths) > 1 else ''} …")
     rows: list[dict] = []
+
+    def show(result, report) -> None:
+        name = names.get(result.path) or Path(result.path).name
+        rows.append(_row(name, result))
+        bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {plain(name)}")
+
     try:
-        embedder = state.embedder(cfg.embedding_model, cfg.embedding_backend)
-        with Library.open(state.library_root(), create=True, mode=cfg.library_mode) as library:
-            library.check_model(embedder.name)
-            for result in ingest(paths, library, embedder, options):
-                name = names.get(result.path) or Path(result.path).name
-                rows.append(_row(name, result))
-                bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {plain(name)}")
+        wiring.ingest(state.config(), paths, tags, on_result=show, model=state.embedder())
     except LibraryError as exc:
         rows.append({"File": "—", "Result": "failed", "Details": str(exc)})
     bar.empty()

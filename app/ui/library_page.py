@@ -5,11 +5,12 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import wiring
 from app.ui import state
 from app.ui.ingest_view import ingest_paths, ingest_uploads, show_results
 from app.ui.plain import plain
 from index.records import DocumentInfo
-from index.store import Library, LibraryError
+from index.store import LibraryError
 from ingest.readers import SUPPORTED_SUFFIXES
 
 
@@ -83,10 +84,8 @@ def _manage(docs: list[DocumentInfo]) -> None:
 def _drop(doc: DocumentInfo) -> bool:
     """Remove a document under the writer lock; False (and the reason shown) when another writer holds it."""
     try:
-        with Library.open(state.library_root()) as library:
-            library.lock_for_writing()
+        with wiring.write_library(state.config()) as library:
             library.delete_document(doc.doc_id)
-            library.save_vectors()
     except LibraryError as exc:
         st.error(plain(exc), icon=":material/warning:")
         return False

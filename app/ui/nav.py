@@ -1,13 +1,21 @@
-"""The pages of the UI, by name, for navigation and for links between pages."""
+"""Links between pages: main.py registers the pages it navigates, and a page links to another by name.
+
+The pages import this module and never the other way round, so no page import runs in a circle.
+"""
 from __future__ import annotations
 
 import streamlit as st
 
+_pages: dict[str, st.Page] = {}
 
-def pages() -> dict[str, st.Page]:
-    """Ask, Library, Feedback and Evaluate as Streamlit pages (imported here, so pages can link to each other)."""
-    from app.ui import ask_page, evaluate_page, feedback_page, library_page
-    return {"Ask": st.Page(ask_page.page, title="Ask", icon=":material/chat:", url_path="ask", default=True),
-            "Library": st.Page(library_page.page, title="Library", icon=":material/library_books:", url_path="library"),
-            "Feedback": st.Page(feedback_page.page, title="Feedback", icon=":material/thumbs_up_down:", url_path="feedback"),
-            "Evaluate": st.Page(evaluate_page.page, title="Evaluate", icon=":material/analytics:", url_path="evaluate")}
+
+def register(pages: dict[str, st.Page]) -> None:
+    """The pages of this app by name, as main.py builds them for st.navigation."""
+    _pages.clear()
+    _pages.update(pages)
+
+
+def link(name: str, label: str, icon: str) -> None:
+    """A link to the page called `name`; nothing when a page runs alone, outside main.py's navigation."""
+    if name in _pages:
+        st.page_link(_pages[name], label=label, icon=icon)

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import streamlit as st
 
+from app import wiring
 from app.config import Config, load_config
 from index.store import Library
+from qa.records import MODES as ANSWER_MODES
 
 log = logging.getLogger("groundwork.ui")
-MODES = {"extractive": "Extractive — quotes the documents (no model)",
-         "guided": "Guided — the model picks the best quote",
-         "generative": "Generative — the model writes, every sentence checked"}
+MODES = dict(zip(ANSWER_MODES, ("Extractive — quotes the documents (no model)",
+                                "Guided — the model picks the best quote",
+                                "Generative — the model writes, every sentence checked")))
 
 
 def config() -> Config:
@@ -35,12 +37,12 @@ def reader() -> Library | None:
     root = library_root()
     if not (root / "library.sqlite").exists():
         return None
-    return _reader(str(root))
+    return _reader(str(root), config())
 
 
 @st.cache_resource(show_spinner=False)
-def _reader(root: str) -> Library:
-    return Library.open(root)
+def _reader(root: str, _cfg: Config) -> Library:
+    return wiring.open_library(_cfg)
 
 
 def engine(mode: str):
@@ -54,15 +56,18 @@ def engine(mode: str):
 
 @st.cache_resource(show_spinner="Loading the search index …", max_entries=2)
 def _engine(root: str, mode: str, epoch: int, config_key: str, _cfg: Config):
-    from app.ask import engine_for
-    return engine_for(_cfg, Library.open(root), mode)
+    return wiring.answer_engine(_cfg, wiring.open_library(_cfg), mode)
+
+
+def embedder():
+    """The embedding model ingestion uses, loaded once per process and configuration."""
+    cfg = config()
+    return _embedder(cfg.embedding_model, cfg.embedding_backend, cfg)
 
 
 @st.cache_resource(show_spinner="Loading the embedding model …")
-def embedder(model: str, backend: str):
-    """The embedding model ingestion uses, loaded once per process."""
-    from index.embedder import SentenceTransformerEmbedder, default_model
-    return SentenceTransformerEmbedder(model or default_model(), backend=backend)
+def _embedder(model: str, backend: str, _cfg: Config):
+    return wiring.embedder(_cfg)
 
 
 @st.cache_data(ttl=10, show_spinner=False)

@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from index.control_chars import one_line, remove_controls
 from index.records import Document, Page
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError  # noqa: F401 - the package's names
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
 )
 
-PDF_TEXT_ENGINES = ("pypdf", "pdfium")  # what reads a PDF's text (readers/pdf.py)
-_MAX_REASON = 200
 # Bytes that no text file holds (C0 controls but tab, newlines, form feed and ESC, which colour logs use).
 _CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27}) + b"\x7f"
 _MAX_CONTROL_SHARE = 0.05  # random bytes hold ~11% of these; text holds none
@@ -21,34 +20,7 @@ _MAX_CONTROL_SHARE = 0.05  # random bytes hold ~11% of these; text holds none
 _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 
 
-class ReadError(Exception):
-    """A file that cannot be read; str() is a one-line reason for the user."""
-
-    def __init__(self, reason: str) -> None:
-        # Parsers put newlines and whole dumps in their messages; the CLI prints one line.
-        line = " ".join(str(reason).split())
-        if len(line) > _MAX_REASON:
-            line = line[: _MAX_REASON - 3] + "..."
-        super().__init__(line)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """The most pages and characters one document may hold: a small file can expand to billions of characters."""
-
-    max_pages: int = 5_000
-    max_chars: int = 20_000_000
-
-    def check(self, pages: int, chars: int) -> None:
-        """Raise ReadError('too much text ...') once `pages` pages holding `chars` characters pass a limit."""
-        if pages > self.max_pages:
-            raise ReadError(f"too much text ({pages:,} pages; the limit is max_pages = {self.max_pages:,})")
-        if chars > self.max_chars:
-            raise ReadError(f"too much text (over {self.max_chars:,} characters in the first {pages:,} pages; "
-                            f"the limit is max_chars = {self.max_chars:,})")
-
-
-def read_document(path: Path, doc_id: str, pdf_text: str = "pypdf", limits: Limits = Limits()) -> Document:
+def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document:
     """Read a supported file into a Document, or raise ReadError with a one-line reason.
 
     `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).

@@ -6,7 +6,7 @@ import re
 from bs4 import BeautifulSoup
 
 from index.records import Document, Page
-from ingest.readers import ReadError
+from ingest.readers.base import ReadError
 from ingest.readers.text import normalise_newlines
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head")

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, PdfReadWarning
 
 from index.records import Document, Page
-from ingest.readers import PDF_TEXT_ENGINES, Limits, ReadError
+from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError
 
 _METADATA_KEYS = {
     "/Author": "author",
@@ -37,7 +37,7 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 warnings.filterwarnings("ignore", category=PdfReadWarning)
 
 
-def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = "pypdf", limits: Limits = Limits()) -> Document:
+def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document:
     """Parse PDF bytes into a Document with one Page per physical page, its text read by `engine`.
 
     Reading stops with ReadError('too much text ...') as soon as the pages or their text pass `limits`:

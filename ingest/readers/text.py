@@ -7,7 +7,7 @@ import re
 import charset_normalizer
 
 from index.records import Document, Page
-from ingest.readers import ReadError
+from ingest.readers.base import ReadError
 
 # Longest BOMs first: the UTF-32-LE BOM starts with the UTF-16-LE one.
 _BOMS = (

@@ -1,0 +1,217 @@
+"""The one place that turns a Config into working objects; CLI commands and UI pages are adapters over it.
+
+Heavy libraries (torch, faiss, Ray, vLLM's client) are imported inside the functions that need
+them, so that `groundwork --help` and the UI's first page stay quick.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.config import Config, UserError
+from index.store import Library
+
+if TYPE_CHECKING:
+    from app.serve import Server
+    from index.embedder import SentenceTransformerEmbedder
+    from index.search import Filters
+    from ingest.pipeline import FileResult, IngestOptions
+    from ingest.report import JobReport
+    from qa.engine import AnswerEngine
+    from qa.llm import LLMClient
+
+
+# ---- models ---------------------------------------------------------------------
+def embedder(config: Config) -> SentenceTransformerEmbedder:
+    """The configured embedding model (the packaged all-MiniLM-L6-v2 unless named); it loads on first use."""
+    return _embedder_factory(config)()
+
+
+def _embedder_factory(config: Config) -> Callable[[], SentenceTransformerEmbedder]:
+    # A partial of a class pickles, so Ray's workers can build their own copy.
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    return partial(SentenceTransformerEmbedder, config.embedding_model or default_model(),
+                   backend=config.embedding_backend)
+
+
+def llm(config: Config) -> LLMClient:
+    """A client of the configured model server."""
+    from qa.llm import LLMClient
+    return LLMClient(config.server_url)
+
+
+# ---- the library ----------------------------------------------------------------
+def open_library(config: Config) -> Library:
+    """The configured library, open for reading; LibraryError when there is none."""
+    return Library.open(config.library)
+
+
+def write_library(config: Config, create: bool = False) -> AbstractContextManager[Library]:
+    """The configured library open for writing: under its writer lock, its vectors saved on closing."""
+    return Library.writing(config.library, create=create, mode=config.library_mode)
+
+
+def empty_library(config: Config) -> str:
+    """The one line that says the library holds no documents yet, and what to run."""
+    return f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}"
+
+
+@contextmanager
+def answering_library(config: Config) -> Iterator[Library]:
+    """The configured library open for reading; UserError when it holds no documents to answer from."""
+    with open_library(config) as library:
+        if library.count("documents") == 0:
+            raise UserError(empty_library(config))
+        yield library
+
+
+def filters(library: Library, docs: Sequence[str] = (), tags: Sequence[str] = ()) -> Filters:
+    """The search filter for documents named by id, title or path, and for tags."""
+    from index.search import Filters
+    return Filters(tuple(library.resolve(d) for d in docs), tuple(tags))
+
+
+# ---- ingest ---------------------------------------------------------------------
+def ingest_options(config: Config, tags: Sequence[str] = ()) -> IngestOptions:
+    """The configured chunking, size limit and parsing for one ingest run."""
+    from ingest.pipeline import IngestOptions
+    from ingest.readers import Limits
+    return IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap, max_file_mb=config.max_file_mb,
+                         tags=tuple(tags), parse_workers=config.parse_workers, pdf_text=config.pdf_text,
+                         limits=Limits(config.max_pages, config.max_chars))
+
+
+def ingest(config: Config, paths: Sequence[str], tags: Sequence[str] = (), engine: str = "local",
+           ray_address: str | None = None, on_result: Callable[[FileResult, JobReport], None] | None = None,
+           model: SentenceTransformerEmbedder | None = None) -> tuple[JobReport, int]:
+    """Ingest files into the configured library (made if missing): the job report and the documents it holds.
+
+    `engine` is local or ray; `model` is an embedder already loaded (the UI keeps one).
+    """
+    from ingest.report import JobReport
+    report = JobReport(engine=engine)
+    with write_library(config, create=True) as library:
+        for result in _results(config, library, paths, tags, engine, ray_address, model):
+            report.add(result)
+            if on_result:
+                on_result(result, report)
+        return report, library.count("documents")
+
+
+def _results(config: Config, library: Library, paths: Sequence[str], tags: Sequence[str], engine: str,
+             ray_address: str | None, model: SentenceTransformerEmbedder | None) -> Iterator[FileResult]:
+    """The chosen engine's results, one per file; both write through the same Library methods."""
+    make_embedder = _embedder_factory(config)
+    model = model or make_embedder()
+    library.check_model(model.name)
+    options = ingest_options(config, tags)
+    if engine == "ray":
+        from ingest.ray_engine import ingest_ray
+        return ingest_ray(paths, library, make_embedder, model.name, options, address=ray_address)
+    from ingest.pipeline import ingest as ingest_local
+    return ingest_local(paths, library, model, options)
+
+
+# ---- answers --------------------------------------------------------------------
+def answer_engine(config: Config, library: Library, mode: str | None = None) -> AnswerEngine:
+    """The answer engine for a mode (default: the configured one): embedder, verifier, and a model server if used."""
+    from qa.engine import AnswerEngine, Settings
+    from qa.verifiers import make_verifier
+    mode = mode or config.answer_mode
+    model = embedder(config)
+    client = llm(config) if mode != "extractive" or config.verifier == "llm-judge" else None
+    return AnswerEngine(library, model, make_verifier(config.verifier, model, client), client, Settings(mode=mode))
+
+
+# ---- the model server -----------------------------------------------------------
+def served_model(config: Config, model: str | None = None) -> str:
+    """What `groundwork serve` runs: `model` or the configured one (a short name's prepared folder), else the default."""
+    from app.models import resolve_model
+    return resolve_model(model or config.llm_model)
+
+
+def start_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
+                       model: str | None = None) -> Server:
+    """vLLM on 127.0.0.1 with the served model, once it answers (`say` hears its progress); stop it with `stop()`."""
+    from app import serve
+    model = served_model(config, model)
+    say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
+    return serve.start_server(model, port=port or config.serve_port, max_model_len=config.max_model_len,
+                              dtype=config.llm_dtype, eager=config.eager, progress=say)
+
+
+def launch_model_server(config: Config) -> Server:
+    """vLLM launched on 127.0.0.1 with the served model, not waited for (`serve.wait_ready` waits); `groundwork ui`."""
+    from app import serve
+    return serve.launch_server(served_model(config), port=config.serve_port, max_model_len=config.max_model_len,
+                               dtype=config.llm_dtype, eager=config.eager)
+
+
+def background_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
+                            model: str | None = None) -> str:
+    """The URL of the model server left running in the background on `port`, started when none answers there."""
+    from app import serve
+    port = port or config.serve_port
+    if running := serve.detached(port):
+        return running
+    server = start_model_server(config, port, say, model)
+    serve.record_detached(server, port)
+    say(f"running in the background (pid {server.pid}, log {server.log_path}); stop it with: groundwork serve --stop")
+    return server.url
+
+
+# ---- evaluation -----------------------------------------------------------------
+def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, out: Path, split: str | None = None,
+                   on_result: Callable[[FileResult, JobReport], None] | None = None) -> list:
+    """A dataset's questions (one side of its dev/test split if asked); halueval-qa's passages are ingested first."""
+    from eval import questions as qs
+    if dataset != qs.HALUEVAL_QA:
+        return qs.load(dataset, sample, seed, split)
+    if split:
+        raise UserError(f"{qs.HALUEVAL_QA} has no dev/test split; drop --split")
+    found, docs = qs.halueval_questions(sample or 100, seed)
+    folder = out / "halueval-docs"
+    qs.write_docs(docs, folder)
+    report, _ = ingest(config, [str(folder)], tags=(qs.HALUEVAL_QA,), on_result=on_result)
+    if report.counts["failed"]:
+        first = report.failures[0]
+        raise UserError(f"{report.counts['failed']} HaluEval passages could not be ingested into {config.library} "
+                        f"(first: {first['path']}: {first['error']})")
+    return found
+
+
+def evaluation(config: Config, library: Library, *, mode: str | None, judge: bool, dataset: str,
+               command: str | None = None):
+    """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
+    from eval.checkers import ClaimJudge, SentenceChecker
+    from eval.dataset import doc_names
+    from eval.grade import Grader
+    from eval.run import MeteredLLM
+    from qa.verify import PARAMS_PATH, VerifierParams
+    engine = answer_engine(config, library, mode)
+    if engine.llm is not None:
+        engine.llm = MeteredLLM(engine.llm)
+    if judge:
+        checker = ClaimJudge(llm(config))
+    else:
+        threshold = VerifierParams.load().threshold
+        checker = SentenceChecker(engine.verifier, f"sentence-level FeatureVerifier ({PARAMS_PATH.name}, "
+                                                   f"threshold {threshold:.3f})")
+    model = engine.embedder
+    grader = Grader(checker, doc_names(library.documents()), lambda texts: model.embed(texts, kind="document"))
+    meta = {"dataset": dataset, "library": str(config.library), "mode": engine.settings.mode,
+            "model": engine.llm.model if engine.llm else None, "checker": checker.name,
+            "embedder": model.name, "settings": asdict(engine.settings),
+            "command": " ".join(sys.argv[1:]) if command is None else command}
+    return engine, grader, meta
+
+
+def detector_verifier(config: Config):
+    """The answer-time FeatureVerifier over the configured embedder, as `eval detector` measures it."""
+    from qa.verify import FeatureVerifier
+    return FeatureVerifier(embedder(config))
