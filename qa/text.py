@@ -1,4 +1,5 @@
-"""Plain-text helpers shared by the answer engine: sentences, words, and how prose-like a text is."""
+"""The one text toolkit of qa/ (answer engine and verifier alike): sentences, words, stems, numbers, negation,
+whether a sentence states anything, and how prose-like a text is."""
 from __future__ import annotations
 
 import re
@@ -11,17 +12,38 @@ _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[`])|\n\s*\n|(?<=[
                        r"|\n(?=[ \t]*[>#$+] )|(?<=\n)[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n"
                        r"|^[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n")
 _CODE_LINE_END = re.compile(r"(?m)^[ \t]*[>+$] [^\n]*(\n)")  # a console line ends its own sentence
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.']*[A-Za-z0-9]|[A-Za-z]|\d+(?:\.\d+)?")
-_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
+# Extracted text often glues sentences ("...in 1844.First for Women"): a capitalised word right after
+# the full stop of a plain word or number is a boundary; after a dotted name ("java.lang.String",
+# "e.g.") it is not.
+_GLUED = re.compile(r"(?<=[.!?])(?=[A-Z][a-z])")
+_GLUED_AFTER = re.compile(r"(?:^|(?<=\s))(?:[A-Za-z]*[a-z]|\d+)[.!?]$")
+# A word starts with a letter and may hold digits, joining apostrophes and underscores, and dots that
+# lead on to a lower-case letter or digit, so that code names stay whole ("read.csv", "lm_fit", "v2.0")
+# while glued sentences split; a number may hold decimal points and thousands separators.
+_WORD = re.compile(r"[^\W\d_](?:[^\W_]|[_'’](?=[^\W_])|\.(?=[a-z0-9]))*|\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")  # Arthur's, I'm, they've -> Arthur, I, they
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "Fig.", "fig.", "No.", "Dr.", "Mr.", "Ms.", "et al.")
+NUMBER_WORDS = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen twenty".split())}
+NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without".split())
+# Function words, and words that carry no fact of their own in a question or an answer ("how do I
+# use ...", "yes, well, I think ...").
 STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between
-both but by can could did do does doing down during each few for from further had has have having he her
-here hers him his how i if in into is it its itself just me more most my no nor not now of off on once only
-or other our out over own same she should so some such than that the their them then there these they this
-those through to too under until up very was we were what when where which while who whom why will with
-would you your yours use used using one also may might must shall get gets way ways want
-""".split())
+a about above after again against all also am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just me more most my
+myself of off on once only or other our ours ourselves out over own same she should so some such than
+that the their theirs them themselves then there these they this those through to too under until up
+very was we were what when where which while who whom why will with would you your yours yourself
+yourselves yes yeah well oh sure like know think really many much one may might must shall use used
+using get gets way ways want
+""".split()) | NEGATIONS
+# Syntax only code has: a call, a dotted or snake_case name, a scope, an R variable, an assignment.
+_CODE = re.compile(r"\w\(|\w\.\w|\w_\w|::|\$\w|<-|\w\s*=")
+_LIST_MARKER = re.compile(r"^\s*(?:\(?\d+[.)]|[-*•])\s+")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -47,40 +69,85 @@ def flatten(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def tokens(text: str) -> list[str]:
+    """The words and numbers of `text` as written, in order."""
+    return _WORD.findall(text)
+
+
 def words(text: str) -> list[str]:
     """Lower-case words and numbers, in order."""
-    return [w.lower() for w in _WORD.findall(text)]
+    return [w.lower() for w in tokens(text)]
+
+
+def content_tokens(text: str) -> list[str]:
+    """The tokens that carry meaning, as written: no stop words, contractions or single letters."""
+    return [t for t in tokens(text) if _carries_meaning(t)]
 
 
 def content_words(text: str) -> list[str]:
-    """Words that carry meaning: no stop words, reduced to a crude stem so 'models' meets 'model'."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    """Stems of the words that carry meaning, in order, so that 'models' meets 'model'."""
+    return [stem(t) for t in content_tokens(text)]
 
 
 def stem(word: str) -> str:
-    """A light suffix strip; enough to match plural and tense variants of the same word."""
-    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: len(word) - len(suffix)] + keep
-    return word
+    """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet; number words become digits."""
+    w = _CLITIC.sub("", word.lower())
+    if w in NUMBER_WORDS:
+        return NUMBER_WORDS[w]
+    if any(c.isdigit() for c in w):
+        return w.replace(",", "") if _THOUSANDS.fullmatch(w) else w  # 1844 is no plural of 184
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    for suffix in ("ing", "ed", "ly", "es", "s"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith(("ss", "us", "is")):
+            w = w[:-len(suffix)]
+            break
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]  # stopped -> stop
+    return w[:-1] if len(w) > 3 and w.endswith("e") else w  # based, base -> bas
 
 
 def numbers(text: str) -> set[str]:
-    """The numbers written in `text`, thousands separators removed."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    """Numbers written in digits (thousands separators dropped) or as words up to twenty."""
+    digits = {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return digits | {NUMBER_WORDS[w] for w in words(text) if w in NUMBER_WORDS}
+
+
+def negated(text: str) -> bool:
+    """Whether `text` holds a negation ('not', 'never', 'isn't', ...)."""
+    return any(w in NEGATIONS or w.endswith(("n't", "n’t")) for w in words(text))
+
+
+def states_something(sentence: str) -> bool:
+    """Whether a sentence can assert a fact at all, and so be supported or not.
+
+    It needs a content word that is not a number, and more than one distinct word, unless its one word
+    is code: "Use readxl." and "read.csv()" state something; "1.", "PWNED", "42", "Yes." and "..." do
+    not, however often a passage repeats them (a list marker in front changes nothing).
+    """
+    text = _LIST_MARKER.sub("", sentence)
+    if not any(not t[0].isdigit() for t in content_tokens(text)):
+        return False
+    return len(set(words(text))) > 1 or bool(_CODE.search(text))
 
 
 def prose_ratio(text: str) -> float:
     """Share of white-space separated tokens that are words: low for index pages, tables and code."""
-    tokens = text.split()
-    if not tokens:
+    parts = text.split()
+    if not parts:
         return 0.0
-    wordy = sum(1 for t in tokens if re.fullmatch(r"[(\"']?[A-Za-z][a-z'-]*[A-Za-z]?[.,;:)\"']*", t))
-    return wordy / len(tokens)
+    wordy = sum(1 for t in parts if re.fullmatch(r"[(\"']?[A-Za-z][a-z'-]*[A-Za-z]?[.,;:)\"']*", t))
+    return wordy / len(parts)
+
+
+def _carries_meaning(token: str) -> bool:
+    base = _CLITIC.sub("", token.lower())
+    return base not in STOPWORDS and not base.endswith(("n't", "n’t")) and (len(base) > 1 or base.isdigit())
 
 
 def _boundaries(text: str) -> list[tuple[int, int]]:
     found = [m.span() for m in _BOUNDARY.finditer(text)] + [m.span(1) for m in _CODE_LINE_END.finditer(text)]
+    found += [m.span() for m in _GLUED.finditer(text) if _GLUED_AFTER.search(text, max(0, m.start() - 40), m.start())]
     return sorted(found)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from index.records import Passage
 from index.errors import GroundworkError
+from qa.text import content_tokens, content_words, negated, numbers, split_sentences, stem
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -25,26 +25,6 @@ if TYPE_CHECKING:
 FEATURES = ("recall", "missing", "bigram_recall", "number_missing", "entity_missing", "negation_mismatch", "cosine")
 PARAMS_PATH = Path(__file__).with_name("verifier.json")
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
-
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-_CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")  # Arthur's, I'm, they've -> Arthur, I, they
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-# A sentence ends at . ! ? before a space and a capital, digit or quote, or before a capitalised
-# word with no space at all: extracted text often glues sentences ("...century.First for Women").
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s+(?=[A-Z0-9\"'(])|(?=[A-Z][a-z]))")
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split())}
-_NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without".split())
-_STOPWORDS = frozenset("""
-a about above after again against all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have
-having he her here hers herself him himself his how i if in into is it its itself just me more most my
-myself of off on once only or other our ours ourselves out over own same she should so some such than
-that the their theirs them themselves then there these they this those through to too under until up
-very was we were what when where which while who whom why will with would you your yours yourself
-yourselves yes yeah well oh sure like know think really many much one may might must shall also
-""".split()) | _NEGATIONS
 
 
 class VerifierError(GroundworkError):
@@ -102,6 +82,12 @@ class FeatureVerifier:
     def __init__(self, embedder: Embedder | None = None, params: VerifierParams | None = None):
         self._embedder, self._params = embedder, params
 
+    @property
+    def name(self) -> str:
+        """'features' and the threshold it verifies with, as reports name it."""
+        self._params = self._params or VerifierParams.load()
+        return f"features (threshold {self._params.threshold:.3f})"
+
     def verify(self, sentence: str, passages: Sequence[Passage]) -> tuple[bool, float]:
         """(supported, probability) of one sentence against the passages it cites."""
         return self.verify_many([(sentence, passages)])[0]
@@ -139,20 +125,15 @@ def feature_matrix(items: Sequence[tuple[str, Sequence[str]]], embed: Embed | No
     texts = list(dict.fromkeys([sentence for sentence, _ in items] + [t for group in windows for t in group]))
     vectors = np.asarray(embed(texts), np.float32) if embed else np.empty((0, 0), np.float32)
     row = {t: i for i, t in enumerate(texts)}
-    evidence: dict[tuple[str, ...], _Evidence] = {}
+    lookups: dict[tuple[str, ...], _Lookup] = {}
     out = np.empty((len(items), len(FEATURES)))
     for n, (sentence, passages) in enumerate(items):
         key = tuple(passages)
-        if key not in evidence:  # answers cite the same passages from several sentences
-            evidence[key] = _Evidence.of(passages)
+        if key not in lookups:  # answers cite the same passages from several sentences
+            lookups[key] = _Lookup.of(passages)
         cosine = _best_cosine(vectors, row[sentence], [row[t] for t in windows[n]])
-        out[n] = _lexical(sentence, evidence[key]) + (cosine,)
+        out[n] = _lexical(sentence, lookups[key]) + (cosine,)
     return out
-
-
-def split_sentences(text: str) -> list[str]:
-    """Non-empty sentences of a text."""
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def _windows(passages: Sequence[str]) -> list[str]:
@@ -170,7 +151,7 @@ def _best_cosine(vectors: np.ndarray, claim_row: int, window_rows: list[int]) ->
 
 
 @dataclass(frozen=True)
-class _Evidence:
+class _Lookup:
     """What the lexical features look up in a set of passages."""
 
     stems: frozenset[str]
@@ -179,76 +160,32 @@ class _Evidence:
     negated: bool
 
     @classmethod
-    def of(cls, passages: Sequence[str]) -> _Evidence:
-        stems, bigrams, numbers, negated = set(), set(), set(), False
-        for text in passages:
-            words = _content_stems(text)
+    def of(cls, passages: Sequence[str]) -> _Lookup:
+        stems, bigrams, found, negation = set(), set(), set(), False
+        for passage in passages:
+            words = content_words(passage)
             stems.update(words)
             bigrams.update(zip(words, words[1:]))
-            numbers.update(_numbers(text))
-            negated = negated or _negated(text)
-        return cls(frozenset(stems), frozenset(bigrams), frozenset(numbers), negated)
+            found.update(numbers(passage))
+            negation = negation or negated(passage)
+        return cls(frozenset(stems), frozenset(bigrams), frozenset(found), negation)
 
 
-def _lexical(sentence: str, evidence: _Evidence) -> tuple[float, ...]:
+def _lexical(sentence: str, lookup: _Lookup) -> tuple[float, ...]:
     """recall, missing, bigram_recall, number_missing, entity_missing, negation_mismatch."""
-    words = _content_stems(sentence)
-    absent = sum(w not in evidence.stems for w in words)
-    recall = 1.0 - absent / len(words) if words else 1.0
+    words = content_words(sentence)
+    absent = sum(w not in lookup.stems for w in words)
+    recall = 1.0 - absent / len(words) if words else 0.0  # no content word: no evidence of support
     bigrams = list(zip(words, words[1:]))
     # With under two content words there is no bigram to check: fall back on word recall.
-    bigram_recall = sum(b in evidence.bigrams for b in bigrams) / len(bigrams) if bigrams else recall
-    numbers = _numbers(sentence)
-    entities = {_stem(w) for w in _content_words(sentence) if w[0].isupper()}
-    return (recall, math.log1p(absent), bigram_recall, _share_missing(numbers, evidence.numbers),
-            _share_missing(entities, evidence.stems), float(_negated(sentence) and not evidence.negated))
+    bigram_recall = sum(b in lookup.bigrams for b in bigrams) / len(bigrams) if bigrams else recall
+    entities = {stem(w) for w in content_tokens(sentence) if w[0].isupper()}
+    return (recall, math.log1p(absent), bigram_recall, _share_missing(numbers(sentence), lookup.numbers),
+            _share_missing(entities, lookup.stems), float(negated(sentence) and not lookup.negated))
 
 
 def _share_missing(wanted: set[str], have: frozenset[str]) -> float:
     return sum(w not in have for w in wanted) / len(wanted) if wanted else 0.0
-
-
-def _content_words(text: str) -> list[str]:
-    """A text's words other than function words (stopwords, contractions), in order."""
-    out = []
-    for word in _WORD.findall(text):
-        base = _CLITIC.sub("", word.lower())
-        if base not in _STOPWORDS and not base.endswith(("n't", "n’t")) and (len(base) > 1 or base.isdigit()):
-            out.append(word)
-    return out
-
-
-def _content_stems(text: str) -> list[str]:
-    """Stems of a text's content words, in order."""
-    return [_stem(w) for w in _content_words(text)]
-
-
-def _numbers(text: str) -> set[str]:
-    """Numbers written in digits (thousands separators dropped) or as words up to twenty."""
-    digits = {m.replace(",", "") for m in _NUMBER.findall(text)}
-    return digits | {_NUMBER_WORDS[w] for w in map(str.lower, _WORD.findall(text)) if w in _NUMBER_WORDS}
-
-
-def _negated(text: str) -> bool:
-    return any(w in _NEGATIONS or w.endswith(("n't", "n’t")) for w in map(str.lower, _WORD.findall(text)))
-
-
-def _stem(word: str) -> str:
-    """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet."""
-    w = _CLITIC.sub("", word.lower())
-    if w in _NUMBER_WORDS:
-        return _NUMBER_WORDS[w]
-    if any(c.isdigit() for c in w):
-        return w  # 1844 is no plural of 184
-    if len(w) > 4 and w.endswith("ies"):
-        return w[:-3] + "y"
-    for suffix in ("ing", "ed", "ly", "es", "s"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3 and not w.endswith(("ss", "us", "is")):
-            w = w[:-len(suffix)]
-            break
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
-        w = w[:-1]  # stopped -> stop
-    return w[:-1] if len(w) > 3 and w.endswith("e") else w  # based, base -> bas
 
 
 def _floats(values: np.ndarray) -> list[float]:

@@ -8,7 +8,7 @@ from index.records import Chunk, Passage
 from qa import prompt
 from qa.citations import cited_sentences
 from qa.rewrite import carry_topic, needs_context
-from qa.text import content_words, numbers, prose_ratio, sentence_spans, split_sentences
+from qa.text import content_words, numbers, prose_ratio, sentence_spans, split_sentences, words
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -27,6 +27,11 @@ def test_sentences_cover_pdf_text_without_breaking_abbreviations():
 
 def test_words_numbers_and_prose():
     assert content_words("How do I fit linear models?") == ["fit", "linear", "model"]
+    # One toolkit for the engine and the verifier: code names stay whole, glued sentences split,
+    # number words meet digits, clitics and contractions carry no meaning of their own.
+    assert words("Call read.csv() or lm_fit in v2.0 since 1844.First") == [
+        "call", "read.csv", "or", "lm_fit", "in", "v2.0", "since", "1844", "first"]
+    assert content_words("Arthur's two models don't stop") == content_words("Arthur 2 model stopped")
     assert numbers("R 4.3.1 ships 1,200 functions in 12 packages") >= {"1200", "12"}
     assert prose_ratio("lm . . . . . . . . 54, 55, 60") < 0.3 < 0.8 < prose_ratio("This is plain prose, as written.")
 

@@ -9,8 +9,8 @@ from fakes import HashEmbedder
 
 from eval.fit_verifier import SIGNS, fit_logistic, length_balance
 from index.records import Chunk, Passage
-from qa.verify import (FEATURES, PARAMS_PATH, FeatureVerifier, VerifierError, VerifierParams, features,
-                       feature_matrix, split_sentences)
+from qa.text import split_sentences
+from qa.verify import FEATURES, PARAMS_PATH, FeatureVerifier, VerifierError, VerifierParams, features, feature_matrix
 
 TEXT = ("The Nordic Museum was founded by Artur Hazelius in Stockholm in 1873. It holds 1.5 million objects "
         "about daily life. Its main building opened to visitors in 1907.")
