@@ -29,8 +29,7 @@ from index.store import Library  # noqa: E402
 from qa.engine import AnswerEngine, Settings  # noqa: E402
 from qa.llm import LLMClient  # noqa: E402
 from qa.prompt import answer_messages, fit_passages  # noqa: E402
-from qa.evidence import gather  # noqa: E402
-from qa.verify import FeatureVerifier  # noqa: E402
+from qa.verifiers import make_verifier  # noqa: E402
 
 
 def questions(n: int) -> list[dict]:
@@ -135,7 +134,7 @@ def main() -> int:
     rows = questions(args.questions)
     library = Library.open(args.library)
     embedder = SentenceTransformerEmbedder()
-    verifier = FeatureVerifier(embedder)
+    verifier = make_verifier("features", embedder)
     server = None if args.llm_url else start_server(model_dir())
     client = LLMClient(args.llm_url or server.url)
     try:
@@ -152,8 +151,9 @@ def main() -> int:
         print("\nthroughput (same prompts, same model, greedy, fixed length):")
         budget = client.context_length - args.tokens
         specials = client.special_tokens
+        engine = AnswerEngine(library, embedder, verifier, client)  # the passages `ask` would put in the prompt
         prompts = [answer_messages(r["question"], fit_passages(
-            r["question"], gather(library, embedder, r["question"]).passages, client.count_tokens, budget, specials),
+            r["question"], engine.evidence(r["question"]).passages, client.count_tokens, budget, specials),
             specials) for r in rows[:16]]
         throughput(client, model_dir(), prompts, args.tokens)
     finally:

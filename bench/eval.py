@@ -30,13 +30,13 @@ from index.embedder import SentenceTransformerEmbedder  # noqa: E402
 from index.store import Library  # noqa: E402
 from qa.engine import AnswerEngine, Settings  # noqa: E402
 from qa.llm import LLMClient  # noqa: E402
-from qa.verify import FeatureVerifier  # noqa: E402
+from qa.verifiers import make_verifier  # noqa: E402
 
 
 def one_run(library, embedder, questions, mode: str, workers: int, url: str | None) -> dict:
     """A whole eval run (answers, grading, the three report files); its timing figures."""
     llm = MeteredLLM(LLMClient(url)) if url and mode != "extractive" else None
-    verifier = FeatureVerifier(embedder)
+    verifier = make_verifier("features", embedder)
     engine = AnswerEngine(library, embedder, verifier, llm, Settings(mode=mode))
     grader = Grader(SentenceChecker(verifier), doc_names(library.documents()),
                     lambda texts: embedder.embed(texts, kind="document"))

@@ -83,13 +83,7 @@ class AnswerEngine:
         timings: dict[str, float] = {}
         with _timer(timings, "rewrite"):
             question = standalone_question(question, history, self.llm) if history else question
-        with _timer(timings, "retrieve"):
-            qvec = self.embedder.embed([question], kind="query")[0]  # once, for search and rerank
-            hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters,
-                          query_vector=qvec)
-        with _timer(timings, "rerank"):
-            evidence = rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights,
-                              qvec)
+        evidence = self.evidence(question, filters, timings)
         if evidence.strength < self.settings.min_strength:
             answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
         else:
@@ -98,6 +92,16 @@ class AnswerEngine:
                 checked = self._verify(draft, evidence)
             answer = self._finish(draft, checked, evidence, timings)
         return replace(answer, query=question)
+
+    def evidence(self, question: str, filters: Filters = Filters(), timings: dict[str, float] | None = None) -> Evidence:
+        """The reranked passages and candidate sentences an answer to `question` is made from."""
+        timings = {} if timings is None else timings
+        with _timer(timings, "retrieve"):
+            qvec = self.embedder.embed([question], kind="query")[0]  # once, for search and rerank
+            hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters,
+                          query_vector=qvec)
+        with _timer(timings, "rerank"):
+            return rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights, qvec)
 
     # ---- the three modes ------------------------------------------------------------
     def _draft(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.records import Passage
-from index.search import Filters, search
 from index.store import Library
 from qa.injection import without_instructions
-from qa.text import content_words, prose_ratio, sentence_spans, flatten, words
+from qa.text import content_words, flatten, prose_ratio, sentence_spans, words
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -57,14 +56,6 @@ class Evidence:
     def strength(self) -> float:
         """The best candidate's score: how well the library seems to hold an answer."""
         return self.candidates[0].score if self.candidates else 0.0
-
-
-def gather(library: Library, embedder: Embedder, question: str, filters: Filters = Filters(),
-           depth: int = 24, keep: int = 6, weights: Weights = Weights()) -> Evidence:
-    """Search `depth` passages, then rerank them (see rerank)."""
-    qvec = embedder.embed([question], kind="query")[0]  # once, for both steps
-    hits = search(library, embedder, question, k=depth, mode="hybrid", filters=filters, query_vector=qvec)
-    return rerank(library, embedder, question, hits, keep, weights, qvec)
 
 
 def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[Passage],
