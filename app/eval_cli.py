@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the comparison as one JSON object")
     p.set_defaults(run=cmd_compare, library=None)
 
-    p = esub.add_parser("detector", help="measure the answer-time verifier on labelled claims")
+    p = esub.add_parser("detector", help="measure the configured verifier on labelled claims, beside two baselines")
     p.add_argument("--dataset", required=True, help="halueval-qa, halueval-dialogue, halueval-summarization or a "
                                                     "JSONL FILE of {passage, claim, supported}")
     p.add_argument("--sample", type=int, default=500, help="HaluEval rows to sample (default 500; 0: all)")
@@ -119,21 +119,26 @@ def cmd_compare(args, config: Config) -> int:
 
 
 def cmd_detector(args, config: Config) -> int:
-    """groundwork eval detector --dataset D : the verifier's figures as a hallucination detector."""
+    """groundwork eval detector --dataset D : the configured verifier's figures as a hallucination detector."""
     from eval import detector
-    from qa.verify import VerifierParams
     pairs = detector.labelled_pairs(args.dataset, args.sample or None, args.seed)
     if not pairs:
         raise UserError(f"dataset {args.dataset} holds no labelled claims")
+    verifier = wiring.detector_verifier(config)
     with _bar(len(pairs)) as bar:
-        result = detector.measure(pairs, wiring.detector_verifier(config), lambda done, _: setattr(bar, "n", done) or bar.refresh())
-    result = {"dataset": args.dataset, **result,
-              "verifier": f"FeatureVerifier, threshold {VerifierParams.load().threshold:.3f}"}
+        result = detector.measure(pairs, verifier, lambda done, _: setattr(bar, "n", done) or bar.refresh())
+    result = {"dataset": args.dataset, **result, "verifier": verifier.name, "baselines": detector.baselines(pairs)}
     if args.out:
         detector.write(result, Path(args.out))
     shown = {k: result[k] for k in detector.SHOWN}
-    print(json.dumps(shown) if args.json else "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                                        for k, v in shown.items()))
+    baselines = {name: {k: b[k] for k in ("balanced_accuracy", "auroc")} for name, b in result["baselines"].items()}
+    if args.json:
+        print(json.dumps({**shown, "verifier": result["verifier"], "baselines": baselines}))
+        return 0
+    print(f"verifier {result['verifier']}: " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                                         for k, v in shown.items()))
+    for name, b in baselines.items():
+        print(f"baseline {name}: balanced_accuracy {b['balanced_accuracy']:.3f}  auroc {b['auroc']:.3f}")
     return 0
 
 

@@ -212,6 +212,6 @@ def evaluation(config: Config, library: Library, *, mode: str | None, judge: boo
 
 
 def detector_verifier(config: Config):
-    """The answer-time FeatureVerifier over the configured embedder, as `eval detector` measures it."""
-    from qa.verify import FeatureVerifier
-    return FeatureVerifier(embedder(config))
+    """The configured verifier, as answers use it, for `eval detector` to measure."""
+    from qa.verifiers import make_verifier
+    return make_verifier(config.verifier, embedder(config), llm(config) if config.verifier == "llm-judge" else None)

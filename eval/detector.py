@@ -2,6 +2,8 @@
 
 `halueval-qa` measures on the QA rows eval.fit_verifier held out of the fit (split by passage, seed 0),
 so the verifier is never scored on claims it was fitted on; dialogue and summarization were never seen.
+Beside the verifier, the same pairs measure two trivial detectors (BASELINES): a verifier that does
+not beat them has learnt nothing about support.
 """
 from __future__ import annotations
 
@@ -11,16 +13,22 @@ from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
+import numpy as np
+
 from eval import halueval, plots
+from eval.fit_verifier import HELDOUT_SHARE, best_threshold, split_by_passage
 from eval.halueval import DatasetError, Pair
 from eval.html import fmt
 from eval.metrics import calibration_bins, detector_metrics, expected_calibration_error
 from index.records import Chunk, Passage
+from qa.text import content_words, words
 from qa.verify import Verifier
 
 DATASETS = ("halueval-qa", "halueval-dialogue", "halueval-summarization")
 SHOWN = ("dataset", "n", "accuracy", "balanced_accuracy", "precision", "recall", "f1", "auroc")
 BATCH = 128
+BASELINES = {"claim_length": "claim length in words alone, shorter = supported",
+             "word_recall": "share of the claim's content words found in the passage"}
 
 
 def labelled_pairs(name: str, sample: int | None = 500, seed: int = 0) -> list[Pair]:
@@ -28,7 +36,6 @@ def labelled_pairs(name: str, sample: int | None = 500, seed: int = 0) -> list[P
     if name in DATASETS:
         subset = name.removeprefix("halueval-")
         if subset == "qa":
-            from eval.fit_verifier import HELDOUT_SHARE, split_by_passage
             pairs = split_by_passage(halueval.pairs("qa"), HELDOUT_SHARE, 0)[1]
             rows = sorted({p.passage for p in pairs})
             if sample is not None and sample < len(rows):
@@ -78,6 +85,30 @@ def measure(pairs: Sequence[Pair], verifier: Verifier, progress: Callable[[int, 
     return {**figures, "ece": expected_calibration_error(bins), "calibration": bins}
 
 
+def baselines(pairs: Sequence[Pair]) -> dict[str, dict]:
+    """Balanced accuracy and AUROC of each BASELINE on the pairs, its threshold the best one on these same pairs.
+
+    Choosing the threshold on the measured set flatters the baselines: a verifier compared with them
+    is compared with the best they could do.
+    """
+    labels = np.array([p.supported for p in pairs], bool)
+    stems: dict[str, frozenset[str]] = {}
+    recall = []
+    for p in pairs:
+        have = stems.setdefault(p.passage, frozenset(content_words(p.passage)))
+        claim = content_words(p.claim)
+        recall.append(sum(w in have for w in claim) / len(claim) if claim else 0.0)
+    scores = {"claim_length": np.array([-len(words(p.claim)) for p in pairs], float),
+              "word_recall": np.array(recall)}
+    out = {}
+    for name, score in scores.items():
+        threshold = best_threshold(labels, score)
+        figures = detector_metrics(labels, score, threshold)
+        out[name] = {"balanced_accuracy": figures["balanced_accuracy"], "auroc": figures["auroc"],
+                     "threshold": threshold, "what": BASELINES[name]}
+    return out
+
+
 def _passage(text: str) -> Passage:
     return Passage(Chunk(0, "labelled", 1, 0, len(text), text), "labelled", 1.0)
 
@@ -88,6 +119,8 @@ def write(result: dict, out: Path) -> None:
     (out / "detector.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     rows = "".join(f"<tr><td>{k}</td><td>{fmt(result[k]) if isinstance(result[k], float) else escape(str(result[k]))}"
                    f"</td></tr>" for k in (*SHOWN, "ece", "verifier") if k in result)
+    rows += "".join(f"<tr><td>baseline: {escape(b['what'])}</td><td>balanced accuracy {fmt(b['balanced_accuracy'])}, "
+                    f"auroc {fmt(b['auroc'])}</td></tr>" for b in result.get("baselines", {}).values())
     image = plots.calibration(result["calibration"])
     (out / "detector.html").write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>Detector {escape(result['dataset'])}</title></head>"

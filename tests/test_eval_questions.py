@@ -142,3 +142,40 @@ def test_retrieval_only_baselines_score_the_top_passage_and_never_abstain():
     assert result["questions"] == 3 and result["answerable"] == 2
     assert result["first_sentence"]["contains_answer"] == 0.5 and result["top_passage"]["contains_answer"] == 1.0
     assert result["refusal"] == 0.0 and result["false_refusal"] == 0.0
+
+
+PUMP = "The pump warranty lasts two years and covers the motor."
+CLAIMS = [("The warranty lasts two years and covers the pump motor.", True), ("The warranty lasts ten years.", False),
+          ("The pump warranty covers the motor.", True), ("It covers rust.", False)]
+
+
+def test_detector_baselines_have_a_fixed_direction():
+    pairs = [Pair(PUMP, claim, ok) for claim, ok in CLAIMS]
+    figures = detector.baselines(pairs)
+    # Supported claims copy the passage's words, hallucinated ones add their own: word recall separates them.
+    assert figures["word_recall"]["auroc"] == 1.0 and figures["word_recall"]["balanced_accuracy"] == 1.0
+    # Here the supported claims are the long ones, so "shorter = supported" ranks them all wrong; no threshold helps.
+    assert figures["claim_length"]["auroc"] == 0.0 and figures["claim_length"]["balanced_accuracy"] == 0.5
+
+
+def test_detector_measures_the_configured_verifier_and_names_it(tmp_path, monkeypatch, capsys):
+    from llm_server import FakeLLM
+
+    from app.cli import main as groundwork
+    from qa.verifiers import JUDGE
+
+    def judge(body: dict) -> str:  # the model server as a judge: yes when the statement's words are in the passage
+        assert body["messages"][0]["content"] == JUDGE
+        statement = body["messages"][1]["content"].rsplit("Statement:", 1)[1].split("\n\nSupported?")[0]
+        return "yes" if statement.strip().startswith("The ") and "ten" not in statement else "no"
+
+    path = write(tmp_path / "claims.jsonl", [{"passage": PUMP, "claim": c, "supported": ok} for c, ok in CLAIMS])
+    with FakeLLM() as llm:
+        llm.queue(*[judge] * len(CLAIMS))
+        monkeypatch.setenv("GROUNDWORK_LLM_URL", llm.url)
+        monkeypatch.setenv("GROUNDWORK_VERIFIER", "llm-judge")
+        assert groundwork(["eval", "detector", "--dataset", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["verifier"] == "llm-judge" and out["n"] == 4 and out["balanced_accuracy"] == 1.0
+    assert out["baselines"]["word_recall"] == {"balanced_accuracy": 1.0, "auroc": 1.0}
+    assert set(out["baselines"]) == {"claim_length", "word_recall"}
