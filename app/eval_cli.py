@@ -29,7 +29,10 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--split", choices=["dev", "test"], help="only the dev or test questions of a split set "
                                                              "(tune on dev, report on test)")
-    p.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
+    judges = p.add_mutually_exclusive_group()
+    judges.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
+    judges.add_argument("--judge-verifier", metavar="SPEC", help="check sentences with another verifier than the "
+                        "engine's (features, nli:MODEL_PATH or llm-judge); with no judge, grounding is not measured")
     p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
     p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
     p.set_defaults(run=cmd_run)
@@ -62,17 +65,23 @@ def cmd_run(args, config: Config) -> int:
     from eval import report
     from eval.compare import gate_failures, parse_gates
     from eval.run import run_questions
+    from eval.summary import JUDGED
     try:
         under, over = parse_gates(args.fail_under), parse_gates(args.fail_over)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    unjudged = [k for k in (*under, *over) if k in JUDGED and not (args.judge or args.judge_verifier)]
+    if unjudged:
+        raise UserError(f"a gate on {', '.join(unjudged)} needs a judge other than the engine's own verifier, which "
+                        f"accepts every sentence it lets through: add --judge or --judge-verifier SPEC")
     out = Path(args.out)
     if args.dataset == HALUEVAL_QA and not args.split:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
     questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
     with wiring.answering_library(config) as library:
         dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
-        engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset)
+        engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset,
+                                                 judge_verifier=args.judge_verifier)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
@@ -95,11 +104,11 @@ def _bar(total: int):
 
 
 def _print_summary(written: dict, out: Path) -> None:
-    from eval.html import fmt
-    metrics, t = written["summary"]["metrics"], written["meta"]["time"]
+    from eval.html import value
+    t = written["meta"]["time"]
     shown = ("hit@5", "recall@5", "mrr", "contains_answer", "faithfulness", "hallucination", "citation_recall",
              "refusal", "false_refusal")
-    print("  ".join(f"{k} {fmt(metrics[k]['value'])}" for k in shown))
+    print("  ".join(f"{k} {value(written, k)}" for k in shown))
     print(f"wrote {out}/report.json, report.md, report.html; wall {t['wall_s']:.1f} s, "
           f"evaluation overhead {t['overhead_share']:.1%}")
 

@@ -186,29 +186,38 @@ def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, 
 
 
 def evaluation(config: Config, library: Library, *, mode: str | None, judge: bool, dataset: str,
-               command: str | None = None):
+               command: str | None = None, judge_verifier: str | None = None):
     """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
-    from eval.checkers import ClaimJudge, SentenceChecker
     from eval.dataset import doc_names
     from eval.grade import Grader
     from eval.run import MeteredLLM
-    from qa.verify import PARAMS_PATH, VerifierParams
     engine = answer_engine(config, library, mode)
     if engine.llm is not None:
         engine.llm = MeteredLLM(engine.llm)
-    if judge:
-        checker = ClaimJudge(llm(config))
-    else:
-        threshold = VerifierParams.load().threshold
-        checker = SentenceChecker(engine.verifier, f"sentence-level FeatureVerifier ({PARAMS_PATH.name}, "
-                                                   f"threshold {threshold:.3f})")
     model = engine.embedder
+    checker = _judge(config, model, judge, judge_verifier)
     grader = Grader(checker, doc_names(library.documents()), lambda texts: model.embed(texts, kind="document"))
     meta = {"dataset": dataset, "library": str(config.library), "mode": engine.settings.mode,
-            "model": engine.llm.model if engine.llm else None, "checker": checker.name,
-            "embedder": model.name, "settings": asdict(engine.settings),
+            "model": engine.llm.model if engine.llm else None, "checker": checker.name if checker else None,
+            "verifier": engine.verifier.name, "embedder": model.name, "settings": asdict(engine.settings),
             "command": " ".join(sys.argv[1:]) if command is None else command}
     return engine, grader, meta
+
+
+def _judge(config: Config, model: SentenceTransformerEmbedder, judge: bool, judge_verifier: str | None):
+    """The run's judge: the model server, or a verifier other than the engine's; None when there is neither."""
+    from eval.checkers import ClaimJudge, SentenceChecker
+    from qa.verifiers import make_verifier
+    if judge:
+        return ClaimJudge(llm(config))
+    if not judge_verifier:
+        return None
+    if judge_verifier == (config.verifier or "features"):
+        raise UserError(f"--judge-verifier {judge_verifier} is the engine's own verifier (configured verifier = "
+                        f"{config.verifier}); a judge must be another one, e.g. --judge-verifier "
+                        f"{'llm-judge' if judge_verifier == 'features' else 'features'}, or --judge")
+    verifier = make_verifier(judge_verifier, model, llm(config) if judge_verifier == "llm-judge" else None)
+    return SentenceChecker(verifier, f"sentence-level {verifier.name} (the engine verifies with {config.verifier})")
 
 
 def detector_verifier(config: Config):

@@ -20,9 +20,13 @@ RECALL_KS = (5, 10)
 
 
 class Grader:
-    """Turns (question, answer) into a record; support is judged by `checker`, similarity by `embed` when given."""
+    """Turns (question, answer) into a record; support is judged by `checker`, similarity by `embed` when given.
 
-    def __init__(self, checker: Checker, names: dict[str, frozenset[str]], embed: Embed | None = None):
+    Without a checker (no judge independent of the engine's verifier) support is not measured: the
+    engine shows only sentences its own verifier accepted, so re-checking them with it says 1.0 always.
+    """
+
+    def __init__(self, checker: Checker | None, names: dict[str, frozenset[str]], embed: Embed | None = None):
         self.checker, self.names, self.embed = checker, names, embed
 
     def record(self, q: Question, answer: Answer) -> dict:
@@ -30,27 +34,34 @@ class Grader:
         gold = set(q.gold)
         ranked = [self._key(p, q) for p in answer.evidence]
         shown = [] if answer.abstained else [s for s in answer.sentences if s.supported]
-        sentence_items = [(s.text, self._passages(answer, s.citations)) for s in shown]
-        citing = [(c, s) for c in answer.citations for s in shown if c.n in s.citations]
-        verdicts = self.checker.check_many(sentence_items + [(s.text, [c.passage]) for c, s in citing])
-        units, cite_units = verdicts[:len(shown)], verdicts[len(shown):]
-        precise = {c.n: False for c in answer.citations}
-        for (c, _), checked in zip(citing, cite_units):
-            precise[c.n] = precise[c.n] or any(ok for _, ok in checked)
+        units, precise = self._judge(answer, shown)
         cited = {self._key(c.passage, q) for c in answer.citations}
         record = {**q.to_json(), "answer": answer.text, "abstained": answer.abstained, "complete": answer.complete,
                   "mode": answer.mode, "query": answer.query, "timings": dict(answer.timings),
                   "sentences": _sentences(answer, shown, units),
                   "citations": [{"n": c.n, "doc": c.passage.doc_title, "page": c.page, "chunk_id": c.passage.chunk.chunk_id,
-                                 "supports": precise[c.n], "gold": self._key(c.passage, q) in gold}
+                                 "supports": precise.get(c.n), "gold": self._key(c.passage, q) in gold}
                                 for c in answer.citations],
                   "retrieved": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,
                                  "score": round(p.score, 4), "gold": k in gold} for p, k in zip(answer.evidence, ranked)],
                   "gold_rank": rm.first_gold_rank(ranked, gold)}
-        flat = [ok for checked in units for _, ok in checked]
+        flat = [ok for checked in units for _, ok in checked] if self.checker else None
         record["scores"] = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
-                            **_grounding(answer, q.answerable, flat, list(precise.values()), cited, gold)}
+                            **_grounding(answer, q.answerable, flat, list(precise.values()) if self.checker else None,
+                                         cited, gold)}
         return record
+
+    def _judge(self, answer: Answer, shown: list) -> tuple[list, dict[int, bool]]:
+        """The checker's units per shown sentence, and per citation whether it supports a sentence citing it."""
+        if self.checker is None:
+            return [[] for _ in shown], {}
+        citing = [(c, s) for c in answer.citations for s in shown if c.n in s.citations]
+        verdicts = self.checker.check_many([(s.text, self._passages(answer, s.citations)) for s in shown] +
+                                           [(s.text, [c.passage]) for c, s in citing])
+        precise = {c.n: False for c in answer.citations}
+        for (c, _), checked in zip(citing, verdicts[len(shown):]):
+            precise[c.n] = precise[c.n] or any(ok for _, ok in checked)
+        return verdicts[:len(shown)], precise
 
     def _key(self, passage: Passage, q: Question) -> Key:
         """(doc, page) under the dataset's name for the document when it names this one."""
@@ -85,17 +96,18 @@ def _retrieval(ranked: list[Key], gold: set[Key]) -> dict:
     return out | {"mrr": rm.reciprocal_rank(ranked, gold), "ndcg@10": rm.ndcg_at(ranked, gold, 10)}
 
 
-def _grounding(answer: Answer, answerable: bool | None, units: list[bool], precise: list[bool], cited: set[Key],
-               gold: set[Key]) -> dict:
+def _grounding(answer: Answer, answerable: bool | None, units: list[bool] | None, precise: list[bool] | None,
+               cited: set[Key], gold: set[Key]) -> dict:
+    """Grounding scores; those a judge decides are None where nothing judged (units and precise None)."""
     refused, false_refusal = am.refusal(answer.abstained, answerable)
-    answered = not answer.abstained
+    judged = not answer.abstained and units is not None
     drafted = [s.supported for s in answer.sentences]
-    return {"faithfulness": am.faithfulness(units) if answered else None,
-            "hallucination": am.hallucinated(units) if answered else None,
+    return {"faithfulness": am.faithfulness(units) if judged else None,
+            "hallucination": am.hallucinated(units) if judged else None,
             # Before the engine's repair: did verification reject anything the mode drafted?
             "draft_hallucination": am.hallucinated(drafted),
-            "citation_precision": am.citation_precision(precise) if answered else None,
-            "citation_recall": am.citation_recall(cited, gold) if answered else None,
+            "citation_precision": am.citation_precision(precise) if judged else None,
+            "citation_recall": am.citation_recall(cited, gold) if not answer.abstained else None,
             "refusal": refused, "false_refusal": false_refusal}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 from eval import plots
-from eval.summary import STAGES, worst
+from eval.summary import JUDGED, STAGES, worst
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:3px 7px;vertical-align:top}
@@ -12,9 +12,26 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 mark.bad{background:#f8c9c9}mark.ok{background:#d5f0d5}.small{font-size:12px;color:#555}img{max-width:100%}"""
 
 
+NOT_MEASURED = "not measured"
+NO_JUDGE = ("no judge independent of the engine's verifier, so faithfulness, hallucination and citation "
+            "precision are not measured (add --judge or --judge-verifier)")
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     """A figure for a table: '-' when undefined."""
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def value(report: dict, key: str) -> str:
+    """A report's figure for a table: 'not measured' where the run had no judge to measure it, else fmt's."""
+    if report["meta"].get("checker") is None and key in JUDGED:
+        return NOT_MEASURED
+    return fmt(report["summary"]["metrics"][key]["value"])
+
+
+def judge_line(meta: dict) -> str:
+    """Who judged support in a run, or why nothing did."""
+    return meta.get("checker") or NO_JUDGE
 
 
 def unsupported(record: dict) -> list[str]:
@@ -39,7 +56,7 @@ def page(report: dict) -> str:
 def _meta(meta: dict, c: dict) -> str:
     t = meta["time"]
     return (f"<p>Library <code>{escape(str(meta.get('library')))}</code>, mode <b>{escape(str(meta.get('mode')))}</b>, "
-            f"model {escape(str(meta.get('model') or 'none'))}; support judged by <b>{escape(str(meta.get('checker')))}</b>."
+            f"model {escape(str(meta.get('model') or 'none'))}; support judged by <b>{escape(judge_line(meta))}</b>."
             f"<br>{c['questions']} questions ({c['answerable']} answerable, {c['unanswerable']} unanswerable, "
             f"{c['unlabelled']} unlabelled): {c['answered']} answered, {c['abstained']} abstained, "
             f"{c['incomplete']} incomplete, {c['errors']} errors. {meta['workers']} at once, wall {t['wall_s']:.1f} s "
@@ -53,7 +70,7 @@ def _summary_table(report: dict) -> str:
         m = report["summary"]["metrics"][d["key"]]
         ci = f"{fmt(m['ci'][0])} – {fmt(m['ci'][1])}" if m["ci"] else "-"
         better = "" if d["higher_is_better"] else " <span class='small'>(lower is better)</span>"
-        rows.append(f"<tr><td>{d['group']}</td><td>{escape(d['key'])}{better}</td><td class='num'>{fmt(m['value'])}"
+        rows.append(f"<tr><td>{d['group']}</td><td>{escape(d['key'])}{better}</td><td class='num'>{value(report, d['key'])}"
                     f"</td><td class='num'>{ci}</td><td class='num'>{m['n']}</td><td>{escape(d['formula'])}</td>"
                     f"<td>{escape(d['over'])}</td></tr>")
     return "".join(rows) + "</table>"

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from eval import html
-from eval.html import fmt, unsupported
+from eval.html import fmt, judge_line, unsupported, value
 from eval.run import RunResult
 from eval.summary import METRICS, summarise, worst
 
@@ -19,7 +19,7 @@ def build(result: RunResult, meta: dict, seed: int = 0) -> dict:
                               "grade_s": round(result.grade_s, 3)}},
             "summary": summarise(result.records, seed),
             "definitions": [{"key": m.key, "group": m.group, "formula": m.formula, "over": m.over,
-                             "higher_is_better": m.higher_is_better} for m in METRICS],
+                             "higher_is_better": m.higher_is_better, "judged": m.judged} for m in METRICS],
             "records": result.records}
 
 
@@ -50,7 +50,7 @@ def markdown(report: dict) -> str:
     c = summary["counts"]
     lines = [f"# Eval report: {meta.get('dataset', '?')}", "",
              f"- library `{meta.get('library')}`, mode **{meta.get('mode')}**, model {meta.get('model') or 'none'}",
-             f"- support judged by: **{meta.get('checker')}**",
+             f"- support judged by: **{judge_line(meta)}**",
              f"- {c['questions']} questions ({c['answerable']} answerable, {c['unanswerable']} unanswerable, "
              f"{c['unlabelled']} unlabelled): {c['answered']} answered, {c['abstained']} abstained, "
              f"{c['incomplete']} incomplete, {c['errors']} errors",
@@ -60,7 +60,7 @@ def markdown(report: dict) -> str:
         m = summary["metrics"][d["key"]]
         ci = f"{fmt(m['ci'][0])} – {fmt(m['ci'][1])}" if m["ci"] else "-"
         arrow = "" if d["higher_is_better"] else " (lower is better)"
-        lines.append(f"| {d['key']}{arrow} | {fmt(m['value'])} | {ci} | {m['n']} | {d['formula']} | {d['over']} |")
+        lines.append(f"| {d['key']}{arrow} | {value(report, d['key'])} | {ci} | {m['n']} | {d['formula']} | {d['over']} |")
     lines += ["", "| stage | p50 s | p95 s | n |", "|---|---|---|---|"]
     lines += [f"| {k} | {fmt(v['p50'])} | {fmt(v['p95'])} | {v['n']} |" for k, v in summary["latency"].items()]
     tok = summary["tokens"]

@@ -17,6 +17,7 @@ class Metric:
     formula: str
     over: str
     higher_is_better: bool = True
+    judged: bool = False  # decided by the run's judge: not measured when the run has none
 
 
 _GOLD = "answerable questions with gold pages"
@@ -36,17 +37,18 @@ METRICS = (
     Metric("semantic_similarity", "answer", "max cosine of the answer's embedding with a gold answer's",
            "answerable questions with gold answers; an abstention scores 0"),
     Metric("faithfulness", "grounding", "supported units / units shown (a unit: a sentence, or a claim with a judge)",
-           _ANSWERED),
-    Metric("hallucination", "grounding", "1 if any unit shown is unsupported", _ANSWERED, False),
+           _ANSWERED, judged=True),
+    Metric("hallucination", "grounding", "1 if any unit shown is unsupported", _ANSWERED, False, judged=True),
     Metric("draft_hallucination", "grounding", "1 if the engine's verification rejected any sentence the mode drafted",
            "questions where the mode drafted a sentence", False),
     Metric("citation_precision", "grounding", "cited passages that support a sentence citing them / cited passages",
-           _ANSWERED),
+           _ANSWERED, judged=True),
     Metric("citation_recall", "grounding", "|gold pages cited| / |gold pages|", "answered questions with gold pages"),
     Metric("refusal", "abstention", "1 if the answer abstains", "unanswerable questions"),
     Metric("false_refusal", "abstention", "1 if the answer abstains", "answerable questions", False),
 )
 BY_KEY = {m.key: m for m in METRICS}
+JUDGED = tuple(m.key for m in METRICS if m.judged)
 STAGES = ("rewrite", "retrieve", "rerank", "generate", "first_token", "verify", "total")
 
 

@@ -30,6 +30,9 @@ def test_an_evaluation_of_the_feedback_writes_a_report_the_page_shows(library):
     assert (run / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert run.name in at.selectbox[-1].options
     assert [m.label for m in at.metric] == ["Hit@5", "Faithfulness", "Hallucination", "Refusal"]
+    # No judge was asked for: the engine's verifier does not grade its own answers.
+    assert [m.value for m in at.metric][1:3] == ["not measured", "not measured"]
+    assert report["meta"]["checker"] is None and any("not measured" in c.value for c in at.caption)
 
 
 def test_without_documents_the_page_points_to_the_library(tmp_path, monkeypatch):

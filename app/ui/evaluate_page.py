@@ -46,12 +46,14 @@ def _start(runs: Path) -> None:
                                      help="a seeded sample of the set; a run answers each in turn")
         mode = right.selectbox("Answer mode", list(state.MODES), format_func=lambda m: m.capitalize(),
                                index=list(state.MODES).index(state.config().answer_mode))
+        judge = st.checkbox("Judge grounding with the model server", help="faithfulness and hallucination need a "
+                            "judge other than the engine's own verifier; without one they are not measured")
         if not st.form_submit_button("Start evaluation", type="primary", icon=":material/play_arrow:"):
             return
     out = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}"
     try:
         questions = _questions(sets[label], int(sample), out)
-        _run(questions, label, mode, out)
+        _run(questions, label, mode, out, judge)
     except Exception as exc:  # noqa: BLE001 - the page shows one line; the terminal gets the traceback
         state.log.exception("evaluation failed")
         st.error(f"The evaluation stopped: {plain(exc)}", icon=":material/warning:")
@@ -72,7 +74,7 @@ def _questions(source: str, sample: int, out: Path):
     return wiring.eval_questions(state.config(), source, sample, 0, out)
 
 
-def _run(questions, label: str, mode: str, out: Path) -> None:
+def _run(questions, label: str, mode: str, out: Path, judge: bool) -> None:
     """Answer and grade every question, advancing a bar; then write report.json, .md and .html."""
     from eval import report
     from eval.run import run_questions
@@ -84,7 +86,7 @@ def _run(questions, label: str, mode: str, out: Path) -> None:
     cfg = state.config()
     with wiring.answering_library(cfg) as library:  # the wiring `groundwork eval run` uses: the same figures
         engine, grader, meta = wiring.evaluation(
-            cfg, library, mode=mode, judge=False, dataset=label,
+            cfg, library, mode=mode, judge=judge, dataset=label,
             command=f"groundwork ui (Evaluate page): {label}, {len(questions)} questions, {mode}")
         result = run_questions(engine, questions, grader, workers=1, on_done=advance)
     report.write(report.build(result, meta), out)
@@ -103,10 +105,11 @@ def _reports(runs: Path) -> None:
     chosen = st.session_state.get("eval_run")
     name = st.selectbox("Run", names, index=names.index(chosen) if chosen in names else 0)
     data = report.load(runs / name)
+    from eval.html import judge_line, value
     columns = st.columns(len(HEADLINE))
     for column, (key, title) in zip(columns, HEADLINE):
-        value = data["summary"]["metrics"].get(key, {}).get("value")
-        column.metric(title, "—" if value is None else f"{value:.2f}")
+        column.metric(title, value(data, key))
+    st.caption(plain(f"Support judged by: {judge_line(data['meta'])}."))
     meta = {key: plain(data["meta"].get(key, "")) for key in ("dataset", "mode", "questions", "created")}
     st.caption(f"{meta['dataset']} · {meta['mode']} · {meta['questions']} "
                f"questions · {meta['created']}")

@@ -1,0 +1,110 @@
+"""Evaluation that can fail: grounding figures come from a judge other than the engine's own verifier, or are
+not measured; a hallucination planted past a fooled engine verifier lowers faithfulness."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from llm_server import FakeLLM
+from pdfs import write_small_corpus
+
+from app.cli import main as groundwork
+from eval.grade import Grader
+from eval.questions import Question
+from eval.summary import JUDGED
+from index.records import Chunk, Passage
+from qa.prompt import SYSTEM
+from qa.records import Answer, Citation, Sentence
+from qa.verifiers import JUDGE
+
+ROWS = [
+    {"id": "pump", "question": "How long is the pump warranty?", "answers": ["two years"], "doc": "faq.md",
+     "pages": [1], "answerable": True},
+    {"id": "water", "question": "When should I water the tomato plants in summer?", "answers": ["every morning"],
+     "doc": "care.pdf", "pages": [1], "answerable": True},
+]
+PLANTED = "The pump was invented by Napoleon in 1850."
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    base = tmp_path_factory.mktemp("judge")
+    write_small_corpus(base / "docs")
+    assert groundwork(["ingest", str(base / "docs"), "--library", str(base / "lib")]) == 0
+    dataset = base / "qa.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return base, dataset
+
+
+def run(setup, out: str, *flags: str) -> int:
+    base, dataset = setup
+    return groundwork(["eval", "run", "--dataset", str(dataset), "--library", str(base / "lib"),
+                       "--out", str(base / out), *flags])
+
+
+def test_without_a_judge_grounding_is_not_measured(setup, capsys):
+    base, _ = setup
+    assert run(setup, "plain", "--mode", "extractive") == 0
+    assert "faithfulness not measured  hallucination not measured" in capsys.readouterr().out
+    report = json.loads((base / "plain" / "report.json").read_text())
+    assert report["meta"]["checker"] is None and report["meta"]["verifier"].startswith("features")
+    assert any(not r["abstained"] for r in report["records"])
+    for key in JUDGED:  # never the 1.0 / 0.0 that re-checking with the engine's verifier gives
+        assert report["summary"]["metrics"][key]["value"] is None
+        assert all(r["scores"][key] is None for r in report["records"])
+    md = (base / "plain" / "report.md").read_text()
+    assert "| faithfulness | not measured |" in md and "no judge independent of the engine's verifier" in md
+    page = (base / "plain" / "report.html").read_text()
+    assert re.search(r"<td>hallucination.*?</td><td class='num'>not measured</td>", page)
+
+
+@pytest.mark.parametrize("gate", [["--fail-under", "faithfulness=0.9"], ["--fail-over", "hallucination=0.1"]])
+def test_a_grounding_gate_without_a_judge_is_an_error(setup, capsys, gate):
+    base, _ = setup
+    assert run(setup, "gated", *gate) == 2
+    err = capsys.readouterr().err
+    assert "needs a judge other than the engine's own verifier" in err and "--judge" in err
+    assert not (base / "gated").exists()  # refused before answering anything
+
+
+def test_the_judge_cannot_be_the_engines_own_verifier(setup, capsys):
+    assert run(setup, "same", "--judge-verifier", "features") == 2
+    assert "is the engine's own verifier" in capsys.readouterr().err
+
+
+def fooled_server(body: dict) -> str:
+    """A model that answers with a quote and one invented sentence, and, as the engine's verifier, accepts all."""
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    if system == JUDGE:
+        return "yes"
+    assert system == SYSTEM
+    n, text = re.findall(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', user, re.S)[0]
+    return " ".join(text.split()).split(". ")[0].rstrip(".") + f". [{n}] {PLANTED} [{n}]"
+
+
+def test_a_planted_hallucination_lowers_faithfulness(setup, monkeypatch):
+    base, _ = setup
+    with FakeLLM() as llm:
+        llm.queue(*[fooled_server] * 100)
+        monkeypatch.setenv("GROUNDWORK_LLM_URL", llm.url)
+        monkeypatch.setenv("GROUNDWORK_VERIFIER", "llm-judge")
+        assert run(setup, "planted", "--mode", "generative", "--judge-verifier", "features") == 0
+    report = json.loads((base / "planted" / "report.json").read_text())
+    assert report["meta"]["checker"].startswith("sentence-level features") and report["meta"]["verifier"] == "llm-judge"
+    pump = report["records"][0]
+    shown = [s for s in pump["sentences"] if s["shown"]]
+    assert PLANTED in [s["text"] for s in shown]  # the engine's fooled verifier let it through
+    assert [u["supported"] for s in shown for u in s["units"]] == [True, False]
+    assert pump["scores"]["faithfulness"] == 0.5 and pump["scores"]["hallucination"] == 1.0
+    assert report["summary"]["metrics"]["faithfulness"]["value"] < 1.0
+
+
+def test_grader_without_a_checker_measures_no_grounding():
+    text = "Use lm to fit models."
+    p = Passage(Chunk(1, "d1", 3, 0, len(text), text), "Guide", 1.0)
+    answer = Answer(f"{text} [1]", (Sentence(text, (1,), True, 0.9),), (Citation(1, p),), False, {"total": 1.0},
+                    True, "extractive", (p,))
+    r = Grader(None, {"d1": frozenset({"Guide"})}).record(Question("q", "How?", (), (("Guide", 3),), True), answer)
+    assert all(r["scores"][k] is None for k in JUDGED) and r["scores"]["citation_recall"] == 1.0
+    assert r["citations"][0]["supports"] is None and r["sentences"][0]["units"] == []
