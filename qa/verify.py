@@ -175,7 +175,7 @@ def _lexical(sentence: str, lookup: _Lookup) -> tuple[float, ...]:
     """recall, missing, bigram_recall, number_missing, entity_missing, negation_mismatch."""
     words = content_words(sentence)
     absent = sum(w not in lookup.stems for w in words)
-    recall = 1.0 - absent / len(words) if words else 0.0  # no content word: no evidence of support
+    recall = 1.0 - absent / len(words) if words else 1.0  # vacuous; make_verifier's ContentGate refuses such sentences
     bigrams = list(zip(words, words[1:]))
     # With under two content words there is no bigram to check: fall back on word recall.
     bigram_recall = sum(b in lookup.bigrams for b in bigrams) / len(bigrams) if bigrams else recall
