@@ -93,7 +93,8 @@ class AnswerEngine:
             answer = self._finish(draft, checked, evidence, timings)
         return replace(answer, query=question)
 
-    def evidence(self, question: str, filters: Filters = Filters(), timings: dict[str, float] | None = None) -> Evidence:
+    def evidence(self, question: str, filters: Filters = Filters(),
+                 timings: dict[str, float] | None = None) -> Evidence:
         """The reranked passages and candidate sentences an answer to `question` is made from."""
         timings = {} if timings is None else timings
         with _timer(timings, "retrieve"):
