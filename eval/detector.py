@@ -20,8 +20,8 @@ from eval.fit_verifier import HELDOUT_SHARE, best_threshold, split_by_passage
 from eval.halueval import DatasetError, Pair
 from eval.html import fmt
 from eval.metrics import calibration_bins, detector_metrics, expected_calibration_error
+from eval.verifier_figures import length_score, recall_score
 from index.records import Chunk, Passage
-from qa.text import content_words, words
 from qa.verify import Verifier
 
 DATASETS = ("halueval-qa", "halueval-dialogue", "halueval-summarization")
@@ -92,14 +92,7 @@ def baselines(pairs: Sequence[Pair]) -> dict[str, dict]:
     is compared with the best they could do.
     """
     labels = np.array([p.supported for p in pairs], bool)
-    stems: dict[str, frozenset[str]] = {}
-    recall = []
-    for p in pairs:
-        have = stems.setdefault(p.passage, frozenset(content_words(p.passage)))
-        claim = content_words(p.claim)
-        recall.append(sum(w in have for w in claim) / len(claim) if claim else 0.0)
-    scores = {"claim_length": np.array([-len(words(p.claim)) for p in pairs], float),
-              "word_recall": np.array(recall)}
+    scores = {"claim_length": length_score(pairs), "word_recall": recall_score(pairs)}
     out = {}
     for name, score in scores.items():
         threshold = best_threshold(labels, score)
