@@ -18,7 +18,8 @@ import numpy as np
 from index.records import Passage
 from index.store import Library
 from qa.injection import without_instructions
-from qa.text import content_words, flatten, prose_ratio, sentence_spans, words
+from qa.text import content_words, prose_ratio, words
+from qa.units import lead, unit_spans, unit_text
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -112,10 +113,10 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
                     idf: dict[str, float], embedder: Embedder, w: Weights) -> Evidence:
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
-        for s, e in sentence_spans(p.chunk.text):
+        for s, e in unit_spans(p.chunk.text):
             # An instruction planted for a model is never an answer, however well it matches the question.
-            text = without_instructions(flatten(p.chunk.text[s:e]))
-            if text and _answer_like(text) and text not in seen:  # overlapping chunks repeat sentences
+            text = without_instructions(unit_text(p.chunk.text[s:e]))
+            if text and _answer_like(lead(text)) and text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
                 texts.append(text)

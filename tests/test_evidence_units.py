@@ -1,0 +1,37 @@
+"""Answer units: a sentence that introduces a command is shown, ranked and verified with it."""
+from qa.units import lead, unit_spans, unit_text
+
+PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
+        "evals now holds the vector of eigenvalues. For large\nmatrices it is better to avoid computing the "
+        "eigenvectors if they are not needed by using\nthe expression\n"
+        "> evals <- eigen(Sm, only.values = TRUE)$values\n5.7.4 Singular value decomposition\n"
+        "The function svd(M) takes an arbitrary matrix argument.")
+
+
+def _units(text):
+    return [unit_text(text[s:e]) for s, e in unit_spans(text)]
+
+
+def test_a_sentence_that_stops_short_takes_the_code_line_it_introduces():
+    units = _units(PAGE)
+    assert ("For large matrices it is better to avoid computing the eigenvectors if they are not needed by "
+            "using the expression\n> evals <- eigen(Sm, only.values = TRUE)$values") in units
+    assert "Had we only needed the eigenvalues we could have used the assignment:\n> evals <- eigen(Sm)$values" in units
+    assert "The function svd(M) takes an arbitrary matrix argument." in units  # closed sentences stay alone
+
+
+def test_a_closed_sentence_does_not_swallow_the_code_after_it():
+    units = _units("Fit the model first.\n> fit <- lm(y ~ x)\n")
+    assert units == ["Fit the model first.", "> fit <- lm(y ~ x)"]
+
+
+def test_at_most_three_code_lines_and_only_console_lines_join():
+    text = "Consider the following assignments\n> a <- 1\n> b <- 2\n> c <- 3\n> d <- 4\n"
+    first = _units(text)[0]
+    assert first.count("\n") == 3 and "> d <- 4" not in first
+    plain = _units("It is computed by\nsolve(A)\nbut rarely is needed.")
+    assert plain == ["It is computed by solve(A) but rarely is needed."]  # inline code stays prose
+
+
+def test_lead_is_the_prose_of_a_unit():
+    assert lead("To quit R the command is\n> q()") == "To quit R the command is"
