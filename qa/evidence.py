@@ -76,7 +76,7 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
     """
     if not hits:
         return Evidence((), ())
-    idf = _idf(library, question)
+    idf = question_idf(library, question)
     qvec = embedder.embed([question], kind="query")[0] if query_vector is None else query_vector
     stored = library.chunk_vectors([p.chunk.chunk_id for p in hits])
     scored = sorted(((_passage_score(p, qvec, stored, idf, weights), p) for p in hits), key=lambda sp: -sp[0])
@@ -94,7 +94,7 @@ def coverage(text: str, idf: dict[str, float]) -> float:
     return sum(w for word, w in idf.items() if word in present) / total
 
 
-def _idf(library: Library, question: str) -> dict[str, float]:
+def question_idf(library: Library, question: str) -> dict[str, float]:
     """Each content word of the question (stemmed) with its inverse document frequency."""
     n = max(library.count("chunks"), 1)
     weights: dict[str, float] = {}
