@@ -147,3 +147,28 @@ def test_a_run_sets_the_fitted_gate_beside_the_hand_set_rule_and_never_abstainin
              for name, g in gates(records).items()}
     assert table == {"fitted gate": (1.0, 0.0, 1), f"best score < {BEFORE_FIT} (hand-set)": (0.0, 1.0, 1),
                      "never abstain": (0.0, 0.0, 1)}
+
+
+def test_the_rerank_grid_holds_the_weights_in_use_and_scores_hit_and_contains_at_one():
+    from eval import fit_rerank
+    from qa.evidence import Weights
+    from eval.questions import Question
+    assert Weights() in fit_rerank.points() and len(fit_rerank.points()) == 81
+    q = Question("q", "Which function fits linear models?", ("lm",), (("Stats.pdf", 1),))
+    on_gold, off = evidence("The function lm fits linear models."), evidence("Use read.csv to read files.")
+    assert fit_rerank.score([on_gold, off], [q, q]) == {"hit@1": 1.0, "contains@1": 0.5, "score": 0.75}
+
+
+def test_the_memo_embedder_embeds_each_text_once():
+    from eval.fit_rerank import MemoEmbedder
+    from fakes import HashEmbedder
+    calls = []
+
+    class Counting(HashEmbedder):
+        def embed(self, texts, kind="document"):
+            calls.append(list(texts))
+            return super().embed(texts, kind=kind)
+
+    memo = MemoEmbedder(Counting())
+    first = memo.embed(["a b", "c d"])
+    assert np.array_equal(memo.embed(["c d", "a b", "e"])[:2], first[::-1]) and calls == [["a b", "c d"], ["e"]]
