@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from eval import html
-from eval.html import fmt, unsupported
+from eval.html import fmt, gate_cell, unsupported
 from eval.run import RunResult
 from eval.summary import METRICS, summarise, worst
 
@@ -78,11 +78,9 @@ def _gate_table(gates: dict) -> list[str]:
     """The abstention gate alone beside trivial gates, on the run's own questions."""
     if not gates:
         return []
-    def cell(m: dict) -> str:
-        return f"{fmt(m['value'])} [{fmt(m['ci'][0])}, {fmt(m['ci'][1])}] (n {m['n']})" if m["ci"] else "-"
     return ["", "Abstention gate alone, on the same evidence (the engine's refusal above adds verification's):", "",
             "| gate | refusal (unanswerable) | false refusal (answerable) |", "|---|---|---|",
-            *(f"| {name} | {cell(g['refusal'])} | {cell(g['false_refusal'])} |" for name, g in gates.items())]
+            *(f"| {name} | {gate_cell(g['refusal'])} | {gate_cell(g['false_refusal'])} |" for name, g in gates.items())]
 
 
 def _cell(text: str, width: int = 160) -> str:
