@@ -3,8 +3,8 @@ LLM server (which also plays the claim judge); the report files and their number
 from __future__ import annotations
 
 import json
-from html import escape
 import re
+from html import escape
 
 import pytest
 from llm_server import FakeLLM
