@@ -125,7 +125,7 @@ def _specific_missing(question: str, evidence: Evidence) -> list[str]:
     """The specific terms of the question that no retrieved passage holds, as a whole word."""
     texts = [p.chunk.text.lower() for p in evidence.passages]
     return [t for t in specific_terms(question)
-            if not any(re.search(rf"(?<![\w.]){re.escape(t.lower())}(?![\w])", text) for text in texts)]
+            if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
 
 
 def rows(items: Sequence[dict[str, float]]) -> np.ndarray:

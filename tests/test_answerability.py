@@ -27,7 +27,9 @@ class Recall:
 def library(tmp_path_factory):
     with Library.writing(tmp_path_factory.mktemp("gate") / "lib", create=True) as lib:
         put(lib, "/a.pdf", "aa00", ["Use wilcox.test for a one-sample or two-sample Wilcoxon test on ranks.",
-                                    "The function lm fits linear models; summary prints the coefficients."], "Stats")
+                                    "The function lm fits linear models; summary prints the coefficients.",
+                                    "Files from Stata in .dta format are read by read.dta in package foreign."],
+            "Stats")
         yield lib
 
 
@@ -43,6 +45,11 @@ def test_a_specific_term_no_passage_holds_is_flagged_and_one_it_holds_is_not(lib
     assert absent["missing_specific"] == 1.0 and present["missing_specific"] == 0.0
     assert absent["missing_share"] > present["missing_share"]
     assert set(FEATURES) <= set(present) and present["margin"] == pytest.approx(0.2)
+
+
+def test_a_file_extension_the_passage_holds_is_not_missing(library):
+    ev = evidence("Files from Stata in .dta format are read by read.dta in package foreign.")
+    assert signals(library, "Which function reads Stata .dta files?", ev, Recall(), keep=6)["missing_specific"] == 0.0
 
 
 def test_specific_terms_are_code_names_versions_and_capitalised_words_not_a_first_word():
