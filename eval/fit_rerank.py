@@ -118,9 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with library:
         found = search_once(library, embedder, questions, settings.depth)
         ranked = grid_search(library, embedder, found, settings.keep)
-    in_use = next(f for f, w in ranked if w == Weights())
-    print("\n" + json.dumps({"questions": len(questions), "best": {**ranked[0][0], "weights": asdict(ranked[0][1])},
-                             "in_use": in_use if in_use else None, "points": len(ranked)}))
+    in_use = next((f for f, w in ranked if w == Weights()), None)  # None: the weights in use lie off the grid
+    print("\n" + json.dumps({"questions": len(questions), "in_use": in_use, "points": len(ranked),
+                             "best": [{**f, "weights": asdict(w)} for f, w in ranked[:5]]}))
     return 0
 
 

@@ -27,14 +27,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Weights:
-    """How the signals blend: set by hand, looking at the sample question set (eval/data), so its figures flatter."""
+    """How the signals blend: the grid point of `python -m eval.fit_rerank` best on the dev questions only.
+
+    On the 59 answerable dev questions, hit@1 + top-1 contains-answer: 0.729 + 0.390 by hand, 0.814 + 0.356 fitted.
+    """
 
     passage_cosine: float = 0.5
     passage_coverage: float = 0.6
     passage_best_sentence: float = 0.4
-    sentence_cosine: float = 0.6
-    sentence_coverage: float = 0.4
-    prose_floor: float = 0.6  # below this share of words a chunk is a listing, an index or code
+    sentence_cosine: float = 0.8
+    sentence_coverage: float = 0.2
+    prose_floor: float = 0.6  # below this share of words a chunk is a listing, an index or code (not fitted)
 
 
 @dataclass(frozen=True)
