@@ -58,12 +58,8 @@ class Gate:
                                   -50.0 * min_strength, 0.5))
 
     def probability(self, signals: dict[str, float]) -> float:
-        """P(answerable) of one question's signals."""
+        """P(answerable) of one question's signals; the engine answers when it is at least params.threshold."""
         return float(self.params.probability(rows([signals]))[0])
-
-    def answerable(self, signals: dict[str, float]) -> bool:
-        """Whether to answer: P(answerable) at or above the fitted threshold."""
-        return self.probability(signals) >= self.params.threshold
 
 
 def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier, keep: int) -> dict[str, float]:

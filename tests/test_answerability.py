@@ -70,8 +70,8 @@ def test_nothing_retrieved_gives_zero_evidence_and_everything_missing(library):
 def test_the_hand_set_rule_is_a_gate_that_answers_from_its_strength_on():
     gate = Gate.strength_only(BEFORE_FIT)
     base = dict.fromkeys(FEATURES, 0.0)
-    assert gate.answerable(base | {"strength": BEFORE_FIT + 0.01})
-    assert not gate.answerable(base | {"strength": BEFORE_FIT - 0.01, "coverage": 1.0})
+    for strength, answers in ((BEFORE_FIT, True), (BEFORE_FIT + 0.01, True), (BEFORE_FIT - 0.01, False)):
+        assert (gate.probability(base | {"strength": strength, "coverage": 1.0}) >= gate.params.threshold) is answers
 
 
 def test_the_shipped_gate_loads_and_ranks_a_covered_question_above_one_with_a_missing_term():
