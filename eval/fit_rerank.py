@@ -5,8 +5,8 @@
 The score of a point is hit@1 (the first reranked passage is on a gold page) plus top-1 contains-answer
 (the best candidate sentence holds a gold answer), averaged over the answerable dev questions. Search
 runs once per question (it does not depend on the weights) and sentence embeddings are memoised, so a
-point costs only the blend. It prints the best point beside the weights in use; Weights' defaults take
-the best, and the answerability gate is refitted after (its strength signal is a rerank score).
+point costs only the blend. It prints the five best points beside the weights in use; a point that
+replaces Weights' defaults needs the answerability gate refitted after (its strength signal is a rerank score).
 The dataset is read with split="dev" only, so no test row reaches the fit.
 """
 from __future__ import annotations
