@@ -108,9 +108,16 @@ def _print_summary(written: dict, out: Path) -> None:
     t = written["meta"]["time"]
     shown = ("hit@5", "recall@5", "mrr", "contains_answer", "faithfulness", "hallucination", "citation_recall",
              "refusal", "false_refusal")
-    print("  ".join(f"{k} {value(written, k)}" for k in shown))
+    metrics = written["summary"]["metrics"]
+    print("  ".join(f"{k} {value(written, k)}" + (_interval(metrics[k]) if k.endswith("refusal") else "")
+                    for k in shown))
     print(f"wrote {out}/report.json, report.md, report.html; wall {t['wall_s']:.1f} s, "
           f"evaluation overhead {t['overhead_share']:.1%}")
+
+
+def _interval(metric: dict) -> str:
+    from eval.html import fmt
+    return f" [{fmt(metric['ci'][0])}, {fmt(metric['ci'][1])}]" if metric["ci"] else ""
 
 
 def cmd_compare(args, config: Config) -> int:

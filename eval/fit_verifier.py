@@ -78,7 +78,8 @@ def length_balance(lengths: Sequence[int], labels: Sequence[bool], bins: int = 1
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
-                 signs: dict[str, int] | None = None, l2: float = L2) -> VerifierParams:
+                 signs: dict[str, int] | None = None, l2: float = L2,
+                 names: tuple[str, ...] = FEATURES) -> VerifierParams:
     """Weighted L2 logistic regression on standardised columns, each weight kept to its expected sign (or 0).
 
     An active-set loop: fit the free columns by Newton's method, pin the worst wrong-signed one
@@ -89,9 +90,9 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0  # a constant column carries no information; keep it harmless
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    sign = np.array([signs.get(name, 0) for name in FEATURES] + [0])  # 0: free (the bias)
+    sign = np.array([signs.get(name, 0) for name in names] + [0])  # 0: free (the bias)
     free = np.ones(z.shape[1], bool)
-    for _ in range(4 * len(FEATURES)):  # bound: the loop cannot cycle for long
+    for _ in range(4 * len(names)):  # bound: the loop cannot cycle for long
         w = _newton(z, y, weights, free, l2)
         wrong = free & (sign * w < 0)
         if wrong.any():
@@ -103,7 +104,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
             break
         free[np.argmax(np.where(pinned, pull, -np.inf))] = True
     w = np.where(sign * w < 0, 0.0, w)  # only reached wrong-signed if the loop ran out of rounds
-    return VerifierParams(FEATURES, mean, scale, w[:-1], float(w[-1]), 0.5)
+    return VerifierParams(names, mean, scale, w[:-1], float(w[-1]), 0.5)
 
 
 def _newton(z: np.ndarray, y: np.ndarray, weights: np.ndarray, free: np.ndarray, l2: float) -> np.ndarray:

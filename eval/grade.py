@@ -45,6 +45,8 @@ class Grader:
                   "retrieved": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,
                                  "score": round(p.score, 4), "gold": k in gold} for p, k in zip(answer.evidence, ranked)],
                   "gold_rank": rm.first_gold_rank(ranked, gold)}
+        # What the abstention gate saw, so a report can set other gates beside it on the same evidence.
+        record["answerability"] = {k: round(v, 4) for k, v in answer.answerability.items()}
         flat = [ok for checked in units for _, ok in checked] if self.checker else None
         record["scores"] = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
                             **_grounding(answer, q.answerable, flat, list(precise.values()) if self.checker else None,

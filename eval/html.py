@@ -34,6 +34,11 @@ def judge_line(meta: dict) -> str:
     return meta.get("checker") or NO_JUDGE
 
 
+def gate_cell(m: dict) -> str:
+    """A gate's rate with its 95% interval and n, for a table: '-' when no question applies."""
+    return f"{fmt(m['value'])} [{fmt(m['ci'][0])}, {fmt(m['ci'][1])}] (n {m['n']})" if m["ci"] else "-"
+
+
 def unsupported(record: dict) -> list[str]:
     """The units shown in an answer that its passages do not support."""
     return [u["text"] for s in record.get("sentences", []) for u in s["units"] if not u["supported"]]
@@ -45,7 +50,8 @@ def page(report: dict) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Eval {escape(str(meta.get('dataset')))}"
              f"</title><style>{_CSS}</style></head><body>",
              f"<h1>Eval report: {escape(str(meta.get('dataset')))}</h1>", _meta(meta, summary["counts"]),
-             "<h2>Summary</h2>", _summary_table(report), "<h2>Metrics</h2>", _img(_bars(report)),
+             "<h2>Summary</h2>", _summary_table(report), _gates(summary.get("gates") or {}),
+             "<h2>Metrics</h2>", _img(_bars(report)),
              "<h2>Retrieval: rank of the first gold passage</h2>",
              _img(plots.rank_histogram(summary["gold_ranks"])) if summary["gold_ranks"] else "<p>No gold pages.</p>",
              "<h2>Latency</h2>", _latency(report), "<h2>Worst questions</h2>", _worst(report["records"]),
@@ -74,6 +80,17 @@ def _summary_table(report: dict) -> str:
                     f"</td><td class='num'>{ci}</td><td class='num'>{m['n']}</td><td>{escape(d['formula'])}</td>"
                     f"<td>{escape(d['over'])}</td></tr>")
     return "".join(rows) + "</table>"
+
+
+def _gates(gates: dict) -> str:
+    """The abstention gate alone beside trivial gates, on the run's own questions."""
+    if not gates:
+        return ""
+    rows = "".join(f"<tr><td>{escape(name)}</td><td class='num'>{gate_cell(g['refusal'])}</td>"
+                   f"<td class='num'>{gate_cell(g['false_refusal'])}</td></tr>" for name, g in gates.items())
+    return ("<p>Abstention gate alone, on the same evidence (the engine's refusal above adds verification's):</p>"
+            "<table><tr><th>gate</th><th>refusal (unanswerable)</th><th>false refusal (answerable)</th></tr>"
+            f"{rows}</table>")
 
 
 def _bars(report: dict) -> str | None:

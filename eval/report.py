@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from eval import html
-from eval.html import fmt, judge_line, unsupported, value
+from eval.html import fmt, gate_cell, judge_line, unsupported, value
 from eval.run import RunResult
 from eval.summary import METRICS, summarise, worst
 
@@ -61,6 +61,7 @@ def markdown(report: dict) -> str:
         ci = f"{fmt(m['ci'][0])} – {fmt(m['ci'][1])}" if m["ci"] else "-"
         arrow = "" if d["higher_is_better"] else " (lower is better)"
         lines.append(f"| {d['key']}{arrow} | {value(report, d['key'])} | {ci} | {m['n']} | {d['formula']} | {d['over']} |")
+    lines += _gate_table(summary.get("gates") or {})
     lines += ["", "| stage | p50 s | p95 s | n |", "|---|---|---|---|"]
     lines += [f"| {k} | {fmt(v['p50'])} | {fmt(v['p95'])} | {v['n']} |" for k, v in summary["latency"].items()]
     tok = summary["tokens"]
@@ -71,6 +72,15 @@ def markdown(report: dict) -> str:
         lines.append(f"| {r['id']} | {_cell(r['question'])} | {_cell(r.get('answer') or r.get('error') or '')} | "
                      f"{_cell('; '.join(unsupported(r)))} |")
     return "\n".join(lines) + "\n"
+
+
+def _gate_table(gates: dict) -> list[str]:
+    """The abstention gate alone beside trivial gates, on the run's own questions."""
+    if not gates:
+        return []
+    return ["", "Abstention gate alone, on the same evidence (the engine's refusal above adds verification's):", "",
+            "| gate | refusal (unanswerable) | false refusal (answerable) |", "|---|---|---|",
+            *(f"| {name} | {gate_cell(g['refusal'])} | {gate_cell(g['false_refusal'])} |" for name, g in gates.items())]
 
 
 def _cell(text: str, width: int = 160) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from eval import stats
+from qa.answerability import BEFORE_FIT
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,30 @@ def summarise(records: Sequence[dict], seed: int = 0) -> dict:
         metrics[m.key] = {"value": stats.mean(values), "ci": list(ci) if ci else None,
                           "n": int(stats.defined(values).size)}
     return {"counts": counts(records), "metrics": metrics, "latency": latency(records), "tokens": tokens(records),
-            "gold_ranks": rank_histogram(records)}
+            "gold_ranks": rank_histogram(records), "gates": gates(records, seed)}
+
+
+def gates(records: Sequence[dict], seed: int = 0) -> dict[str, dict]:
+    """Refusal and false refusal (95% bootstrap intervals) of the abstention gate alone, beside trivial gates.
+
+    Measured on the same questions and evidence as the run: the fitted gate (abstain when
+    P(answerable) < its threshold), the hand-set rule it replaced (best candidate score < BEFORE_FIT),
+    and never abstaining. The engine's own refusal adds abstentions after verification.
+    """
+    seen = [r for r in records if r.get("answerability") and r["answerable"] is not None]
+    if not seen:
+        return {}
+    rules = {"fitted gate": lambda a: a["p_answerable"] < a["threshold"],
+             f"best score < {BEFORE_FIT} (hand-set)": lambda a: a["strength"] < BEFORE_FIT,
+             "never abstain": lambda a: False}
+    out = {}
+    for name, refuses in rules.items():
+        out[name] = {}
+        for key, answerable in (("refusal", False), ("false_refusal", True)):
+            values = [float(refuses(r["answerability"])) for r in seen if r["answerable"] is answerable]
+            ci = stats.bootstrap_ci(values, seed=seed)
+            out[name][key] = {"value": stats.mean(values), "ci": list(ci) if ci else None, "n": len(values)}
+    return out
 
 
 def counts(records: Sequence[dict]) -> dict[str, int]:

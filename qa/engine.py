@@ -18,6 +18,7 @@ from index.records import Passage
 from index.search import Filters, search
 from index.store import Library
 from qa import prompt
+from qa.answerability import Gate, signals
 from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
@@ -45,7 +46,7 @@ class Settings:
     keep: int = 6              # passages whose sentences are ranked (6 of ~250 tokens fill a 2048 context)
     quotes: int = 2            # most quotes in an extractive answer
     statements: int = 8        # candidates offered to the model in guided mode
-    min_strength: float = 0.45  # best candidate score below which the library does not hold an answer
+    min_strength: float = 0.45  # a candidate scoring less never stands in for a rejected sentence
     max_rejected: float = 0.5   # share of generated sentences verification may reject before abstaining
     sampling: Sampling = Sampling()
     weights: Weights = Weights()
@@ -65,10 +66,18 @@ class AnswerEngine:
     """Answers questions from one library; the model is optional in extractive mode."""
 
     def __init__(self, library: Library, embedder: Embedder, verifier: Verifier,
-                 llm: LLMClient | None = None, settings: Settings = Settings()):
+                 llm: LLMClient | None = None, settings: Settings = Settings(), gate: Gate | None = None):
         if settings.mode not in MODES:
             raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
         self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
+        self._gate = gate
+
+    @property
+    def gate(self) -> Gate:
+        """Decides from the evidence whether the documents answer the question (qa/answerability.json unless given)."""
+        if self._gate is None:
+            self._gate = Gate.load()
+        return self._gate
 
     def warm(self) -> float:
         """Load the embedding model now, so that answers' timings show only their own work; seconds taken."""
@@ -84,14 +93,17 @@ class AnswerEngine:
         with _timer(timings, "rewrite"):
             question = standalone_question(question, history, self.llm) if history else question
         evidence = self.evidence(question, filters, timings)
-        if evidence.strength < self.settings.min_strength:
+        with _timer(timings, "rerank"):
+            found = signals(self.library, question, evidence, self.verifier, self.settings.keep)
+            found |= {"p_answerable": self.gate.probability(found), "threshold": self.gate.params.threshold}
+        if found["p_answerable"] < found["threshold"]:
             answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
         else:
             draft = self._draft(question, evidence, on_text, timings)
             with _timer(timings, "verify"):
                 checked = self._verify(draft, evidence)
             answer = self._finish(draft, checked, evidence, timings)
-        return replace(answer, query=question)
+        return replace(answer, query=question, answerability=found)
 
     def evidence(self, question: str, filters: Filters = Filters(),
                  timings: dict[str, float] | None = None) -> Evidence:

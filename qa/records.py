@@ -43,6 +43,7 @@ class Answer:
     mode: str = "extractive"
     evidence: tuple[Passage, ...] = ()  # the passages retrieved, shown when the answer abstains
     query: str = ""  # the question as retrieval saw it (a follow-up rewritten to stand alone)
+    answerability: dict[str, float] = field(default_factory=dict)  # the gate's signals and p_answerable
 
     def to_json(self) -> dict:
         """The `ask --json` object of DESIGN.md, plus whether it is complete and the closest passages."""

@@ -40,7 +40,10 @@ class Verifier(Protocol):
 
 @dataclass(frozen=True)
 class VerifierParams:
-    """A logistic regression over standardised FEATURES and the threshold that turns it into a verdict."""
+    """A logistic regression over standardised features and the threshold that turns it into a verdict.
+
+    The verifier's (FEATURES) and the answerability gate's (qa/answerability.py) both take this form.
+    """
 
     names: tuple[str, ...]
     mean: np.ndarray
@@ -50,19 +53,20 @@ class VerifierParams:
     threshold: float
 
     @classmethod
-    def load(cls, path: str | Path = PARAMS_PATH) -> VerifierParams:
-        """Parameters from a JSON file written by eval/fit_verifier.py."""
+    def load(cls, path: str | Path = PARAMS_PATH, features: tuple[str, ...] = FEATURES,
+             refit: str = "python -m eval.fit_verifier") -> VerifierParams:
+        """Parameters over `features` from a JSON file written by `refit` (eval/fit_verifier.py by default)."""
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
             params = cls(tuple(data["features"]), *(np.asarray(data[k], float) for k in ("mean", "scale", "weights")),
                          float(data["bias"]), float(data["threshold"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise VerifierError(f"cannot read verifier parameters {path} ({exc}); refit them with "
-                                f"`python -m eval.fit_verifier --out {path}`") from exc
+            raise VerifierError(f"cannot read parameters {path} ({exc}); refit them with "
+                                f"`{refit} --out {path}`") from exc
         shapes = {params.mean.shape, params.scale.shape, params.weights.shape}
-        if params.names != FEATURES or shapes != {(len(FEATURES),)}:
-            raise VerifierError(f"verifier parameters {path} fit features {list(params.names)}, not {list(FEATURES)}; "
-                                f"refit them with `python -m eval.fit_verifier --out {path}`")
+        if params.names != features or shapes != {(len(features),)}:
+            raise VerifierError(f"parameters {path} fit features {list(params.names)}, not {list(features)}; "
+                                f"refit them with `{refit} --out {path}`")
         return params
 
     def to_dict(self) -> dict:

@@ -1,10 +1,13 @@
 """The answer engine end to end over a real library, a real HTTP model server (queued replies) and fakes
 for the embedder and verifier that are deterministic."""
+import math
+
 import pytest
 from fakes import HashEmbedder, put
 from llm_server import FakeLLM, Reply
 
 from index.store import Library
+from qa.answerability import FEATURES, Gate
 from qa.engine import AnswerEngine, QuestionError, Settings
 from qa.llm import LLMClient
 from qa.prompt import ABSTAIN, SYSTEM
@@ -54,10 +57,10 @@ def cite(marker: str, reply: str):
     return make
 
 
-def engine(library, mode="extractive", llm=None, **settings):
+def engine(library, mode="extractive", llm=None, gate=None, **settings):
     client = LLMClient(llm.url, retries=0) if llm else None
     settings.setdefault("min_strength", 0.2)
-    return AnswerEngine(library, EMB, WordVerifier(), client, Settings(mode=mode, **settings))
+    return AnswerEngine(library, EMB, WordVerifier(), client, Settings(mode=mode, **settings), gate)
 
 
 def test_extractive_quotes_the_sentence_that_answers_and_cites_its_page(library):
@@ -79,6 +82,15 @@ def test_a_question_the_library_does_not_hold_abstains_and_shows_the_closest(lib
     answer = engine(library, min_strength=0.2).answer("Who painted the Mona Lisa?")
     assert answer.abstained and answer.text == ABSTAIN and not answer.citations
     assert answer.evidence  # the closest passages are there to show
+
+
+def test_the_gate_decides_from_the_evidence_and_the_answer_records_what_it_saw(library):
+    question = "Which function fits ordinary linear models?"
+    shut = engine(library, gate=Gate.strength_only(math.inf)).answer(question)
+    assert shut.abstained and shut.answerability["p_answerable"] < shut.answerability["threshold"]
+    assert set(FEATURES) <= set(shut.answerability) and shut.answerability["strength"] > 0.2
+    shipped = engine(library).answer(question)  # qa/answerability.json, fitted on the sample manuals' dev questions
+    assert not shipped.abstained and shipped.answerability["p_answerable"] >= shipped.answerability["threshold"]
 
 
 def test_generative_keeps_supported_sentences_and_replaces_an_invented_one(library, llm):

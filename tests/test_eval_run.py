@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape
 
 import pytest
 from llm_server import FakeLLM
@@ -16,8 +17,10 @@ from eval.checkers import CLAIMS, JUDGE
 from eval.dataset import answer_in
 from eval.grade import Grader
 from eval.questions import Question
+from eval.html import gate_cell
 from eval.summary import METRICS
 from index.records import Chunk, Passage
+from qa.answerability import BEFORE_FIT
 from qa.prompt import SYSTEM
 from qa.records import Answer, Citation, Sentence
 from qa.text import content_words
@@ -139,6 +142,13 @@ def test_markdown_and_html_carry_the_same_numbers(runs):
         shown = "-" if value is None else f"{value:.3f}"
         assert f"| {key}" in md and shown in md.split(f"| {key}", 1)[1].split("\n")[0]
         assert shown in page.split(f"<td>{key}", 1)[1].split("</tr>")[0]
+    gates = report["summary"]["gates"]
+    assert list(gates) == ["fitted gate", f"best score < {BEFORE_FIT} (hand-set)", "never abstain"]
+    assert gates["never abstain"]["refusal"]["value"] == 0.0 and gates["fitted gate"]["refusal"]["n"] == 1
+    for name, g in gates.items():
+        shown = gate_cell(g["false_refusal"])
+        assert f"| {name} |" in md and shown in md.split(f"| {name} |", 1)[1].split("\n")[0]
+        assert shown in page.split(f"<td>{escape(name)}</td>", 1)[1].split("</tr>")[0]
     assert page.count("src='data:image/png;base64,") >= 3
     assert not re.search(r"(src|href)=['\"]https?:", page)  # opens offline
     assert report["meta"]["time"]["overhead_share"] is not None

@@ -1,0 +1,129 @@
+"""Do the documents answer the question at all? Signals of its evidence, and a fitted logistic gate over them.
+
+A near-topic question the documents do not answer still retrieves passages on its subject, so the
+best candidate's score alone separates little. What gives it away is a specific term of the
+question (a function name, a version, an option, a product) that no retrieved passage holds, and
+how little of the question's rare vocabulary the best passages cover. `python -m
+eval.fit_answerability` fits the gate on the dev questions only; its parameters ship as
+qa/answerability.json, and the engine abstains when P(answerable) is below their threshold.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.evidence import Evidence, coverage, question_idf
+from qa.text import STOPWORDS, content_words, stem, words
+from qa.verify import VerifierParams
+
+if TYPE_CHECKING:
+    from index.store import Library
+    from qa.verify import Verifier
+
+FEATURES = ("strength", "margin", "passage", "coverage", "missing_share", "missing_specific", "support")
+PARAMS_PATH = Path(__file__).with_name("answerability.json")
+REFIT = "python -m eval.fit_answerability --library DIR"
+BEFORE_FIT = 0.45  # the hand-set min_strength the fitted gate replaced: answer when the best candidate scores this
+# Expected signs: more evidence, more answerable; a question term nowhere in the evidence, less.
+SIGNS = {"strength": 1, "margin": 1, "passage": 1, "coverage": 1, "missing_share": -1, "missing_specific": -1,
+         "support": 1}
+# A term written like code or a name: dotted or underscored (wilcox.test, R_MAX_VSIZE), with a digit
+# (4.3, x64), camel case (setRefClass), called (loess()), or capitalised inside the sentence (Feather, CUDA).
+_SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\(\))|[A-Z]\w*)(?![\w])")
+_CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A logistic model of P(answerable) over FEATURES, and the threshold below which the engine abstains."""
+
+    params: VerifierParams
+
+    @classmethod
+    def load(cls, path: str | Path = PARAMS_PATH) -> Gate:
+        """The gate written by eval/fit_answerability.py (VerifierError when it cannot be read)."""
+        return cls(VerifierParams.load(path, FEATURES, REFIT))
+
+    @classmethod
+    def strength_only(cls, min_strength: float) -> Gate:
+        """The hand-set rule before the fit: answer when the best candidate scores at least `min_strength`."""
+        one_hot = np.array([1.0 if f == "strength" else 0.0 for f in FEATURES])
+        return cls(VerifierParams(FEATURES, np.zeros(len(FEATURES)), np.ones(len(FEATURES)), 50.0 * one_hot,
+                                  -50.0 * min_strength, 0.5))
+
+    def probability(self, signals: dict[str, float]) -> float:
+        """P(answerable) of one question's signals; the engine answers when it is at least params.threshold."""
+        return float(self.params.probability(rows([signals]))[0])
+
+
+def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier, keep: int) -> dict[str, float]:
+    """FEATURES of one question's evidence (all 0 but the missing ones when nothing was retrieved)."""
+    idf = question_idf(library, question)
+    seen = {w for p in evidence.passages for w in content_words(p.chunk.text)}
+    total = sum(idf.values())
+    specific = _specific_missing(question, evidence) + unknown_terms(library, question)
+    out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
+           "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
+           "missing_specific": float(bool(specific)), "support": 0.0}
+    if not evidence.candidates:
+        return out
+    best = evidence.candidates[0]
+    runner_up = evidence.candidates[1].score if len(evidence.candidates) > 1 else 0.0
+    shown = " ".join(p.chunk.text for p in evidence.passages[:keep])
+    # The question restated with its best answer, as a claim: does the passage it comes from support both?
+    _, support = verifier.verify(f"{question} {best.text}", [best.passage])
+    return out | {"margin": best.score - runner_up, "passage": evidence.passages[0].score,
+                  "coverage": coverage(shown, idf), "support": float(support)}
+
+
+def specific_terms(question: str) -> list[str]:
+    """The question's terms written like code or names (a sentence's first word excepted: it is capitalised anyway)."""
+    found = [_CLITIC.sub("", m.group(0)) for m in _SPECIFIC.finditer(question)
+             if question[:m.start()].rstrip()[-1:] not in ("", ".", "?", "!", ";")]
+    return [t.strip("._") for t in found if t.strip("._") and t.lower() not in ("r", "i")]
+
+
+def unknown_terms(library: Library, question: str) -> list[str]:
+    """Question words no chunk of the library holds that are not ordinary words either (conda, testthat, winget).
+
+    An ordinary word absent from the library is usually a paraphrase ('glues', 'forgot'); a word the
+    packaged embedder's vocabulary does not hold whole is a name or a term of art the documents never use.
+    """
+    vocabulary = _vocabulary()
+    if not vocabulary:
+        return []
+    out = []
+    for word in dict.fromkeys(_CLITIC.sub("", w) for w in words(question)):
+        ordinary = {word, stem(word), word.rstrip("s"), stem(word) + "e"} & vocabulary
+        if word not in STOPWORDS and not ordinary and library.doc_freq(word) == 0:
+            out.append(word)
+    return out
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    """Whole words of the packaged embedding model's WordPiece vocabulary (empty when it is not installed)."""
+    try:
+        from index.embedder import default_model
+        lines = (Path(default_model()) / "vocab.txt").read_text(encoding="utf-8").split()
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in lines if w.isalpha())
+
+
+def _specific_missing(question: str, evidence: Evidence) -> list[str]:
+    """The specific terms of the question that no retrieved passage holds, as a whole word."""
+    texts = [p.chunk.text.lower() for p in evidence.passages]
+    return [t for t in specific_terms(question)
+            if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
+
+
+def rows(items: Sequence[dict[str, float]]) -> np.ndarray:
+    """A feature matrix (FEATURES order) of many questions' signals, as the fit reads them."""
+    return np.array([[float(s[f]) for f in FEATURES] for s in items], dtype=float).reshape(len(items), len(FEATURES))

@@ -1,0 +1,181 @@
+"""The answerability gate: its signals, the hand-set rule as a gate, and a fit that reads dev questions only."""
+import json
+
+import numpy as np
+import pytest
+from fakes import put
+
+from eval import fit_answerability as fa
+from eval.summary import gates
+from index.records import Chunk, Passage
+from index.store import Library
+from qa.answerability import BEFORE_FIT, FEATURES, Gate, signals, specific_terms, unknown_terms
+from qa.evidence import Candidate, Evidence
+
+
+class Recall:
+    """A verifier scoring the share of the claim's words its passages hold."""
+
+    def verify(self, sentence, passages):
+        have = set(" ".join(p.chunk.text for p in passages).lower().split())
+        want = sentence.lower().rstrip("?.").split()
+        score = sum(w in have for w in want) / len(want)
+        return score >= 0.5, score
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    with Library.writing(tmp_path_factory.mktemp("gate") / "lib", create=True) as lib:
+        put(lib, "/a.pdf", "aa00", ["Use wilcox.test for a one-sample or two-sample Wilcoxon test on ranks.",
+                                    "The function lm fits linear models; summary prints the coefficients.",
+                                    "Files from Stata in .dta format are read by read.dta in package foreign."],
+            "Stats")
+        yield lib
+
+
+def evidence(text, score=0.6):
+    passage = Passage(Chunk(1, "aa00", 1, 0, len(text), text), "Stats", score)
+    return Evidence((passage,), (Candidate(text, passage, score), Candidate(text + " Again.", passage, score - 0.2)))
+
+
+def test_a_specific_term_no_passage_holds_is_flagged_and_one_it_holds_is_not(library):
+    ev = evidence("Use wilcox.test for a one-sample or two-sample Wilcoxon test on ranks.")
+    absent = signals(library, "Does TukeyHSD give a paired Wilcoxon test?", ev, Recall(), keep=6)
+    present = signals(library, "Is wilcox.test a two-sample Wilcoxon test on ranks?", ev, Recall(), keep=6)
+    assert absent["missing_specific"] == 1.0 and present["missing_specific"] == 0.0
+    assert absent["missing_share"] > present["missing_share"]
+    assert set(FEATURES) <= set(present) and present["margin"] == pytest.approx(0.2)
+
+
+def test_a_file_extension_the_passage_holds_is_not_missing(library):
+    ev = evidence("Files from Stata in .dta format are read by read.dta in package foreign.")
+    assert signals(library, "Which function reads Stata .dta files?", ev, Recall(), keep=6)["missing_specific"] == 0.0
+
+
+def test_specific_terms_are_code_names_versions_and_capitalised_words_not_a_first_word():
+    assert specific_terms("Which R_MAX_VSIZE or setRefClass in R 4.3 reads Feather files? Does loess() say?") == [
+        "R_MAX_VSIZE", "setRefClass", "4.3", "Feather", "loess"]
+
+
+def test_unknown_terms_are_words_neither_the_library_nor_ordinary_english_holds(library):
+    assert unknown_terms(library, "I forgot: which argument glues Wilcoxon ranks, or does testthat or winget?") == [
+        "testthat", "winget"]
+
+
+def test_nothing_retrieved_gives_zero_evidence_and_everything_missing(library):
+    found = signals(library, "Which function fits linear models?", Evidence((), ()), Recall(), keep=6)
+    assert found["strength"] == 0.0 and found["support"] == 0.0 and found["missing_share"] == 1.0
+
+
+def test_the_hand_set_rule_is_a_gate_that_answers_from_its_strength_on():
+    gate = Gate.strength_only(BEFORE_FIT)
+    base = dict.fromkeys(FEATURES, 0.0)
+    for strength, answers in ((BEFORE_FIT, True), (BEFORE_FIT + 0.01, True), (BEFORE_FIT - 0.01, False)):
+        assert (gate.probability(base | {"strength": strength, "coverage": 1.0}) >= gate.params.threshold) is answers
+
+
+def test_the_shipped_gate_loads_and_ranks_a_covered_question_above_one_with_a_missing_term():
+    gate = Gate.load()
+    covered = {"strength": 0.55, "margin": 0.05, "passage": 0.75, "coverage": 0.8, "missing_share": 0.0,
+               "missing_specific": 0.0, "support": 0.6}  # middling evidence, as near-topic questions get
+    missing = covered | {"missing_share": 0.4, "missing_specific": 1.0}
+    assert gate.probability(covered) > gate.params.threshold > gate.probability(missing)
+
+
+def synthetic(n, seed):
+    """Answerable questions have more evidence and fewer missing terms, with noise."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3 != 0
+    x = rng.normal(size=(n, len(FEATURES))) + np.where(y[:, None], 1.0, -1.0) * np.array(
+        [1 if fa.SIGNS[f] > 0 else -1 for f in FEATURES])
+    return [dict(zip(FEATURES, row)) for row in x], list(y)
+
+
+def test_the_fit_is_deterministic_and_its_threshold_keeps_cv_false_refusal_under_the_limit():
+    data, labels = synthetic(90, 1)
+    (a, figures), (b, _) = fa.fit(data, labels), fa.fit(data, labels)
+    assert a.to_dict() == b.to_dict()
+    assert figures["cv"]["false_refusal"] <= fa.MAX_FALSE_REFUSAL and figures["cv"]["refusal"] > 0.8
+    assert figures["never_abstain"]["refusal"] == 0.0 and figures["cv"]["auroc"] > 0.9
+
+
+def test_choose_threshold_takes_the_most_refusals_within_the_false_refusal_limit():
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.25, 0.6, 0.7, 0.8, 0.9, 0.95])
+    answerable = np.array([False] * 4 + [True] * 6)
+    strict = fa.choose_threshold(p, answerable, 0.1)  # no answerable one may be refused: stop under 0.25
+    assert 0.2 < strict <= 0.25 and fa.rates(p, answerable, strict)["refusal"] == 0.5
+    loose = fa.choose_threshold(p, answerable, 0.2)  # one of six may be: 0.25 goes, and so do 0.3 and 0.4
+    assert 0.4 < loose <= 0.6 and fa.rates(p, answerable, loose) | {"threshold": 0} == {
+        "threshold": 0, "refusal": 1.0, "refusal_ci": [1.0, 1.0], "refusal_n": 4,
+        "false_refusal": pytest.approx(1 / 6), "false_refusal_ci": pytest.approx([0.0, 0.5], abs=0.01),
+        "false_refusal_n": 6}
+
+
+def row(i, split, answerable):
+    doc = "dev.pdf" if split == "dev" else "test.pdf"
+    return {"id": f"{split}-{i}", "question": f"{split} question {i}?", "answers": ["x"] if answerable else [],
+            "doc": doc if answerable else None, "pages": [1] if answerable else [], "answerable": answerable,
+            "split": split}
+
+
+def test_fitting_never_asks_or_reads_a_test_question(tmp_path, monkeypatch):
+    rows = [row(i, s, i % 3 != 0) for s in ("dev", "test") for i in range(30)]
+    asked = []
+
+    def fake_signals(args):
+        def signals_of(q):
+            asked.append(q.id)
+            data, _ = synthetic(30, 2)
+            return data[int(q.id.split("-")[1])] | {"strength": 0.5 + (q.answerable - 0.5) * 0.4}
+        return signals_of, {"fake": 1}, lambda: None
+
+    monkeypatch.setattr(fa, "_signals_of", fake_signals)
+    written = []
+    for test_side in (True, False):  # the test rows' labels flipped between the two fits
+        data = [r if r["split"] == "dev" else r | {"answerable": test_side and r["answerable"]} for r in rows]
+        data = [r | ({"answers": [], "doc": None, "pages": []} if not r["answerable"] else {}) for r in data]
+        path = tmp_path / f"set{test_side}.jsonl"
+        path.write_text("".join(json.dumps(r) + "\n" for r in data))
+        out = tmp_path / f"gate{test_side}.json"
+        assert fa.main(["--library", "unused", "--dataset", str(path), "--out", str(out)]) == 0
+        written.append({k: v for k, v in json.loads(out.read_text()).items() if k not in ("command", "seconds")})
+    assert asked and all(a.startswith("dev-") for a in asked)
+    assert {k: v for k, v in written[0].items() if k != "fitted_on"} == \
+        {k: v for k, v in written[1].items() if k != "fitted_on"}
+    assert written[0]["fitted_on"]["questions"] == 30 and written[0]["fitted_on"]["split"] == "dev"
+
+
+def test_a_run_sets_the_fitted_gate_beside_the_hand_set_rule_and_never_abstaining():
+    seen = {"p_answerable": 0.2, "threshold": 0.5, "strength": BEFORE_FIT + 0.1}
+    records = [{"answerable": False, "answerability": seen},
+               {"answerable": True, "answerability": seen | {"p_answerable": 0.9, "strength": BEFORE_FIT - 0.1}},
+               {"answerable": None, "answerability": seen}, {"answerable": True, "answerability": {}}]
+    table = {name: (g["refusal"]["value"], g["false_refusal"]["value"], g["refusal"]["n"])
+             for name, g in gates(records).items()}
+    assert table == {"fitted gate": (1.0, 0.0, 1), f"best score < {BEFORE_FIT} (hand-set)": (0.0, 1.0, 1),
+                     "never abstain": (0.0, 0.0, 1)}
+
+
+def test_the_rerank_grid_holds_the_weights_in_use_and_scores_hit_and_contains_at_one():
+    from eval import fit_rerank
+    from qa.evidence import Weights
+    from eval.questions import Question
+    assert Weights() in fit_rerank.points() and len(fit_rerank.points()) == 81
+    q = Question("q", "Which function fits linear models?", ("lm",), (("Stats.pdf", 1),))
+    on_gold, off = evidence("The function lm fits linear models."), evidence("Use read.csv to read files.")
+    assert fit_rerank.score([on_gold, off], [q, q]) == {"hit@1": 1.0, "contains@1": 0.5, "score": 0.75}
+
+
+def test_the_memo_embedder_embeds_each_text_once():
+    from eval.fit_rerank import MemoEmbedder
+    from fakes import HashEmbedder
+    calls = []
+
+    class Counting(HashEmbedder):
+        def embed(self, texts, kind="document"):
+            calls.append(list(texts))
+            return super().embed(texts, kind=kind)
+
+    memo = MemoEmbedder(Counting())
+    first = memo.embed(["a b", "c d"])
+    assert np.array_equal(memo.embed(["c d", "a b", "e"])[:2], first[::-1]) and calls == [["a b", "c d"], ["e"]]
