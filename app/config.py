@@ -40,6 +40,7 @@ class Config:
     llm_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively, else float32 (GPUs: vLLM's choice)
     llm_eager: str = "auto"  # auto: eager on a CPU (starts ~3x sooner), compiled on a GPU; on | off
     verifier: str = "features"  # features | cross-encoder[:FOLDER] | nli:MODEL_PATH | llm-judge
+    ui_hosts: str = ""  # host names the UI answers to besides 127.0.0.1 and localhost (comma-separated), e.g. behind a proxy
 
     @property
     def eager(self) -> bool | None:

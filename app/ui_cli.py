@@ -77,9 +77,14 @@ def _command(port: int, config: Config) -> list[str]:
             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
             "--server.fileWatcherType", "none", "--server.runOnSave", "false",
             "--server.maxUploadSize", str(max(1, math.ceil(config.max_file_mb))),
-            *[arg for host in LOOPBACK_HOSTS for arg in ("--server.allowedHosts", host)],
+            *[arg for host in allowed_hosts(config) for arg in ("--server.allowedHosts", host)],
             "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
             "--theme.base", "light", "--theme.primaryColor", "#2f5fd0"]
+
+
+def allowed_hosts(config: Config) -> list[str]:
+    """The Host names Streamlit accepts a websocket for: loopback, and those the user configured."""
+    return list(dict.fromkeys([*LOOPBACK_HOSTS, *(h.strip() for h in config.ui_hosts.split(",") if h.strip())]))
 
 
 def _environment(args, config: Config) -> dict[str, str]:

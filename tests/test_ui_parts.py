@@ -119,6 +119,11 @@ def test_ui_command_serves_streamlit_on_loopback_only():
     assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
     assert argv[argv.index("--server.maxUploadSize") + 1] == "13"
     assert argv[argv.index("run") + 1].endswith("app/ui/main.py")
+    hosts = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--server.allowedHosts"]
+    assert hosts == ["127.0.0.1", "localhost"]  # any other Host (DNS rebinding) is refused
+    proxied = _command(8600, Config(ui_hosts="docs.example.org, localhost"))
+    assert [proxied[i + 1] for i, arg in enumerate(proxied) if arg == "--server.allowedHosts"] == \
+        ["127.0.0.1", "localhost", "docs.example.org"]
 
 
 def test_ui_refuses_a_port_in_use():
