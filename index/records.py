@@ -55,3 +55,4 @@ class DocumentInfo:
     chunks: int
     ingested_at: str
     tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # who may read it; () means every signed-in user

@@ -67,5 +67,41 @@ CREATE TABLE IF NOT EXISTS feedback (
     comment    TEXT NOT NULL DEFAULT '',
     model      TEXT NOT NULL DEFAULT '',
     mode       TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    user       TEXT NOT NULL DEFAULT ''  -- who gave it; '' for the machine's own CLI user
 );
+-- Local accounts (index/access.py): passwords only as Argon2id hashes.
+CREATE TABLE IF NOT EXISTS users (
+    name           TEXT PRIMARY KEY,
+    password_hash  TEXT NOT NULL,
+    admin          INTEGER NOT NULL DEFAULT 0,
+    failed_logins  INTEGER NOT NULL DEFAULT 0,
+    last_failed_at TEXT NOT NULL DEFAULT '',
+    created_at     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_groups (
+    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    grp  TEXT NOT NULL,
+    PRIMARY KEY (user, grp)
+);
+-- Which groups may read a document; a document without rows here is readable by every user.
+CREATE TABLE IF NOT EXISTS doc_groups (
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    grp    TEXT NOT NULL,
+    PRIMARY KEY (doc_id, grp)
+);
+CREATE INDEX IF NOT EXISTS doc_groups_grp ON doc_groups(grp);
+-- Every answer given (index/audit.py), readable by admins only.
+CREATE TABLE IF NOT EXISTS audit (
+    id       INTEGER PRIMARY KEY,
+    at       TEXT NOT NULL,
+    user     TEXT NOT NULL,
+    question TEXT NOT NULL,
+    passages TEXT NOT NULL,
+    model    TEXT NOT NULL,
+    mode     TEXT NOT NULL,
+    verdicts TEXT NOT NULL,
+    answer   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_user_at ON audit(user, at);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);

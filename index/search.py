@@ -1,4 +1,9 @@
-"""Search a library: dense (FAISS), lexical (FTS5 BM25), or both fused by reciprocal rank."""
+"""Search a library: dense (FAISS), lexical (FTS5 BM25), or both fused by reciprocal rank.
+
+A reader's permissions are applied inside each search (a FAISS ID selector, a SQL condition on
+the full-text query), never by dropping hits afterwards, so a reader still gets k passages
+from the documents it may read. Reader None (the machine's CLI user) and admins read everything.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -9,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.access import Reader
 from index.records import Passage
 from index.store import Library
+from index.vectors import IdFilter
 
 if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is needed here
     from index.embedder import Embedder
@@ -31,45 +38,50 @@ class Filters:
         return bool(self.doc_ids or self.tags)
 
 
-def search(library: Library, embedder: Embedder, query: str, k: int = 5,
-           mode: str = "hybrid", filters: Filters = Filters(), query_vector: np.ndarray | None = None) -> list[Passage]:
-    """The k best passages for a query, best first; `query_vector` saves embedding a query already embedded."""
+def search(library: Library, embedder: Embedder, query: str, k: int = 5, mode: str = "hybrid",
+           filters: Filters = Filters(), query_vector: np.ndarray | None = None,
+           reader: Reader | None = None) -> list[Passage]:
+    """The k best passages `reader` may read, best first; `query_vector` saves embedding a query already embedded."""
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
     depth = max(50, 4 * k)  # fusion needs more than k candidates from each side
     ranked: list[list[tuple[int, float]]] = []
     if mode in ("dense", "hybrid"):
-        ranked.append(dense_hits(library, embedder, query, depth, filters, query_vector))
+        ranked.append(dense_hits(library, embedder, query, depth, filters, query_vector, reader))
     if mode in ("lexical", "hybrid"):
-        ranked.append(lexical_hits(library, query, depth, filters))
+        ranked.append(lexical_hits(library, query, depth, filters, reader))
     hits = ranked[0][:k] if len(ranked) == 1 else reciprocal_rank_fusion(ranked)[:k]
-    found = library.chunks([cid for cid, _ in hits])
+    found = library.chunks([cid for cid, _ in hits], reader)
     return [Passage(chunk=found[cid][0], doc_title=found[cid][1], score=score)
             for cid, score in hits if cid in found]
 
 
-def dense_hits(library: Library, embedder: Embedder, query: str, n: int,
-               filters: Filters = Filters(), query_vector: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """(chunk id, cosine similarity) of the n nearest chunks."""
+def dense_hits(library: Library, embedder: Embedder, query: str, n: int, filters: Filters = Filters(),
+               query_vector: np.ndarray | None = None, reader: Reader | None = None) -> list[tuple[int, float]]:
+    """(chunk id, cosine similarity) of the n nearest chunks `reader` may read."""
     library.check_model(embedder.name)
     index = library.vectors
     if index.ntotal == 0:
         return []
-    allowed = library.chunk_ids_for(library.select_docs(filters.doc_ids, filters.tags)) if filters else None
-    if allowed is not None and not len(allowed):
+    if filters:  # a few documents chosen: their chunks, less those the reader may not read
+        allowed = IdFilter(library.chunk_ids_for(library.select_docs(filters.doc_ids, filters.tags, reader)))
+    else:  # the reader's permissions, kept between searches
+        allowed = library.chunk_filter(reader)
+    if allowed is not None and allowed.allows_none():
         return []
     vector = embedder.embed([query], kind="query")[0] if query_vector is None else query_vector
     scores, ids = index.search(vector[None, :], n, allowed)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
 
-def lexical_hits(library: Library, query: str, n: int, filters: Filters = Filters()) -> list[tuple[int, float]]:
-    """(chunk id, BM25 score) of the n best full-text matches."""
+def lexical_hits(library: Library, query: str, n: int, filters: Filters = Filters(),
+                 reader: Reader | None = None) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score) of the n best full-text matches `reader` may read."""
     match = fts_query(query)
     if not match:
         return []
-    allowed = library.select_docs(filters.doc_ids, filters.tags) if filters else None
-    return library.lexical(match, n, allowed)
+    allowed = library.select_docs(filters.doc_ids, filters.tags, reader) if filters else None
+    return library.lexical(match, n, allowed, reader)
 
 
 def fts_query(query: str, max_terms: int = 64) -> str:

@@ -17,16 +17,20 @@ from pathlib import Path
 
 import numpy as np
 
+from index import access
+from index.access import Reader
+from index.audit import AuditTrail
 from index.control_chars import visible
 from index.records import Chunk, Document, DocumentInfo
-from index.files import atomic_write
-from index.vector_file import load_latest, save_stamped
-from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 from index.errors import GroundworkError
+from index.files import atomic_write
+from index.schema import connect
+from index.vector_file import load_latest, save_stamped
+from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, IdFilter, VectorIndex, build_index, outgrown
 
-SCHEMA = (Path(__file__).with_name("schema.sql")).read_text()
 FORMAT = 1
 _LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
+_PER_DOCUMENT = ("documents", "pages", "chunks", "sources", "tags", "doc_groups")
 
 
 class LibraryError(GroundworkError):
@@ -52,6 +56,9 @@ class Library:
         self._vectors: VectorIndex | None = None
         self._lock_file = None
         self._df: dict[str, int] = {}  # document frequencies for the answer engine's word weights
+        self._filters = access.FilterCache()  # each reader scope's chunk filter for dense search
+        self.accounts = access.Accounts(conn)
+        self.audit = AuditTrail(conn)
 
     # ---- opening -----------------------------------------------------------------
     @classmethod
@@ -64,12 +71,7 @@ class Library:
         # The database holds every document's text: readable by its owner only unless asked otherwise.
         # An existing folder keeps the permissions its owner gave it.
         root.mkdir(mode=mode, parents=True, exist_ok=True)
-        conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # WAL+NORMAL survives a process kill
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
-        return cls(root, conn)
+        return cls(root, connect(db))
 
     def close(self) -> None:
         """Close the database and release the writer lock."""
@@ -151,8 +153,12 @@ class Library:
             raise RuntimeError("open the library with Library.writing() to change it")
 
     def write_document(self, doc: Document, sha256: str, chunks: Sequence[Chunk], vectors: np.ndarray,
-                       source: Source, model: str, tags: Sequence[str] = ()) -> str:
-        """Store a parsed document with its chunks and vectors; 'added' or 'updated'."""
+                       source: Source, model: str, tags: Sequence[str] = (), allow: Sequence[str] = ()) -> str:
+        """Store a parsed document with its chunks and vectors; 'added' or 'updated'.
+
+        `allow` names the groups that may read it; a changed file's new document keeps the groups
+        of the one it replaces, so an update never makes a restricted file public.
+        """
         self._ensure_manifest(model, vectors.shape[1])
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         previous = self.source(source.path)
@@ -166,17 +172,19 @@ class Library:
             db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
                            [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
                             for c, v in zip(chunks, vectors)])
-            removed = self._attach(db, source, previous, tags)
+            if previous:
+                access.record_groups(db, doc.doc_id, access.doc_groups(db, previous.doc_id))
+            removed = self._attach(db, source, previous, tags, allow)
         index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
         index.remove(removed)
         return "updated" if previous else "added"
 
-    def link_source(self, source: Source, tags: Sequence[str] = ()) -> None:
+    def link_source(self, source: Source, tags: Sequence[str] = (), allow: Sequence[str] = ()) -> None:
         """Point a path at a document already stored (same content), replacing what it pointed at."""
         previous = self.source(source.path)
         index = self.vectors
         with self._transaction() as db:
-            removed = self._attach(db, source, previous, tags)
+            removed = self._attach(db, source, previous, tags, allow)
         index.remove(removed)
 
     def delete_document(self, doc_id: str) -> None:
@@ -191,10 +199,13 @@ class Library:
         with self._transaction() as db:
             db.execute("INSERT OR REPLACE INTO failures VALUES (?,?,?)", (path, error, _now()))
 
-    def _attach(self, db: sqlite3.Connection, s: Source, previous: Source | None, tags: Sequence[str]) -> list[int]:
-        """Point the path at its document, tag it, clear its failure; drop what it held before if orphaned."""
+    def _attach(self, db: sqlite3.Connection, s: Source, previous: Source | None, tags: Sequence[str],
+                allow: Sequence[str]) -> list[int]:
+        """Point the path at its document, tag it, let `allow` read it, clear its failure; drop an orphaned old one."""
         db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?)", (s.path, s.doc_id, s.size, s.mtime_ns))
         db.executemany("INSERT OR IGNORE INTO tags VALUES (?,?)", [(s.doc_id, t) for t in tags])
+        if allow:
+            access.record_groups(db, s.doc_id, allow)
         db.execute("DELETE FROM failures WHERE path = ?", (s.path,))
         if previous and previous.doc_id != s.doc_id:
             return self._drop_orphan(db, previous.doc_id)
@@ -208,7 +219,7 @@ class Library:
     @staticmethod
     def _delete(db: sqlite3.Connection, doc_id: str) -> list[int]:
         ids = [r[0] for r in db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
-        for table in ("chunks", "pages", "tags", "sources", "documents"):
+        for table in ("chunks", "pages", "tags", "doc_groups", "sources", "documents"):
             db.execute(f"DELETE FROM {table} WHERE doc_id = ?", (doc_id,))
         return ids
 
@@ -223,43 +234,49 @@ class Library:
         row = self._conn.execute("SELECT doc_id FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
         return row[0] if row else None
 
-    def documents(self, doc_id: str | None = None) -> list[DocumentInfo]:
-        """Every document (or the one with `doc_id`), most recently ingested first."""
-        where = "WHERE d.doc_id = ?" if doc_id else ""
+    def documents(self, doc_id: str | None = None, reader: Reader | None = None) -> list[DocumentInfo]:
+        """Every document `reader` may read (or the one with `doc_id`), most recently ingested first."""
+        clause, args = access.doc_clause("d.doc_id", self.scope(reader))
+        if doc_id:
+            clause, args = f"{clause} AND d.doc_id = ?", [*args, doc_id]
         rows = self._conn.execute(
             "SELECT d.doc_id, d.title, d.pages, d.chunks, d.ingested_at, "
             "(SELECT group_concat(path, char(10)) FROM sources s WHERE s.doc_id = d.doc_id), "
-            "(SELECT group_concat(tag, char(10)) FROM tags t WHERE t.doc_id = d.doc_id) "
-            f"FROM documents d {where} ORDER BY d.ingested_at DESC, d.title", (doc_id,) if doc_id else ()).fetchall()
+            "(SELECT group_concat(tag, char(10)) FROM tags t WHERE t.doc_id = d.doc_id), "
+            "(SELECT group_concat(grp, char(10)) FROM doc_groups g WHERE g.doc_id = d.doc_id) "
+            f"FROM documents d WHERE {clause} ORDER BY d.ingested_at DESC, d.title", args).fetchall()
         return [DocumentInfo(doc_id=r[0], title=r[1], pages=r[2], chunks=r[3], ingested_at=r[4],
-                             paths=tuple(sorted((r[5] or "").split("\n"))) if r[5] else (),
-                             tags=tuple(sorted(r[6].split("\n"))) if r[6] else ())
+                             paths=_lines(r[5]), tags=_lines(r[6]), groups=_lines(r[7]))
                 for r in rows]
 
-    def document(self, doc_id: str) -> DocumentInfo | None:
-        """One document's listing, if stored."""
-        found = self.documents(doc_id)
+    def document(self, doc_id: str, reader: Reader | None = None) -> DocumentInfo | None:
+        """One document's listing, if stored and `reader` may read it."""
+        found = self.documents(doc_id, reader)
         return found[0] if found else None
 
-    def failures(self) -> list[tuple[str, str, str]]:
-        """Files whose last ingest failed: (path, reason, when)."""
+    def failures(self, reader: Reader | None = None) -> list[tuple[str, str, str]]:
+        """Files whose last ingest failed: (path, reason, when); admins only, as paths name documents."""
+        if self.scope(reader) is not None:
+            return []
         return self._conn.execute("SELECT path, error, at FROM failures ORDER BY path").fetchall()
 
-    def resolve(self, ref: str) -> str:
+    def resolve(self, ref: str, reader: Reader | None = None) -> str:
         """The doc id for a document named exactly by id, title or source path, else by a unique id prefix.
 
         The reference is compared literally (no wildcards); one that names no document or several
-        raises LibraryError, listing the candidates, so a caller never acts on a guess.
+        raises LibraryError, listing the candidates, so a caller never acts on a guess. Documents
+        `reader` may not read are not candidates: the error for them is that for no document.
         """
         if not ref.strip():
             raise LibraryError("the document reference is empty; name a document id, title or path "
                                "from: groundwork docs")
         db = self._conn
-        exact = {r[0] for r in db.execute("SELECT doc_id FROM documents WHERE doc_id = ? OR title = ? "
-                                          "UNION SELECT doc_id FROM sources WHERE path = ?",
-                                          (ref, ref, _as_path(ref)))}
+        clause, args = access.doc_clause("doc_id", self.scope(reader))
+        exact = {r[0] for r in db.execute(
+            f"SELECT doc_id FROM (SELECT doc_id FROM documents WHERE doc_id = ? OR title = ? "
+            f"UNION SELECT doc_id FROM sources WHERE path = ?) WHERE {clause}", (ref, ref, _as_path(ref), *args))}
         found = exact or {r[0] for r in db.execute(
-            "SELECT doc_id FROM documents WHERE substr(doc_id, 1, length(?)) = ?", (ref, ref))}
+            f"SELECT doc_id FROM documents WHERE substr(doc_id, 1, length(?)) = ? AND {clause}", (ref, ref, *args))}
         if len(found) == 1:
             return found.pop()
         if found:
@@ -270,11 +287,14 @@ class Library:
                                f"name one by its full document id")
         raise LibraryError(f"no document {ref!r} in library {self.root}; list them with: groundwork docs")
 
-    def select_docs(self, doc_ids: Sequence[str] = (), tags: Sequence[str] = ()) -> list[str]:
-        """Ids of the documents named, plus those carrying any of the tags."""
+    def select_docs(self, doc_ids: Sequence[str] = (), tags: Sequence[str] = (),
+                    reader: Reader | None = None) -> list[str]:
+        """Ids of the documents named, plus those carrying any of the tags, that `reader` may read."""
+        clause, args = access.doc_clause("doc_id", self.scope(reader))
         rows = self._conn.execute(
-            f"SELECT doc_id FROM documents WHERE doc_id IN ({_marks(doc_ids)}) "
-            f"UNION SELECT doc_id FROM tags WHERE tag IN ({_marks(tags)})", (*doc_ids, *tags)).fetchall()
+            f"SELECT doc_id FROM (SELECT doc_id FROM documents WHERE doc_id IN ({_marks(doc_ids)}) "
+            f"UNION SELECT doc_id FROM tags WHERE tag IN ({_marks(tags)})) WHERE {clause}",
+            (*doc_ids, *tags, *args)).fetchall()
         return sorted(r[0] for r in rows)
 
     def chunk_ids_for(self, doc_ids: Sequence[str]) -> np.ndarray:
@@ -283,38 +303,47 @@ class Library:
             f"SELECT chunk_id FROM chunks WHERE doc_id IN ({_marks(doc_ids)})", list(doc_ids)).fetchall()
         return np.array([r[0] for r in rows], dtype=np.int64)
 
-    def chunks(self, ids: Sequence[int]) -> dict[int, tuple[Chunk, str]]:
-        """Chunks by id, each with its document's title."""
+    def chunks(self, ids: Sequence[int], reader: Reader | None = None) -> dict[int, tuple[Chunk, str]]:
+        """Chunks by id, each with its document's title; those `reader` may not read are left out."""
         found: dict[int, tuple[Chunk, str]] = {}
+        clause, args = access.doc_clause("c.doc_id", self.scope(reader))
         for part in _batches(list(ids), 500):
             rows = self._conn.execute(
                 'SELECT c.chunk_id, c.doc_id, c.page, c.start, c."end", c.text, d.title '
-                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({_marks(part)})",
-                part)
+                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({_marks(part)}) AND {clause}",
+                (*part, *args))
             found.update({r[0]: (Chunk(*r[:6]), r[6]) for r in rows})
         return found
 
-    def page_text(self, doc_id: str, number: int) -> str | None:
-        """The stored text of one page."""
-        row = self._conn.execute("SELECT text FROM pages WHERE doc_id = ? AND number = ?",
-                                 (doc_id, number)).fetchone()
+    def page_text(self, doc_id: str, number: int, reader: Reader | None = None) -> str | None:
+        """The stored text of one page, if `reader` may read its document."""
+        clause, args = access.doc_clause("doc_id", self.scope(reader))
+        row = self._conn.execute(f"SELECT text FROM pages WHERE doc_id = ? AND number = ? AND {clause}",
+                                 (doc_id, number, *args)).fetchone()
         return row[0] if row else None
 
-    def lexical(self, match: str, limit: int, allowed_docs: Sequence[str] | None = None) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score; higher is better) for an FTS5 MATCH expression."""
-        where, args = "chunks_fts MATCH ?", [match]
+    def lexical(self, match: str, limit: int, allowed_docs: Sequence[str] | None = None,
+                reader: Reader | None = None) -> list[tuple[int, float]]:
+        """(chunk id, BM25 score; higher is better) for an FTS5 MATCH expression, in documents `reader` may read.
+
+        The permission is a condition of the query itself (each match's document is looked up in the
+        readable set, made once per query), so the LIMIT counts readable matches only.
+        """
+        clause, args = access.doc_clause("c.doc_id", self.scope(reader))
         if allowed_docs is not None:
-            where += f" AND rowid IN (SELECT chunk_id FROM chunks WHERE doc_id IN ({_marks(allowed_docs)}))"
-            args += list(allowed_docs)
+            clause, args = f"{clause} AND c.doc_id IN ({_marks(allowed_docs)})", [*args, *allowed_docs]
         rows = self._conn.execute(
-            f"SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE {where} ORDER BY bm25(chunks_fts) LIMIT ?",
-            (*args, limit)).fetchall()
+            "SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.rowid "
+            f"WHERE chunks_fts MATCH ? AND {clause} ORDER BY bm25(chunks_fts) LIMIT ?",
+            (match, *args, limit)).fetchall()
         return [(r[0], -r[1]) for r in rows]
 
-    def chunk_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """The stored embedding of each chunk, by id."""
+    def chunk_vectors(self, ids: Sequence[int], reader: Reader | None = None) -> dict[int, np.ndarray]:
+        """The stored embedding of each chunk `reader` may read, by id."""
         if not self.manifest or not len(ids):
             return {}
+        if reader is not None:
+            ids = list(self.chunks(ids, reader))
         found, vecs = self._stored_vectors(list(ids))
         return dict(zip(found.tolist(), vecs))
 
@@ -326,9 +355,30 @@ class Library:
                 "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
         return self._df[word]
 
-    def count(self, table: str) -> int:
-        """Rows in one of the library's tables."""
-        return self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    def count(self, table: str, reader: Reader | None = None) -> int:
+        """Rows in one of the library's tables; for a reader, only rows of documents it may read."""
+        scope = self.scope(reader)
+        if scope is None:
+            return self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if table not in _PER_DOCUMENT:
+            raise LibraryError(f"only an admin may count the rows of {table}")
+        clause, args = access.doc_clause("doc_id", scope)
+        return self._conn.execute(f"SELECT count(*) FROM {table} WHERE {clause}", args).fetchone()[0]
+
+    # ---- who may read what (index/access.py) ---------------------------------------
+    def scope(self, reader: Reader | None) -> access.Scope | None:
+        """What `reader` may read now, from the accounts as they stand; None means everything."""
+        return access.scope_of(self._conn, reader)
+
+    def chunk_filter(self, reader: Reader | None) -> IdFilter | None:
+        """The dense-search filter of the chunks `reader` may read; None when it may read them all."""
+        scope = self.scope(reader)
+        return None if scope is None else self._filters.get(self._conn, scope)
+
+    def change_groups(self, doc_id: str, allow: Sequence[str] = (), deny: Sequence[str] = (),
+                      make_public: bool = False) -> tuple[str, ...]:
+        """Change which groups may read a stored document, without re-ingesting it (see access.change_groups)."""
+        return access.change_groups(self._conn, doc_id, allow, deny, make_public)
 
     def epoch(self) -> int:
         """The commit counter: it grows by one with every write."""
@@ -404,6 +454,10 @@ def _as_path(ref: str) -> str:
         return str(Path(ref).resolve())
     except (OSError, ValueError):  # a NUL byte, a loop of links
         return ""
+
+
+def _lines(joined: str | None) -> tuple[str, ...]:
+    return tuple(sorted(joined.split("\n"))) if joined else ()
 
 
 def _marks(items: Sequence) -> str:

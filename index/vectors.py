@@ -53,6 +53,35 @@ class IndexSettings:
     k_factor: int = 1  # ivfpq: candidates fetched per hit, re-ranked on exact vectors
 
 
+class IdFilter:
+    """The chunk ids a search may return: those in `ids`, or with `exclude` every id but those.
+
+    The FAISS selector is built once and kept, so a filter reused across searches (a reader's
+    permissions) costs its set lookups only, not rebuilding a set of up to a million ids.
+    """
+
+    def __init__(self, ids: np.ndarray, exclude: bool = False):
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.exclude = exclude
+        self._selector = None
+
+    def selector(self):
+        """The FAISS IDSelector for this filter."""
+        if self._selector is None:
+            batch = faiss.IDSelectorBatch(self.ids)
+            # IDSelectorNot does not own `batch`: keep both alive together.
+            self._selector = (faiss.IDSelectorNot(batch), batch) if self.exclude else (batch, None)
+        return self._selector[0]
+
+    def allows_none(self) -> bool:
+        """True when no id can pass."""
+        return not self.exclude and not len(self.ids)
+
+    def at_most(self, ntotal: int) -> int:
+        """How many of an index's `ntotal` vectors can pass, at most."""
+        return max(0, ntotal - len(self.ids)) if self.exclude else min(ntotal, len(self.ids))
+
+
 class VectorIndex:
     """Inner-product search over L2-normalised vectors with int64 chunk ids."""
 
@@ -95,8 +124,8 @@ class VectorIndex:
         ]
         return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
 
-    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None):
-        """Top-k (scores, ids) per query; `allowed` restricts the hits to those chunk ids."""
+    def search(self, queries: np.ndarray, k: int, allowed: IdFilter | None = None):
+        """Top-k (scores, ids) per query; `allowed` restricts the hits to the chunk ids it lets through."""
         k = min(k, self.ntotal)
         if k <= 0:
             n = len(queries)
@@ -105,9 +134,25 @@ class VectorIndex:
         gpu = self._gpu_copy() if allowed is None else None
         if gpu is not None:
             scores, ids = gpu.search(_f32(queries), wide)
+        elif allowed is None or self.settings.kind == "flat":
+            scores, ids = self._cpu.search(_f32(queries), wide, params=self._params(allowed, self.settings.nprobe))
         else:
-            scores, ids = self._cpu.search(_f32(queries), wide, params=self._params(allowed))
+            scores, ids = self._filtered_ivf(_f32(queries), wide, allowed)
         return self._refine(_f32(queries), ids, k) if self.settings.kind == "ivfpq" else (scores, ids)
+
+    def _filtered_ivf(self, queries: np.ndarray, wide: int, allowed: IdFilter):
+        """An IVF search through a filter, probing more lists until each query has its `wide` hits.
+
+        The calibrated nprobe finds k hits among all vectors; when a filter lets few through, the
+        lists it probes may hold fewer than k allowed ones, and the caller would get short lists.
+        """
+        want, nlist = min(wide, allowed.at_most(self.ntotal)), faiss.extract_index_ivf(self._cpu).nlist
+        nprobe = self.settings.nprobe
+        while True:
+            scores, ids = self._cpu.search(queries, wide, params=self._params(allowed, nprobe))
+            if nprobe >= nlist or (ids >= 0).sum(axis=1).min() >= want:
+                return scores, ids
+            nprobe = min(nlist, nprobe * 4)
 
     def _refine(self, queries: np.ndarray, candidates: np.ndarray, k: int):
         """Exact scores for the PQ candidates, best k first (PQ distances alone miss the 0.95 target)."""
@@ -122,10 +167,10 @@ class VectorIndex:
             scores[row, :len(best)], ids[row, :len(best)] = exact[best], found[best]
         return scores, ids
 
-    def _params(self, allowed: np.ndarray | None):
-        sel = faiss.IDSelectorBatch(np.asarray(allowed, np.int64)) if allowed is not None else None
+    def _params(self, allowed: IdFilter | None, nprobe: int):
+        sel = allowed.selector() if allowed is not None else None
         if self.settings.kind in ("ivf", "ivfpq"):
-            return faiss.SearchParametersIVF(sel=sel, nprobe=self.settings.nprobe)
+            return faiss.SearchParametersIVF(sel=sel, nprobe=nprobe)
         return faiss.SearchParameters(sel=sel) if sel is not None else None
 
     def _gpu_copy(self):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.access import check_names
 from index.records import Chunk, Document
 from index.store import Library, Source
 from ingest.chunking import chunk_pages
@@ -43,11 +44,15 @@ class IngestOptions:
     overlap: int = 32
     max_file_mb: float = 200.0
     tags: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()  # groups that may read the documents; () leaves them readable by every user
     parse_workers: int = 1
     pdf_text: str = DEFAULT_PDF_TEXT  # or "pdfium": ~7x faster PDF parsing (readers/pdf.py)
     limits: Limits = Limits()  # pages and characters per document, checked while parsing
     batch_chunks: int = 64  # embed at least this many chunks at once, across small files
     checkpoint_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        check_names(self.allow)  # a bad group name fails the run before any file is read
 
 
 @dataclass(frozen=True)
@@ -154,7 +159,7 @@ def _triage(library: Library, path: Path, options: IngestOptions,
     source = Source(str(path), sha[:16], stat.st_size, stat.st_mtime_ns)
     stored = library.doc_by_sha(sha)
     if stored is not None:  # same content as a stored document: keep one copy
-        library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags)
+        library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags, options.allow)
         same_path = known is not None and known.doc_id == stored
         result = _unchanged(library, stored, str(path), duplicate=not same_path)
         return result if known is None or same_path else _replace(result, status="updated")
@@ -192,16 +197,16 @@ def _embed_and_write(library: Library, embedder: Embedder, ready, options: Inges
     for item, doc, chunks in ready:
         own = vectors[offset:offset + len(chunks)]
         offset += len(chunks)
-        yield from write_parsed(library, item, doc, chunks, own, embedder.name, options.tags)
+        yield from write_parsed(library, item, doc, chunks, own, embedder.name, options.tags, options.allow)
 
 
 def write_parsed(library: Library, item: Pending, doc: Document, chunks: list[Chunk], vectors: np.ndarray,
-                 model: str, tags: Sequence[str]) -> Iterator[FileResult]:
-    """Write one embedded document in one transaction, then point its identical twins at it."""
-    status = library.write_document(doc, item.sha256, chunks, vectors, item.source, model, tags)
+                 model: str, tags: Sequence[str], allow: Sequence[str] = ()) -> Iterator[FileResult]:
+    """Write one embedded document, its tags and the groups that may read it in one transaction; then its twins."""
+    status = library.write_document(doc, item.sha256, chunks, vectors, item.source, model, tags, allow)
     yield FileResult(item.source.path, status, len(doc.pages), len(chunks), doc_id=doc.doc_id)
     for twin in item.twins:
-        library.link_source(twin, tags)
+        library.link_source(twin, tags, allow)
         yield _unchanged(library, doc.doc_id, twin.path, duplicate=True)
 
 

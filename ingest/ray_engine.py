@@ -108,7 +108,7 @@ def _run(library: Library, make_embedder: Callable, model: str, todo: list[Pendi
             yield fail(library, path, parsed)
         else:
             doc, chunks, vectors = parsed
-            yield from write_parsed(library, by_path[path], doc, chunks, vectors, model, options.tags)
+            yield from write_parsed(library, by_path[path], doc, chunks, vectors, model, options.tags, options.allow)
         last_save = checkpoint(library, last_save, options.checkpoint_seconds)
 
 

@@ -28,7 +28,7 @@ def test_feedback_round_trips_and_exports_as_jsonl(library):
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
     assert rows[0] == {"id": first.id, "question": "How long is the warranty?", "answer": "Two years [1].",
                        "citations": list(CITES), "rating": 1, "comment": "spot on", "model": "",
-                       "mode": "extractive", "created_at": first.created_at}
+                       "mode": "extractive", "created_at": first.created_at, "user": ""}
     assert rows[1]["model"] == "smollm2" and first.created_at.endswith("+00:00")
 
 

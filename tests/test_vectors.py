@@ -3,7 +3,8 @@ import faiss
 import numpy as np
 import pytest
 
-from index.vectors import GPU_MIN_VECTORS, TARGET_RECALL, VectorIndex, build_index, exact_top_k, recall_at_k
+from index.vectors import (GPU_MIN_VECTORS, TARGET_RECALL, IdFilter, VectorIndex, build_index, exact_top_k,
+                           recall_at_k)
 
 
 def unit_vectors(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -37,10 +38,29 @@ def test_allowed_ids_restrict_the_hits_exactly():
     index = build_index(ids, vecs)
     allowed = ids[::5]
     q = unit_vectors(3, 16, seed=9)
-    _, found = index.search(q, 5, allowed)
+    _, found = index.search(q, 5, IdFilter(allowed))
     sub = vecs[::5]
     expected = allowed[np.argsort(-(q @ sub.T), axis=1)[:, :5]]
     assert (found == expected).all()
+
+
+def test_an_excluding_filter_returns_the_best_of_the_rest():
+    vecs = unit_vectors(500, 16)
+    ids = np.arange(500, dtype=np.int64) * 7 + 3
+    index, q = build_index(ids, vecs), unit_vectors(3, 16, seed=9)
+    banned = ids[::2]
+    _, found = index.search(q, 5, IdFilter(banned, exclude=True))
+    assert (found == exact_top_k(vecs[1::2], q, 5, ids[1::2])).all()
+    assert IdFilter(np.empty(0, np.int64)).allows_none() and not IdFilter(banned, exclude=True).allows_none()
+
+
+def test_a_filtered_ivf_search_probes_further_until_k_hits_come_back():
+    vecs, ids = unit_vectors(20_000, 16), np.arange(20_000, dtype=np.int64)
+    index, queries = build_index(ids, vecs, ivf_threshold=0), unit_vectors(5, 16, seed=3)
+    allowed = ids[:20]  # a handful of vectors in a few of the lists: the calibrated nprobe misses most
+    _, found = index.search(queries, 10, IdFilter(allowed))
+    assert (found >= 0).all() and set(found.ravel().tolist()) <= set(allowed.tolist())
+    assert (found == exact_top_k(vecs[:20], queries, 10, allowed)).all()
 
 
 def test_remove_and_ids():
@@ -167,7 +187,7 @@ def test_a_filtered_search_stays_on_the_cpu_as_gpus_ignore_selectors(gpus):
     vecs, ids = unit_vectors(GPU_MIN_VECTORS, 16), np.arange(GPU_MIN_VECTORS, dtype=np.int64)
     index, queries = build_index(ids, vecs), unit_vectors(5, 16, seed=3)
     allowed = ids[::100]
-    _, found = index.search(queries, 5, allowed)
+    _, found = index.search(queries, 5, IdFilter(allowed))
     assert set(found.ravel().tolist()) <= set(allowed.tolist())
     assert (found == exact_top_k(vecs[::100], queries, 5, allowed)).all()
     assert all(copy.searches == 0 for copy in gpus.copies)
@@ -195,7 +215,7 @@ def test_an_ivf_copy_gets_the_calibrated_nprobe(gpus):
     index = build_index(ids, vecs, ivf_threshold=1000)
     assert index.settings.kind == "ivf" and index.settings.nprobe > 1
     queries = unit_vectors(20, 16, seed=5)
-    _, cpu_found = index.search(queries, 10, allowed=ids)  # the CPU index, all ids allowed
+    _, cpu_found = index.search(queries, 10, allowed=IdFilter(ids))  # the CPU index, all ids allowed
     _, gpu_found = index.search(queries, 10)
     assert faiss.extract_index_ivf(gpus.copies[-1].index).nprobe == index.settings.nprobe
     assert (gpu_found == cpu_found).all()
