@@ -10,6 +10,12 @@ same distribution. Recall@10 is measured against exact search on the same
 vectors in the same run; latency is one query at a time, as a user asks.
 IVF-PQ re-ranks its candidates on exact vectors held in memory here (the library
 reads them from SQLite: `SQLite fetch` times that read alone, on a real file).
+
+Permissions: a reader who may read a share of the documents (100 chunks each, picked at
+random) searches through the same kind of filter the library builds (index/access.py: the
+smaller of the readable or hidden id sets as a FAISS selector, built once and reused);
+each row prints p50 with the filter against p50 without, and recall@10 against exact
+search over the readable vectors only. The aim (issue 15): filtered p50 <= 2x unfiltered.
 """
 from __future__ import annotations
 
@@ -23,7 +29,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, REFINE_FACTOR, build_index, exact_top_k, recall_at_k  # noqa: E402
+from index.access import FilterCache, Scope  # noqa: E402
+from index.schema import connect  # noqa: E402
+from index.vectors import (IVF_THRESHOLD, IVFPQ_THRESHOLD, REFINE_FACTOR, IdFilter, build_index,  # noqa: E402
+                           exact_top_k, recall_at_k)
+
+SHARES = (0.5, 0.1)  # of the documents a reader may read
+DOC_CHUNKS = 100
 
 
 def synthetic(n: int, dim: int, seed: int = 0, spread: float = 0.9) -> np.ndarray:
@@ -40,12 +52,13 @@ def synthetic(n: int, dim: int, seed: int = 0, spread: float = 0.9) -> np.ndarra
     return out
 
 
-def latencies(index, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def latencies(index, queries: np.ndarray, k: int = 10,
+              allowed: IdFilter | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-query seconds and the ids found, one query at a time."""
     times, found = [], []
     for q in queries:
         t = time.perf_counter()
-        _, ids = index.search(q[None, :], k)
+        _, ids = index.search(q[None, :], k, allowed)
         times.append(time.perf_counter() - t)
         found.append(ids[0])
     return np.array(times), np.array(found)
@@ -70,10 +83,64 @@ def bench_size(n: int, dim: int, nq: int) -> None:
               f"p95 {1e3 * np.percentile(secs, 95):7.2f} ms  recall@10 {recall_at_k(found, truth):.3f}  "
               f"nprobe {index.settings.nprobe:<4}  calibrated recall {index.settings.measured_recall:.3f}  "
               f"RAM {index_mib(index):7.1f} MiB")
+        for share, (allowed, readable) in permissions(n).items():
+            fsecs, ffound = latencies(index, queries, allowed=allowed)
+            ftruth = exact_top_k(vecs[readable], queries, 10, ids[readable])
+            print(f"{'':>9}          {index.settings.kind:<5} reader of {share:>4.0%} of documents: "
+                  f"p50 {1e3 * np.median(fsecs):7.2f} ms  p95 {1e3 * np.percentile(fsecs, 95):7.2f} ms  "
+                  f"filtered/unfiltered p50 {np.median(fsecs) / np.median(secs):5.2f}x  "
+                  f"recall@10 {recall_at_k(ffound, ftruth):.3f}  short lists {int(((ffound < 0).sum(1) > 0).sum())}")
+    for share, seconds in sqlite_filter_s(n).items():
+        print(f"{'':>9}          the library's filter for a reader of {share:.0%}, read from SQLite once per "
+              f"change of documents or permissions: {seconds:.2f} s")
     print(f"{'':>9}          SQLite fetch of {10 * REFINE_FACTOR} stored vectors a query: "
           f"{1e3 * sqlite_fetch_s(vecs[:200_000], 10 * REFINE_FACTOR):.2f} ms")
     print(f"{'':>9}          numpy brute force for {nq} queries in one batch: {brute_s:.2f} s "
           f"({1e3 * brute_s / nq:.2f} ms/query)")
+
+
+def permissions(n: int, seed: int = 2) -> dict[float, tuple[IdFilter, np.ndarray]]:
+    """For each share: the filter of a reader of that share of the documents, and the readable rows."""
+    rng, docs = np.random.default_rng(seed), np.arange(n) // DOC_CHUNKS
+    out = {}
+    for share in SHARES:
+        readable = np.isin(docs, np.flatnonzero(rng.random(docs[-1] + 1) < share))
+        t = time.perf_counter()
+        hidden = np.flatnonzero(~readable)
+        allowed = (IdFilter(hidden, exclude=True) if len(hidden) <= n // 2
+                   else IdFilter(np.flatnonzero(readable)))
+        allowed.selector()
+        print(f"{'':>9}          filter for a reader of {share:.0%}: {len(allowed.ids):,} ids "
+              f"({'hidden' if allowed.exclude else 'readable'}), selector built once in "
+              f"{1e3 * (time.perf_counter() - t):.1f} ms")
+        out[share] = (allowed, readable)
+    return out
+
+
+def sqlite_filter_s(n: int, seed: int = 2) -> dict[float, float]:
+    """Seconds the library takes to build a reader's chunk filter from a database of n chunks."""
+    rng, out = np.random.default_rng(seed), {}
+    with tempfile.TemporaryDirectory() as tmp:
+        db = connect(Path(tmp) / "library.sqlite")
+        db.execute("PRAGMA foreign_keys=OFF")  # rows of the tables the filter reads, nothing else
+        docs = [f"d{i:07d}" for i in range(-(-n // DOC_CHUNKS))]
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO documents VALUES (?, ?, '', 'pdf', 1, ?, '', '{}')",
+                       ((d, d, DOC_CHUNKS) for d in docs))
+        db.executemany("INSERT INTO chunks (chunk_id, doc_id, page, start, \"end\", text, vector) "
+                       "VALUES (?, ?, 1, 0, 0, '', x'')", ((i, docs[i // DOC_CHUNKS]) for i in range(n)))
+        for share in SHARES:
+            db.executemany("INSERT INTO doc_groups VALUES (?, ?)",
+                           ((d, "everyone" if rng.random() < share else "others") for d in docs))
+            db.execute("COMMIT")
+            t = time.perf_counter()
+            FilterCache().get(db, Scope(("everyone",)))
+            out[share] = time.perf_counter() - t
+            db.execute("BEGIN")
+            db.execute("DELETE FROM doc_groups")
+        db.execute("COMMIT")
+        db.close()
+    return out
 
 
 def index_mib(index) -> float:

@@ -167,14 +167,15 @@ class Library:
             db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
                        (doc.doc_id, sha256, doc.title, Path(source.path).suffix.lower().lstrip("."),
                         len(doc.pages), len(chunks), _now(), json.dumps(doc.metadata)))
+            # Groups before any text: a read on this connection mid-write never finds the text unguarded.
+            inherited = access.doc_groups(db, previous.doc_id) if previous else ()
+            access.record_groups(db, doc.doc_id, (*inherited, *allow))
             db.executemany("INSERT INTO pages VALUES (?,?,?)",
                            [(p.doc_id, p.number, p.text) for p in doc.pages])
             db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
                            [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
                             for c, v in zip(chunks, vectors)])
-            if previous:
-                access.record_groups(db, doc.doc_id, access.doc_groups(db, previous.doc_id))
-            removed = self._attach(db, source, previous, tags, allow)
+            removed = self._attach(db, source, previous, tags, ())
         index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
         index.remove(removed)
         return "updated" if previous else "added"
