@@ -138,15 +138,17 @@ class Accounts:
             db.executemany("INSERT INTO user_groups VALUES (?,?)", [(name, g) for g in groups])
         return self.user(name)
 
-    def users(self) -> list[User]:
-        """Every account, by name."""
+    def users(self, name: str | None = None) -> list[User]:
+        """Every account (or the one called `name`), by name."""
+        where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
         rows = self._conn.execute("SELECT name, admin, created_at, failed_logins, last_failed_at "
-                                  "FROM users ORDER BY name").fetchall()
+                                  f"FROM users {where} ORDER BY name", args).fetchall()
         return [User(r[0], _groups(self._conn, r[0]), bool(r[1]), r[2], r[3], r[4]) for r in rows]
 
     def user(self, name: str) -> User | None:
         """One account, if it exists."""
-        return next((u for u in self.users() if u.name == name), None)
+        found = self.users(name)
+        return found[0] if found else None
 
     def reader(self, name: str) -> Reader:
         """The Reader for an existing account (the CLI's --user), or AccessError."""

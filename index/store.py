@@ -330,11 +330,13 @@ class Library:
         The permission is a condition of the query itself (each match's document is looked up in the
         readable set, made once per query), so the LIMIT counts readable matches only.
         """
-        clause, args = access.doc_clause("c.doc_id", self.scope(reader))
+        scope = self.scope(reader)
+        clause, args = access.doc_clause("c.doc_id", scope)
         if allowed_docs is not None:
             clause, args = f"{clause} AND c.doc_id IN ({_marks(allowed_docs)})", [*args, *allowed_docs]
+        join = "JOIN chunks c ON c.chunk_id = f.rowid" if scope is not None or allowed_docs is not None else ""
         rows = self._conn.execute(
-            "SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.rowid "
+            f"SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f {join} "
             f"WHERE chunks_fts MATCH ? AND {clause} ORDER BY bm25(chunks_fts) LIMIT ?",
             (match, *args, limit)).fetchall()
         return [(r[0], -r[1]) for r in rows]
