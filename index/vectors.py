@@ -58,6 +58,9 @@ class IdFilter:
 
     The FAISS selector is built once and kept, so a filter reused across searches (a reader's
     permissions) costs its set lookups only, not rebuilding a set of up to a million ids.
+    bench/search.py, 1M x 384 on 2 busy cores: a reader of half the documents searches IVF at
+    1.83x the unfiltered p50 (0.38 vs 0.21 ms) and IVF-PQ at 1.46x; a reader of a tenth, 0.99x
+    and 1.96x (IVF-PQ probes more lists to find its 10x candidates); exact search is faster filtered.
     """
 
     def __init__(self, ids: np.ndarray, exclude: bool = False):
