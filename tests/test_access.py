@@ -1,8 +1,7 @@
 """Who may read what, attacked from every read path in index/: search modes, FTS5 syntax, references, listings."""
 import pytest
 from argon2 import PasswordHasher
-from fakes import HashEmbedder
-from test_store import make_doc
+from fakes import HashEmbedder, make_doc
 
 from index import access
 from index.access import AccessError, Reader
@@ -29,17 +28,15 @@ def put(lib, path, doc_id, texts, title, allow=()):
 def lib(tmp_path):
     with pytest.MonkeyPatch.context() as mp:  # a cheap Argon2 setting: these tests are not about its cost
         mp.setattr(access, "PasswordHasher", lambda: PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-        library = Library.open(tmp_path / "lib", create=True)
-    library.lock_for_writing()
-    put(library, "/pub.pdf", "pa01", PUBLIC, "Notice board")
-    put(library, "/hr.pdf", "pz01", HR, "HR salaries", allow=["hr"])
-    put(library, "/legal.pdf", "pl01", LEGAL, "Legal contracts", allow=["legal"])
-    library.accounts.add("alice", "alice-password", groups=["hr"])
-    library.accounts.add("bob", "bob-password")
-    library.accounts.add("lena", "lena-password", groups=["legal"])
-    library.accounts.add("carol", "carol-password", admin=True)
-    yield library
-    library.close()
+        with Library.writing(tmp_path / "lib", create=True) as library:
+            put(library, "/pub.pdf", "pa01", PUBLIC, "Notice board")
+            put(library, "/hr.pdf", "pz01", HR, "HR salaries", allow=["hr"])
+            put(library, "/legal.pdf", "pl01", LEGAL, "Legal contracts", allow=["legal"])
+            library.accounts.add("alice", "alice-password", groups=["hr"])
+            library.accounts.add("bob", "bob-password")
+            library.accounts.add("lena", "lena-password", groups=["legal"])
+            library.accounts.add("carol", "carol-password", admin=True)
+            yield library
 
 
 def docs_found(lib, query, reader, k=10, **kw):

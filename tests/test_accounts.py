@@ -5,8 +5,7 @@ import sqlite3
 
 import pytest
 from argon2 import PasswordHasher
-from fakes import HashEmbedder
-from test_store import make_doc
+from fakes import HashEmbedder, make_doc
 
 from index import access
 from index.access import AccessError, Accounts, Reader
@@ -25,9 +24,8 @@ FAST = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 def lib(tmp_path):
     with pytest.MonkeyPatch.context() as mp:  # a cheap Argon2 setting, except where a test says otherwise
         mp.setattr(access, "PasswordHasher", lambda: FAST)
-        library = Library.open(tmp_path / "lib", create=True)
-    yield library
-    library.close()
+        with Library.writing(tmp_path / "lib", create=True) as library:
+            yield library
 
 
 def stored_hash(lib, name):
@@ -35,7 +33,7 @@ def stored_hash(lib, name):
 
 
 def test_passwords_are_kept_as_argon2id_hashes_never_in_clear(lib):
-    lib.accounts = Accounts(lib._conn)  # the real default cost, once
+    lib.accounts = Accounts(lib._conn, PasswordHasher())  # the default cost, once
     lib.accounts.add("alice", "correct horse battery", groups=["hr", "hr", "legal"])
     digest = stored_hash(lib, "alice")
     assert digest.startswith("$argon2id$") and "m=65536" in digest and "correct horse" not in digest
@@ -106,7 +104,6 @@ def test_the_audit_trail_records_answers_and_only_admins_read_it(lib):
 
 
 def test_feedback_a_reader_sees_is_its_own_on_documents_it_may_still_read(lib, tmp_path):
-    lib.lock_for_writing()
     for doc_id, allow in (("pub1", ()), ("hr01", ("hr",))):
         doc, chunks = make_doc(doc_id, [f"text of {doc_id}"])
         lib.write_document(doc, doc_id * 8, chunks, EMB.embed([c.text for c in chunks]),
