@@ -43,7 +43,9 @@ def signals_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
+    # A signal ignored when we started stays ignored: `nohup groundwork ui &` must outlive its terminal.
+    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         yield
     finally:

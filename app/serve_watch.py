@@ -26,7 +26,8 @@ PHASES = (
     (re.compile(r"Resolved architecture|non-default args"), "reading the model's configuration"),
     (re.compile(r"Initializing a V1 LLM engine|DP group leader"), "starting the engine processes"),
     (re.compile(r"Starting to load model|Loading safetensors|Loading weights"), "loading the weights"),
-    (re.compile(r"Warming up model for the compilation|torch\.compile|Compiling a graph|Dynamo bytecode"),
+    # Not a bare "torch.compile": eager mode logs "disabling torch.compile".
+    (re.compile(r"Warming up model for the compilation|Compiling a graph|Dynamo bytecode"),
      "compiling the model (the first start takes minutes on a small CPU; later starts use the cache)"),
     (re.compile(r"KV cache size|Maximum concurrency"), "allocating the KV cache"),
     (re.compile(r"init engine .* took"), "warming up the API server"),

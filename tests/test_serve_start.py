@@ -57,6 +57,8 @@ def test_phases_are_read_from_vllms_own_log_lines():
         assert phase_of(line).startswith(phase), line
     assert phase_of("Loading weights took 1.5 s\nWarming up model for the compilation...").startswith("compiling")
     assert phase_of("Found ulimit of 20000") is None
+    eager = "(APIServer pid=1) WARNING [vllm.py:1703] Enforce eager set, disabling torch.compile, CUDAGraphs"
+    assert phase_of(eager) is None  # eager mode compiles nothing
 
 
 def _fake_server(monkeypatch, script: str):
@@ -135,3 +137,16 @@ def test_llm_eager_setting_reaches_the_launch(monkeypatch, tmp_path):
     assert ["--enforce-eager" in command for command in argv] == [False, True]
     with pytest.raises(ConfigError, match="llm_eager"):
         load_config(environ={"GROUNDWORK_LLM_EAGER": "yes please"})
+
+
+def test_a_stop_signal_ignored_at_start_stays_ignored():
+    import signal
+
+    from app.processes import signals_interrupt
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as `nohup` starts a command
+    try:
+        with signals_interrupt():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # the UI outlives its terminal
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # SIGTERM still stops it cleanly
+    finally:
+        signal.signal(signal.SIGHUP, previous)
