@@ -48,7 +48,11 @@ def phase_of(text: str) -> str | None:
 def group_cpu_seconds(pgid: int) -> float:
     """CPU time (user + system) used so far by the live processes of process group `pgid` (Linux /proc)."""
     total = 0
-    for entry in os.scandir("/proc"):
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:  # no /proc (not Linux): only the log shows progress then
+        return 0.0
+    for entry in entries:
         if not entry.name.isdigit():
             continue
         try:
