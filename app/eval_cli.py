@@ -106,7 +106,7 @@ def _bar(total: int):
 def _print_summary(written: dict, out: Path) -> None:
     from eval.html import value
     t = written["meta"]["time"]
-    shown = ("hit@5", "recall@5", "mrr", "contains_answer", "faithfulness", "hallucination", "citation_recall",
+    shown = ("hit@5", "recall@5", "mrr", "contains_answer", "right", "faithfulness", "hallucination", "gold_cited",
              "refusal", "false_refusal")
     metrics = written["summary"]["metrics"]
     print("  ".join(f"{k} {value(written, k)}" + (_interval(metrics[k]) if k.endswith("refusal") else "")

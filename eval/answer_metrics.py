@@ -81,9 +81,19 @@ def citation_precision(citation_supports: Sequence[bool]) -> float | None:
     return faithfulness(citation_supports)
 
 
-def citation_recall(cited: Set, gold: Set) -> float | None:
-    """Share of gold keys (doc, page) the answer cites: |cited ∩ gold| / |gold|; None with no gold."""
-    return len(cited & gold) / len(gold) if gold else None
+def gold_cited(cited: Set, gold: Set) -> float | None:
+    """1.0 when the answer cites any gold key (doc, page); None with no gold.
+
+    A question's gold pages are alternatives (each holds the answer), so citing one is enough.
+    """
+    return float(bool(cited & gold)) if gold else None
+
+
+def right(contains: float | None, cited_gold: float | None) -> float | None:
+    """1.0 when the answer holds a gold answer and cites a gold page; None where either is undefined."""
+    if contains is None or cited_gold is None:
+        return None
+    return float(contains == 1.0 and cited_gold == 1.0)
 
 
 def refusal(abstained: bool, answerable: bool | None) -> tuple[float | None, float | None]:

@@ -6,7 +6,7 @@ from eval.html import fmt
 from eval.summary import BY_KEY, METRICS
 
 # Per-question scores whose change says a question regressed (retrieval ranks move too often to list).
-WATCHED = ("contains_answer", "hallucination", "faithfulness", "citation_recall", "refusal", "false_refusal", "hit@5")
+WATCHED = ("contains_answer", "hallucination", "faithfulness", "right", "gold_cited", "refusal", "false_refusal", "hit@5")
 
 
 def compare(a: dict, b: dict, seed: int = 0) -> dict:

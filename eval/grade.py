@@ -48,9 +48,11 @@ class Grader:
         # What the abstention gate saw, so a report can set other gates beside it on the same evidence.
         record["answerability"] = {k: round(v, 4) for k, v in answer.answerability.items()}
         flat = [ok for checked in units for _, ok in checked] if self.checker else None
-        record["scores"] = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
-                            **_grounding(answer, q.answerable, flat, list(precise.values()) if self.checker else None,
-                                         cited, gold)}
+        scores = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
+                  **_grounding(answer, q.answerable, flat, list(precise.values()) if self.checker else None, cited, gold)}
+        # Right: the expected answer, shown with a citation of a page that holds it (an abstention is not right).
+        cited_gold = 0.0 if answer.abstained and gold else scores["gold_cited"]
+        record["scores"] = scores | {"right": am.right(scores["contains_answer"], cited_gold)}
         return record
 
     def _judge(self, answer: Answer, shown: list) -> tuple[list, dict[int, bool]]:
@@ -109,7 +111,7 @@ def _grounding(answer: Answer, answerable: bool | None, units: list[bool] | None
             # Before the engine's repair: did verification reject anything the mode drafted?
             "draft_hallucination": am.hallucinated(drafted),
             "citation_precision": am.citation_precision(precise) if judged else None,
-            "citation_recall": am.citation_recall(cited, gold) if not answer.abstained else None,
+            "gold_cited": am.gold_cited(cited, gold) if not answer.abstained else None,
             "refusal": refused, "false_refusal": false_refusal}
 
 

@@ -31,6 +31,8 @@ METRICS = (
     Metric("ndcg@10", "retrieval", "Σ_{first hits r≤10} 1/log2(r+1) / Σ_{r≤min(10,|gold|)} 1/log2(r+1)", _GOLD),
     Metric("contains_answer", "answer", "1 if the answer contains a gold answer (casefolded, spaces collapsed)",
            "answerable questions with gold answers; an abstention scores 0"),
+    Metric("right", "answer", "1 if the answer contains a gold answer and cites a gold page",
+           "answerable questions with gold answers and pages; an abstention scores 0"),
     Metric("token_f1", "answer", "max over gold answers of 2PR/(P+R) on SQuAD-normalised tokens",
            "answerable questions with gold answers; an abstention scores 0"),
     Metric("exact_match", "answer", "1 if the normalised answer equals a normalised gold answer",
@@ -44,7 +46,8 @@ METRICS = (
            "questions where the mode drafted a sentence", False),
     Metric("citation_precision", "grounding", "cited passages that support a sentence citing them / cited passages",
            _ANSWERED, judged=True),
-    Metric("citation_recall", "grounding", "|gold pages cited| / |gold pages|", "answered questions with gold pages"),
+    Metric("gold_cited", "grounding", "1 if the answer cites a gold page (a question's gold pages are alternatives)",
+           "answered questions with gold pages"),
     Metric("refusal", "abstention", "1 if the answer abstains", "unanswerable questions"),
     Metric("false_refusal", "abstention", "1 if the answer abstains", "answerable questions", False),
 )

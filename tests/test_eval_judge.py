@@ -106,5 +106,5 @@ def test_grader_without_a_checker_measures_no_grounding():
     answer = Answer(f"{text} [1]", (Sentence(text, (1,), True, 0.9),), (Citation(1, p),), False, {"total": 1.0},
                     True, "extractive", (p,))
     r = Grader(None, {"d1": frozenset({"Guide"})}).record(Question("q", "How?", (), (("Guide", 3),), True), answer)
-    assert all(r["scores"][k] is None for k in JUDGED) and r["scores"]["citation_recall"] == 1.0
+    assert all(r["scores"][k] is None for k in JUDGED) and r["scores"]["gold_cited"] == 1.0
     assert r["citations"][0]["supports"] is None and r["sentences"][0]["units"] == []

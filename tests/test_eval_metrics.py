@@ -58,7 +58,15 @@ def test_grounding_metrics_and_no_sentences():
     assert am.faithfulness([True, False, True, True]) == 0.75
     assert am.hallucinated([True, False]) == 1.0 and am.hallucinated([True]) == 0.0
     assert am.faithfulness([]) is None and am.hallucinated([]) is None and am.citation_precision([]) is None
-    assert am.citation_recall({A1, B1}, {A1, A2}) == 0.5 and am.citation_recall({A1}, set()) is None
+    # Gold pages are alternatives: citing one of two is enough; no gold, no figure.
+    assert am.gold_cited({A1, B1}, {A1, A2}) == 1.0 and am.gold_cited({B1}, {A1, A2}) == 0.0
+    assert am.gold_cited({A1}, set()) is None
+
+
+def test_right_needs_the_answer_and_a_gold_citation():
+    assert am.right(1.0, 1.0) == 1.0
+    assert am.right(1.0, 0.0) == 0.0 and am.right(0.0, 1.0) == 0.0
+    assert am.right(None, 1.0) is None and am.right(1.0, None) is None
 
 
 def test_refusal_applies_by_kind():

@@ -126,6 +126,7 @@ def test_extractive_report_numbers_are_the_means_of_the_records(runs):
             assert s["recall@10"] == 1.0  # five chunks in all: every page is retrieved
             expected = 0.0 if r["abstained"] else float(any(answer_in(a, strip_markers(r["answer"])) for a in row["answers"]))
             assert s["contains_answer"] == expected and s["refusal"] is None and s["false_refusal"] == float(r["abstained"])
+            assert s["right"] == float(expected == 1.0 and any(c["gold"] for c in r["citations"]))
         else:
             assert s["refusal"] == float(r["abstained"]) and s["hit@1"] is None and s["contains_answer"] is None
     assert report["meta"]["checker"] is None and report["meta"]["verifier"].startswith("features")
@@ -210,8 +211,9 @@ def test_grader_on_a_hand_made_answer():
     assert s["faithfulness"] == 0.5 and s["hallucination"] == 1.0 and s["draft_hallucination"] == 1.0
     # [1] is cited only by the moon sentence, which it does not support; [2] supports "Use lm to fit models."
     assert [c["supports"] for c in r["citations"]] == [False, True] and s["citation_precision"] == 0.5
-    assert s["hit@1"] == 0.0 and s["mrr"] == 0.5 and s["citation_recall"] == 1.0 and r["gold_rank"] == 2
+    assert s["hit@1"] == 0.0 and s["mrr"] == 0.5 and s["gold_cited"] == 1.0 and r["gold_rank"] == 2
     assert s["contains_answer"] == 1.0 and s["semantic_similarity"] is None and s["refusal"] is None
+    assert s["right"] == 1.0
     assert [x["shown"] for x in r["sentences"]] == [True, True, False]
 
 
