@@ -125,7 +125,8 @@ def answer_engine(config: Config, library: Library, mode: str | None = None) -> 
     mode = mode or config.answer_mode
     model = embedder(config)
     client = llm(config) if mode != "extractive" or config.verifier == "llm-judge" else None
-    return AnswerEngine(library, model, make_verifier(config.verifier, model, client), client, Settings(mode=mode))
+    settings = Settings(mode=mode, prompt_passages=config.prompt_passages)
+    return AnswerEngine(library, model, make_verifier(config.verifier, model, client), client, settings)
 
 
 # ---- the model server -----------------------------------------------------------

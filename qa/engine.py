@@ -44,6 +44,7 @@ class Settings:
     mode: str = "extractive"
     depth: int = 24            # passages searched
     keep: int = 6              # passages whose sentences are ranked (6 of ~250 tokens fill a 2048 context)
+    prompt_passages: int = 6   # the best of those a generative prompt holds (fewer: a sooner first token)
     quotes: int = 2            # most quotes in an extractive answer
     statements: int = 8        # candidates offered to the model in guided mode
     min_strength: float = 0.45  # a candidate scoring less never stands in for a rejected sentence
@@ -69,6 +70,8 @@ class AnswerEngine:
                  llm: LLMClient | None = None, settings: Settings = Settings(), gate: Gate | None = None):
         if settings.mode not in MODES:
             raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
+        if settings.prompt_passages < 1:
+            raise QuestionError(f"prompt_passages must be at least 1, not {settings.prompt_passages}")
         self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
         self._gate = gate
 
@@ -152,8 +155,8 @@ class AnswerEngine:
     def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
         budget = self.llm.context_length - self.settings.sampling.max_tokens
         specials = self.llm.special_tokens
-        passages = prompt.fit_passages(question, evidence.passages[: self.settings.keep], self.llm.count_tokens, budget,
-                                       specials)
+        passages = prompt.fit_passages(question, evidence.passages[: min(self.settings.keep, self.settings.prompt_passages)],
+                                       self.llm.count_tokens, budget, specials)
         started, parts, complete = time.perf_counter(), [], True
         try:
             for piece in self.llm.stream(prompt.answer_messages(question, passages, specials), self.settings.sampling):

@@ -117,6 +117,17 @@ def test_sentences_without_markers_are_attributed_to_the_passage_that_supports_t
     assert answer.citations[0].passage.doc_title == "GLMs"
 
 
+def test_a_generative_prompt_holds_at_most_prompt_passages(library, llm):
+    llm.queue("The function glm fits generalized linear models [1].")
+    engine(library, "generative", llm, prompt_passages=1).answer("What fits generalized linear models?")
+    assert llm.requests[0]["messages"][1]["content"].count("<passage n=") == 1
+    llm.queue("The function glm fits generalized linear models [1].")
+    engine(library, "generative", llm).answer("What fits generalized linear models?")
+    assert llm.requests[1]["messages"][1]["content"].count("<passage n=") == 3  # every passage of this library
+    with pytest.raises(QuestionError, match="prompt_passages"):
+        engine(library, "generative", llm, prompt_passages=0)
+
+
 def test_mostly_invented_answers_abstain(library, llm):
     llm.queue("Use the frobnicate package [1]. It was written by Napoleon [2]. Also lm [1].")
     answer = engine(library, "generative", llm).answer("Which function fits ordinary linear models?")
