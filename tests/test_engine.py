@@ -122,8 +122,8 @@ def test_a_generative_prompt_holds_at_most_prompt_passages(library, llm):
     engine(library, "generative", llm, prompt_passages=1).answer("What fits generalized linear models?")
     assert llm.requests[0]["messages"][1]["content"].count("<passage n=") == 1
     llm.queue("The function glm fits generalized linear models [1].")
-    engine(library, "generative", llm).answer("What fits generalized linear models?")
-    assert llm.requests[1]["messages"][1]["content"].count("<passage n=") == 3  # every passage of this library
+    engine(library, "generative", llm, prompt_passages=2).answer("What fits generalized linear models?")
+    assert llm.requests[1]["messages"][1]["content"].count("<passage n=") == 2
     with pytest.raises(QuestionError, match="prompt_passages"):
         engine(library, "generative", llm, prompt_passages=0)
 
