@@ -8,7 +8,7 @@ from collections.abc import Callable
 from app import wiring
 from app.config import Config
 from index.control_chars import visible
-from qa.records import Answer
+from qa.records import CLOSEST, Answer
 
 
 def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) -> None:
@@ -28,7 +28,7 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
             print(f"  [{c.n}] {visible(c.passage.doc_title)}, page {c.page}: {snippet(c.passage.chunk.text)}", file=out)
     elif answer.abstained and answer.evidence:
         print("\nClosest passages:", file=out)
-        for p in answer.evidence[:3]:
+        for p in answer.evidence[:CLOSEST]:
             print(f"  - {visible(p.doc_title)}, page {p.chunk.page}: {snippet(p.chunk.text)}", file=out)
     times = ", ".join(f"{k} {v:.2f} s" for k, v in answer.timings.items())
     loaded = f"; models loaded in {load:.1f} s before" if load >= 0.5 else ""

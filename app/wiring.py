@@ -18,12 +18,14 @@ from index.store import Library
 
 if TYPE_CHECKING:
     from app.serve import Server
+    from index.access import Reader
     from index.embedder import SentenceTransformerEmbedder
     from index.search import Filters
     from ingest.pipeline import FileResult, IngestOptions
     from ingest.report import JobReport
     from qa.engine import AnswerEngine
     from qa.llm import LLMClient
+    from qa.records import Answer
 
 
 # ---- models ---------------------------------------------------------------------
@@ -70,10 +72,33 @@ def answering_library(config: Config) -> Iterator[Library]:
         yield library
 
 
-def filters(library: Library, docs: Sequence[str] = (), tags: Sequence[str] = ()) -> Filters:
-    """The search filter for documents named by id, title or path, and for tags."""
+def filters(library: Library, docs: Sequence[str] = (), tags: Sequence[str] = (),
+            reader: Reader | None = None) -> Filters:
+    """The search filter for documents named by id, title or path, and for tags; `reader` may name only its own."""
     from index.search import Filters
-    return Filters(tuple(library.resolve(d) for d in docs), tuple(tags))
+    return Filters(tuple(library.resolve(d, reader) for d in docs), tuple(tags))
+
+
+# ---- who reads ------------------------------------------------------------------
+def reader_for(library: Library, user: str | None) -> Reader | None:
+    """The Reader of account `user` (the CLI's --user: it scopes, it does not authenticate); None for None."""
+    return None if user is None else library.accounts.reader(user)
+
+
+def record_answer(library: Library, reader: Reader | None, question: str, answer: Answer, model: str) -> None:
+    """Write one answer to the library's audit trail: who asked what, the passages shown, the verdicts."""
+    from index.audit import AuditEntry
+    passages = tuple({"chunk_id": p.chunk.chunk_id, "doc_id": p.chunk.doc_id, "page": p.chunk.page}
+                     for p in answer.shown())
+    verdicts = tuple({"text": s.text, "supported": s.supported, "score": round(s.score, 4),
+                      "citations": list(s.citations)} for s in answer.sentences)
+    library.audit.record(AuditEntry(reader.name if reader else "", question, passages, model, answer.mode,
+                                    verdicts, answer.text))
+
+
+def answer_model(engine: AnswerEngine) -> str:
+    """The model an engine's answers name in the audit trail: its model server's, '' when it uses none."""
+    return engine.llm.model if engine.llm is not None else ""
 
 
 # ---- ingest ---------------------------------------------------------------------

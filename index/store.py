@@ -350,10 +350,16 @@ class Library:
         found, vecs = self._stored_vectors(list(ids))
         return dict(zip(found.tolist(), vecs))
 
-    def doc_freq(self, word: str) -> int:
-        """How many chunks contain `word`, as FTS5 tokenises it (so 'models' counts 'model')."""
+    def doc_freq(self, word: str, reader: Reader | None = None) -> int:
+        """How many chunks `reader` may read contain `word`, as FTS5 tokenises it (so 'models' counts 'model')."""
+        match = '"' + word.replace('"', '""') + '"'
+        scope = self.scope(reader)
+        if scope is not None:  # not cached: groups may change between two questions
+            clause, args = access.doc_clause("c.doc_id", scope)
+            return self._conn.execute(
+                "SELECT count(*) FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.rowid "
+                f"WHERE chunks_fts MATCH ? AND {clause}", (match, *args)).fetchone()[0]
         if word not in self._df:
-            match = '"' + word.replace('"', '""') + '"'
             self._df[word] = self._conn.execute(
                 "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
         return self._df[word]

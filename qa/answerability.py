@@ -23,6 +23,7 @@ from qa.text import STOPWORDS, content_words, stem, words
 from qa.verify import VerifierParams
 
 if TYPE_CHECKING:
+    from index.access import Reader
     from index.store import Library
     from qa.verify import Verifier
 
@@ -62,12 +63,13 @@ class Gate:
         return float(self.params.probability(rows([signals]))[0])
 
 
-def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier, keep: int) -> dict[str, float]:
-    """FEATURES of one question's evidence (all 0 but the missing ones when nothing was retrieved)."""
-    idf = question_idf(library, question)
+def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier, keep: int,
+            reader: Reader | None = None) -> dict[str, float]:
+    """FEATURES of one question's evidence, as `reader` sees the library (0 but the missing ones with no evidence)."""
+    idf = question_idf(library, question, reader)
     seen = {w for p in evidence.passages for w in content_words(p.chunk.text)}
     total = sum(idf.values())
-    specific = _specific_missing(question, evidence) + unknown_terms(library, question)
+    specific = _specific_missing(question, evidence) + unknown_terms(library, question, reader)
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
            "missing_specific": float(bool(specific)), "support": 0.0}
@@ -89,8 +91,8 @@ def specific_terms(question: str) -> list[str]:
     return [t.strip("._") for t in found if t.strip("._") and t.lower() not in ("r", "i")]
 
 
-def unknown_terms(library: Library, question: str) -> list[str]:
-    """Question words no chunk of the library holds that are not ordinary words either (conda, testthat, winget).
+def unknown_terms(library: Library, question: str, reader: Reader | None = None) -> list[str]:
+    """Question words no chunk `reader` may read holds that are not ordinary words either (conda, testthat, winget).
 
     An ordinary word absent from the library is usually a paraphrase ('glues', 'forgot'); a word the
     packaged embedder's vocabulary does not hold whole is a name or a term of art the documents never use.
@@ -101,7 +103,7 @@ def unknown_terms(library: Library, question: str) -> list[str]:
     out = []
     for word in dict.fromkeys(_CLITIC.sub("", w) for w in words(question)):
         ordinary = {word, stem(word), word.rstrip("s"), stem(word) + "e"} & vocabulary
-        if word not in STOPWORDS and not ordinary and library.doc_freq(word) == 0:
+        if word not in STOPWORDS and not ordinary and library.doc_freq(word, reader) == 0:
             out.append(word)
     return out
 

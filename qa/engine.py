@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from index.access import Reader
 from index.records import Passage
 from index.search import Filters, search
 from index.store import Library
@@ -89,15 +90,15 @@ class AnswerEngine:
         return time.perf_counter() - start
 
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters = Filters(),
-               on_text: Callable[[str], None] | None = None) -> Answer:
-        """A verified, cited answer; `on_text` receives generated text as it streams."""
+               on_text: Callable[[str], None] | None = None, reader: Reader | None = None) -> Answer:
+        """A verified, cited answer from what `reader` may read (None: all); `on_text` receives generated text."""
         question = _checked(question)
         timings: dict[str, float] = {}
         with _timer(timings, "rewrite"):
             question = standalone_question(question, history, self.llm) if history else question
-        evidence = self.evidence(question, filters, timings)
+        evidence = self.evidence(question, filters, timings, reader)
         with _timer(timings, "rerank"):
-            found = signals(self.library, question, evidence, self.verifier, self.settings.keep)
+            found = signals(self.library, question, evidence, self.verifier, self.settings.keep, reader)
             found |= {"p_answerable": self.gate.probability(found), "threshold": self.gate.params.threshold}
         if found["p_answerable"] < found["threshold"]:
             answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
@@ -109,15 +110,16 @@ class AnswerEngine:
         return replace(answer, query=question, answerability=found)
 
     def evidence(self, question: str, filters: Filters = Filters(),
-                 timings: dict[str, float] | None = None) -> Evidence:
-        """The reranked passages and candidate sentences an answer to `question` is made from."""
+                 timings: dict[str, float] | None = None, reader: Reader | None = None) -> Evidence:
+        """The reranked passages and candidate sentences of an answer to `question`, all readable by `reader`."""
         timings = {} if timings is None else timings
         with _timer(timings, "retrieve"):
             qvec = self.embedder.embed([question], kind="query")[0]  # once, for search and rerank
             hits = search(self.library, self.embedder, question, k=self.settings.depth, filters=filters,
-                          query_vector=qvec)
+                          query_vector=qvec, reader=reader)
         with _timer(timings, "rerank"):
-            return rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights, qvec)
+            return rerank(self.library, self.embedder, question, hits, self.settings.keep, self.settings.weights, qvec,
+                          reader)
 
     # ---- the three modes ------------------------------------------------------------
     def _draft(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.access import Reader
 from index.records import Passage
 from index.store import Library
 from qa.injection import without_instructions
@@ -65,17 +66,20 @@ class Evidence:
 
 
 def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[Passage],
-           keep: int = 6, weights: Weights = Weights(), query_vector: np.ndarray | None = None) -> Evidence:
+           keep: int = 6, weights: Weights = Weights(), query_vector: np.ndarray | None = None,
+           reader: Reader | None = None) -> Evidence:
     """Rerank the hits; the best `keep` get their sentences ranked as candidates and their order refined.
 
     Only those `keep` have their sentences embedded (the costly part: ~4.5 ms a sentence on CPU);
     the rest follow in passage-score order, for retrieval metrics and the closest-passages view.
+    Word weights and stored vectors are read as `reader` may read them: a document it may not
+    read weighs nothing in its scores.
     """
     if not hits:
         return Evidence((), ())
-    idf = question_idf(library, question)
+    idf = question_idf(library, question, reader)
     qvec = embedder.embed([question], kind="query")[0] if query_vector is None else query_vector
-    stored = library.chunk_vectors([p.chunk.chunk_id for p in hits])
+    stored = library.chunk_vectors([p.chunk.chunk_id for p in hits], reader)
     scored = sorted(((_passage_score(p, qvec, stored, idf, weights), p) for p in hits), key=lambda sp: -sp[0])
     best = _rank_sentences([p for _, p in scored[:keep]], qvec, stored, idf, embedder, weights)
     rest = tuple(replace(p, score=s) for s, p in scored[keep:])
@@ -91,14 +95,14 @@ def coverage(text: str, idf: dict[str, float]) -> float:
     return sum(w for word, w in idf.items() if word in present) / total
 
 
-def question_idf(library: Library, question: str) -> dict[str, float]:
-    """Each content word of the question (stemmed) with its inverse document frequency."""
-    n = max(library.count("chunks"), 1)
+def question_idf(library: Library, question: str, reader: Reader | None = None) -> dict[str, float]:
+    """Each content word of the question (stemmed) with its inverse document frequency among `reader`'s chunks."""
+    n = max(library.count("chunks", reader), 1)
     weights: dict[str, float] = {}
     for word in dict.fromkeys(w for w in words(question)):
         stems = content_words(word)
         if stems:
-            df = library.doc_freq(word)
+            df = library.doc_freq(word, reader)
             weights[stems[0]] = max(weights.get(stems[0], 0.0), math.log((n + 1) / (df + 0.5)))
     return weights
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from index.records import Passage
 
 MODES = ("extractive", "guided", "generative")  # how an answer is written (DESIGN.md, Answer modes)
+CLOSEST = 3  # passages an abstaining answer shows in place of citations
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class Answer:
     query: str = ""  # the question as retrieval saw it (a follow-up rewritten to stand alone)
     answerability: dict[str, float] = field(default_factory=dict)  # the gate's signals and p_answerable
 
+    def shown(self) -> tuple[Passage, ...]:
+        """The passages shown with the answer: those it cites, or the closest ones when it abstains."""
+        if self.citations:
+            return tuple(c.passage for c in self.citations)
+        return self.evidence[:CLOSEST] if self.abstained else ()
+
     def to_json(self) -> dict:
         """The `ask --json` object of DESIGN.md, plus whether it is complete and the closest passages."""
         return {
@@ -60,5 +67,5 @@ class Answer:
             "mode": self.mode,
             "query": self.query,
             "closest": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,
-                         "score": round(p.score, 4)} for p in self.evidence[:3]] if self.abstained else [],
+                         "score": round(p.score, 4)} for p in self.evidence[:CLOSEST]] if self.abstained else [],
         }

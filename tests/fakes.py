@@ -36,6 +36,18 @@ class HashEmbedder:
         return out
 
 
+class WordVerifier:
+    """Supported when every content word of the sentence occurs in the passages."""
+
+    def verify(self, sentence, passages):
+        """(supported, share of the sentence's content words the passages hold)."""
+        from qa.text import content_words
+        have = {w for p in passages for w in content_words(p.chunk.text)}
+        want = set(content_words(sentence))
+        score = len(want & have) / max(len(want), 1)
+        return score == 1.0, score
+
+
 def _unit(dim: int) -> np.ndarray:
     v = np.zeros(dim, np.float32)
     v[0] = 1.0

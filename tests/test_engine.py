@@ -3,7 +3,7 @@ for the embedder and verifier that are deterministic."""
 import math
 
 import pytest
-from fakes import HashEmbedder, put
+from fakes import HashEmbedder, WordVerifier, put
 from llm_server import FakeLLM, Reply
 
 from index.store import Library
@@ -11,7 +11,6 @@ from qa.answerability import FEATURES, Gate
 from qa.engine import AnswerEngine, QuestionError, Settings
 from qa.llm import LLMClient
 from qa.prompt import ABSTAIN, SYSTEM
-from qa.text import content_words
 
 EMB = HashEmbedder()
 DOCS = {
@@ -22,16 +21,6 @@ DOCS = {
     "io00": ("Data import", ["The function read.csv reads a comma separated file into a data frame. "
                              "Use write.csv to write one."]),
 }
-
-
-class WordVerifier:
-    """Supported when every content word of the sentence occurs in the passages."""
-
-    def verify(self, sentence, passages):
-        have = {w for p in passages for w in content_words(p.chunk.text)}
-        want = set(content_words(sentence))
-        score = len(want & have) / max(len(want), 1)
-        return score == 1.0, score
 
 
 @pytest.fixture(scope="module")
