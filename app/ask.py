@@ -35,8 +35,8 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
     print(f"\n({answer.mode}; {times}{loaded})", file=sys.stderr)
 
 
-def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> Answer:
-    """Answer one question, streaming generated text to the terminal unless JSON is asked for."""
+def ask_once(engine, question: str, as_json: bool, history=(), filters=None, reader=None) -> Answer:
+    """Answer one question as `reader`, streaming generated text unless JSON is asked for; audited."""
     load = engine.warm() if not history else 0.0  # so that the answer's timings are its own
     from index.search import Filters
     streamed: list[str] = []
@@ -46,7 +46,8 @@ def ask_once(engine, question: str, as_json: bool, history=(), filters=None) -> 
             streamed.append(piece)
             sys.stdout.write(visible(piece, keep_lines=True))
             sys.stdout.flush()
-    answer = engine.answer(question, history=history, filters=filters or Filters(), on_text=stream)
+    answer = engine.answer(question, history=history, filters=filters or Filters(), on_text=stream, reader=reader)
+    wiring.record_answer(engine.library, reader, question, answer, wiring.answer_model(engine))
     if as_json:
         print(json.dumps(answer.to_json()))
     else:
@@ -65,8 +66,10 @@ def snippet(text: str, width: int = 160) -> str:
 def cmd_ask(args, config: Config) -> int:
     """groundwork ask QUESTION : a verified answer with its sources."""
     with wiring.answering_library(config) as library:
-        chosen = wiring.filters(library, args.doc, args.tag)
-        answer = ask_once(wiring.answer_engine(config, library, args.mode), args.question, args.json, filters=chosen)
+        reader = wiring.reader_for(library, args.user)
+        chosen = wiring.filters(library, args.doc, args.tag, reader)
+        answer = ask_once(wiring.answer_engine(config, library, args.mode), args.question, args.json, filters=chosen,
+                          reader=reader)
     return 0 if answer.complete else 1
 
 
@@ -74,10 +77,11 @@ def cmd_chat(args, config: Config) -> int:
     """groundwork chat : questions in a conversation, one per line, until an empty line or end of input."""
     history: list[tuple[str, str]] = []
     with wiring.answering_library(config) as library:
-        chosen = wiring.filters(library, args.doc, args.tag)
+        reader = wiring.reader_for(library, args.user)
+        chosen = wiring.filters(library, args.doc, args.tag, reader)
         engine = wiring.answer_engine(config, library, args.mode)
         while (question := _read_question()) is not None:
-            answer = ask_once(engine, question, False, history=history, filters=chosen)
+            answer = ask_once(engine, question, False, history=history, filters=chosen, reader=reader)
             history.append((answer.query, answer.text))
     return 0
 

@@ -45,13 +45,16 @@ def _parser() -> argparse.ArgumentParser:
     p = command("ingest", cmd_ingest, "ingest PDF, text, Markdown and HTML files into a library")
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (searched recursively)")
     p.add_argument("--tag", action="append", default=[], help="tag the ingested documents (repeatable)")
+    p.add_argument("--allow", action="append", default=[], metavar="GROUP",
+                   help="only this group (and admins) may read the documents (repeatable; default: every user)")
     p.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: in this process; ray: parse and embed on Ray Data (pip install 'groundwork[scale]')")
     p.add_argument("--ray-address", help="with --engine ray: a cluster (auto or ray://host:port); default: start one here")
     p.add_argument("--report", metavar="FILE", help="write the job report (counts, failures, throughput) as JSON")
 
-    p = command("search", cmd_search, "search a library")
+    from app.accounts_cli import add_user_flag
+    p = add_user_flag(command("search", cmd_search, "search a library"))
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5, help="how many passages (default 5)")
     p.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     from app.ask import cmd_ask, cmd_chat
     for name, run, text in (("ask", cmd_ask, "answer a question from a library, citing pages"),
                             ("chat", cmd_chat, "ask questions in a conversation; follow-ups use what came before")):
-        p = command(name, run, text)
+        p = add_user_flag(command(name, run, text))
         if name == "ask":
             p.add_argument("question")
             p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
@@ -87,18 +90,22 @@ def _parser() -> argparse.ArgumentParser:
                                    "(default: llm_model, else the default model)")
     p.set_defaults(run=cmd_serve, library=None)
 
-    p = command("docs", cmd_docs, "list the documents of a library")
+    p = add_user_flag(command("docs", cmd_docs, "list the documents of a library"))
     p.add_argument("--json", action="store_true", help="one JSON object per document on stdout")
 
     p = command("delete", cmd_delete, "remove a document from a library everywhere")
     p.add_argument("doc", help="document id (or unique prefix), title or source path")
 
+    from app.accounts_cli import register as add_accounts
     from app.eval_cli import register as add_eval
+    from app.feedback_cli import register as add_feedback
     from app.index_cli import register as add_index
     from app.ui_cli import register as add_ui
     add_index(sub)
     add_eval(sub)
     add_ui(sub)
+    add_accounts(sub)
+    add_feedback(sub)
     return parser
 
 
@@ -108,7 +115,8 @@ def cmd_ingest(args, config: Config) -> int:
         def show(result, report) -> None:
             _report_file(result, args.json, bar)
             _advance(bar, report.started, report.pages, report.chunks)
-        report, total_docs = wiring.ingest(config, args.paths, args.tag, args.engine, args.ray_address, show)
+        report, total_docs = wiring.ingest(config, args.paths, args.tag, args.engine, args.ray_address, show,
+                                           allow=args.allow)
     s = report.summary()
     if args.report:
         report.write(args.report)
@@ -153,11 +161,12 @@ def cmd_search(args, config: Config) -> int:
     if args.k < 1:
         raise UserError("-k must be at least 1")
     with wiring.open_library(config) as library:
-        chosen = wiring.filters(library, args.doc, args.tag)
-        passages = search(library, wiring.embedder(config), args.query, args.k, args.mode, chosen)
-        empty = library.count("documents") == 0
+        reader = wiring.reader_for(library, args.user)
+        chosen = wiring.filters(library, args.doc, args.tag, reader)
+        passages = search(library, wiring.embedder(config), args.query, args.k, args.mode, chosen, reader=reader)
+        empty = library.count("documents", reader) == 0
     if not passages:
-        print(wiring.empty_library(config) if empty else "no passages found", file=sys.stderr)
+        print(wiring.empty_library(config, reader) if empty else "no passages found", file=sys.stderr)
     for rank, p in enumerate(passages, start=1):
         c = p.chunk
         if args.json:
@@ -206,7 +215,8 @@ def cmd_serve(args, config: Config) -> int:
 def cmd_docs(args, config: Config) -> int:
     """groundwork docs : list documents and files that failed."""
     with wiring.open_library(config) as library:
-        docs, failures = library.documents(), library.failures()
+        reader = wiring.reader_for(library, args.user)
+        docs, failures = library.documents(reader=reader), library.failures(reader)
     for d in docs:
         if args.json:
             print(json.dumps({"doc_id": d.doc_id, "title": d.title, "pages": d.pages, "chunks": d.chunks,
@@ -215,7 +225,7 @@ def cmd_docs(args, config: Config) -> int:
             tags = f"  [{', '.join(d.tags)}]" if d.tags else ""
             print(f"{d.doc_id}  {visible(d.title)}  {d.pages} pages, {d.chunks} chunks, ingested {d.ingested_at}{tags}")
     if not docs and not args.json:
-        print(f"no documents yet; run: groundwork ingest PATH --library {config.library}")
+        print(wiring.empty_library(config, reader))
     for path, error, at in failures:
         if args.json:
             print(json.dumps({"path": path, "status": "failed", "error": error, "at": at}))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from app import wiring
+from app.accounts_cli import add_user_flag
 from app.config import Config, UserError
 from eval.questions import HALUEVAL_QA
 from qa.records import MODES
@@ -35,6 +36,7 @@ def register(sub) -> None:
                         "engine's (features, nli:MODEL_PATH or llm-judge); with no judge, grounding is not measured")
     p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
     p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
+    add_user_flag(p)
     p.set_defaults(run=cmd_run)
 
     p = esub.add_parser("compare", help="metric deltas of run B against run A, and the questions that regressed")
@@ -79,14 +81,15 @@ def cmd_run(args, config: Config) -> int:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
     questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
     with wiring.answering_library(config) as library:
+        reader = wiring.reader_for(library, args.user)
         dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
         engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset,
-                                                 judge_verifier=args.judge_verifier)
+                                                 judge_verifier=args.judge_verifier, reader=reader)
         workers = args.workers or (4 if engine.llm else 1)
         if workers < 1:
             raise UserError("--workers must be at least 1")
         with _bar(len(questions)) as bar:
-            result = run_questions(engine, questions, grader, workers, on_done=lambda *_: bar.update(1))
+            result = run_questions(engine, questions, grader, workers, on_done=lambda *_: bar.update(1), reader=reader)
     written = report.write(report.build(result, meta, args.seed), out)
     _print_summary(written, out)
     failures = gate_failures(written["summary"], under, over)

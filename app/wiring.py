@@ -48,9 +48,9 @@ def llm(config: Config) -> LLMClient:
 
 
 # ---- the library ----------------------------------------------------------------
-def open_library(config: Config) -> Library:
-    """The configured library, open for reading; LibraryError when there is none."""
-    return Library.open(config.library)
+def open_library(config: Config, create: bool = False) -> Library:
+    """The configured library, open for reading (made if missing with `create`); LibraryError when there is none."""
+    return Library.open(config.library, create=create, mode=config.library_mode)
 
 
 def write_library(config: Config, create: bool = False) -> AbstractContextManager[Library]:
@@ -58,8 +58,11 @@ def write_library(config: Config, create: bool = False) -> AbstractContextManage
     return Library.writing(config.library, create=create, mode=config.library_mode)
 
 
-def empty_library(config: Config) -> str:
-    """The one line that says the library holds no documents yet, and what to run."""
+def empty_library(config: Config, reader: Reader | None = None) -> str:
+    """The one line that says the library holds no documents yet (none `reader` may read), and what to run."""
+    if reader is not None:
+        return (f"{reader.name} may read no document of library {config.library}; give it a group with: "
+                f"groundwork users set-groups {reader.name} --group GROUP")
     return f"library {config.library} is empty; run: groundwork ingest PATH --library {config.library}"
 
 
@@ -102,39 +105,40 @@ def answer_model(engine: AnswerEngine) -> str:
 
 
 # ---- ingest ---------------------------------------------------------------------
-def ingest_options(config: Config, tags: Sequence[str] = ()) -> IngestOptions:
-    """The configured chunking, size limit and parsing for one ingest run."""
+def ingest_options(config: Config, tags: Sequence[str] = (), allow: Sequence[str] = ()) -> IngestOptions:
+    """The configured chunking, size limit and parsing for one ingest run; `allow`: the groups that may read."""
     from ingest.pipeline import IngestOptions
     from ingest.readers import Limits
     return IngestOptions(max_tokens=config.chunk_tokens, overlap=config.chunk_overlap, max_file_mb=config.max_file_mb,
-                         tags=tuple(tags), parse_workers=config.parse_workers, pdf_text=config.pdf_text,
-                         limits=Limits(config.max_pages, config.max_chars))
+                         tags=tuple(tags), allow=tuple(allow), parse_workers=config.parse_workers,
+                         pdf_text=config.pdf_text, limits=Limits(config.max_pages, config.max_chars))
 
 
 def ingest(config: Config, paths: Sequence[str], tags: Sequence[str] = (), engine: str = "local",
            ray_address: str | None = None, on_result: Callable[[FileResult, JobReport], None] | None = None,
-           model: SentenceTransformerEmbedder | None = None) -> tuple[JobReport, int]:
+           model: SentenceTransformerEmbedder | None = None, allow: Sequence[str] = ()) -> tuple[JobReport, int]:
     """Ingest files into the configured library (made if missing): the job report and the documents it holds.
 
-    `engine` is local or ray; `model` is an embedder already loaded (the UI keeps one).
+    `engine` is local or ray; `model` is an embedder already loaded (the UI keeps one); `allow` names
+    the groups that may read the documents (none: every signed-in user may).
     """
     from ingest.report import JobReport
     report = JobReport(engine=engine)
+    options = ingest_options(config, tags, allow)  # a bad group name fails before the library is made
     with write_library(config, create=True) as library:
-        for result in _results(config, library, paths, tags, engine, ray_address, model):
+        for result in _results(config, library, paths, options, engine, ray_address, model):
             report.add(result)
             if on_result:
                 on_result(result, report)
         return report, library.count("documents")
 
 
-def _results(config: Config, library: Library, paths: Sequence[str], tags: Sequence[str], engine: str,
+def _results(config: Config, library: Library, paths: Sequence[str], options: IngestOptions, engine: str,
              ray_address: str | None, model: SentenceTransformerEmbedder | None) -> Iterator[FileResult]:
     """The chosen engine's results, one per file; both write through the same Library methods."""
     make_embedder = _embedder_factory(config)
     model = model or make_embedder()
     library.check_model(model.name)
-    options = ingest_options(config, tags)
     if engine == "ray":
         from ingest.ray_engine import ingest_ray
         return ingest_ray(paths, library, make_embedder, model.name, options, address=ray_address)
@@ -212,8 +216,8 @@ def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, 
 
 
 def evaluation(config: Config, library: Library, *, mode: str | None, judge: bool, dataset: str,
-               command: str | None = None, judge_verifier: str | None = None):
-    """Answer engine (its model metered for tokens), grader and the report's meta for one run (CLI and UI)."""
+               command: str | None = None, judge_verifier: str | None = None, reader: Reader | None = None):
+    """Answer engine (its model metered for tokens), grader and the report's meta for one run as `reader` (CLI, UI)."""
     from eval.dataset import doc_names
     from eval.grade import Grader
     from eval.run import MeteredLLM
@@ -222,10 +226,12 @@ def evaluation(config: Config, library: Library, *, mode: str | None, judge: boo
         engine.llm = MeteredLLM(engine.llm)
     model = engine.embedder
     checker = _judge(config, model, judge, judge_verifier)
-    grader = Grader(checker, doc_names(library.documents()), lambda texts: model.embed(texts, kind="document"))
+    names = doc_names(library.documents(reader=reader))
+    grader = Grader(checker, names, lambda texts: model.embed(texts, kind="document"))
     meta = {"dataset": dataset, "library": str(config.library), "mode": engine.settings.mode,
             "model": engine.llm.model if engine.llm else None, "checker": checker.name if checker else None,
             "verifier": engine.verifier.name, "embedder": model.name, "settings": asdict(engine.settings),
+            "user": reader.name if reader else None,
             "command": " ".join(sys.argv[1:]) if command is None else command}
     return engine, grader, meta
 

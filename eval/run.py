@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from eval.grade import Grader
 from eval.questions import Question
+from index.access import Reader
 from qa.engine import AnswerEngine, QuestionError
 from qa.llm import LLMClient, LLMError
 
@@ -75,8 +76,8 @@ class RunResult:
 
 
 def run_questions(engine: AnswerEngine, questions: Sequence[Question], grader: Grader, workers: int = 1,
-                  on_done: OnDone | None = None) -> RunResult:
-    """Every question answered (up to `workers` at once) and graded; a question that fails is recorded with its error."""
+                  on_done: OnDone | None = None, reader: Reader | None = None) -> RunResult:
+    """Every question answered as `reader` (up to `workers` at once) and graded; one that fails keeps its error."""
     if workers > 1:  # load the index and the embedding model once, before threads race to do it
         engine.library.vectors
         engine.embedder.embed(["warm up"], kind="query")
@@ -84,7 +85,7 @@ def run_questions(engine: AnswerEngine, questions: Sequence[Question], grader: G
     started = time.perf_counter()
     records: dict[str, dict] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="eval") as pool:
-        futures = [pool.submit(_one, engine, q, grader, metered) for q in questions]
+        futures = [pool.submit(_one, engine, q, grader, metered, reader) for q in questions]
         for done, future in enumerate(as_completed(futures), start=1):
             record = future.result()
             records[record["id"]] = record
@@ -95,10 +96,11 @@ def run_questions(engine: AnswerEngine, questions: Sequence[Question], grader: G
                      sum(r["seconds"]["grade"] for r in ordered), max(1, workers))
 
 
-def _one(engine: AnswerEngine, q: Question, grader: Grader, metered: MeteredLLM | None) -> dict:
+def _one(engine: AnswerEngine, q: Question, grader: Grader, metered: MeteredLLM | None,
+         reader: Reader | None) -> dict:
     t0 = time.perf_counter()
     try:
-        answer, error = engine.answer(q.question), None
+        answer, error = engine.answer(q.question, reader=reader), None
     except (QuestionError, LLMError) as exc:
         answer, error = None, str(exc)
     t1 = time.perf_counter()

@@ -200,8 +200,8 @@ def change_groups(conn: sqlite3.Connection, doc_id: str, allow: Sequence[str] = 
         db.executemany("DELETE FROM doc_groups WHERE doc_id = ? AND grp = ?", [(doc_id, g) for g in deny])
         after = doc_groups(db, doc_id)
         if before and not after and not make_public:
-            raise AccessError(f"removing {', '.join(before)} would let every user read {doc_id}; "
-                              f"allow another group, or make it public explicitly")
+            raise AccessError(f"removing {', '.join(before)} would let every user read {doc_id}; allow another "
+                              f"group, or make it public: groundwork permissions {doc_id} --deny ... --make-public")
         bump_access(db)
     return after
 

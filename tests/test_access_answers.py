@@ -71,7 +71,8 @@ def test_a_readers_evidence_and_gate_are_those_of_a_library_without_the_forbidde
     assert question_idf(lib, QUESTION) != question_idf(twin, QUESTION)  # the document does weigh for others
     assert SECRET in unknown_terms(lib, QUESTION, bob) and SECRET not in unknown_terms(lib, QUESTION)
     mine, theirs = engine(lib).evidence(QUESTION, reader=bob), engine(twin).evidence(QUESTION)
-    assert [(p.chunk.chunk_id, p.score) for p in mine.passages] == [(p.chunk.chunk_id, p.score) for p in theirs.passages]
+    assert [(p.chunk.chunk_id, p.score) for p in mine.passages] == [
+        (p.chunk.chunk_id, p.score) for p in theirs.passages]
     assert signals(lib, QUESTION, mine, WordVerifier(), 6, bob) == signals(twin, QUESTION, theirs, WordVerifier(), 6)
     assert engine(lib).answer(QUESTION, reader=bob).answerability == engine(twin).answer(QUESTION).answerability
 
