@@ -46,7 +46,7 @@ def built(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         fast(mp)
         assert main(["ingest", str(base / "pub"), "--library", root]) == 0
-        assert main(["ingest", str(base / "hr"), "--library", root, "--allow", "hr"]) == 0
+        assert main(["ingest", str(base / "hr"), "--library", root, "--allow", "hr", "--tag", "payroll"]) == 0
         for name, flags in (("alice", ["--group", "hr"]), ("bob", []), ("carol", ["--admin"])):
             mp.setattr("sys.stdin", io.StringIO(f"{name}-password\n"))
             assert main(["users", "add", name, *flags, "--password-stdin", "--library", root]) == 0
@@ -122,6 +122,15 @@ def test_a_doc_reference_to_a_forbidden_document_fails_as_an_unknown_one_does(li
             code, out, err = run(capsys, *command, "--library", lib, "--doc", ref, "--user", "bob")
             assert code == 2 and out == "" and err == unknown.replace("no-such-doc", ref)
         assert run(capsys, *command, "--library", lib, "--doc", doc, "--user", "alice")[0] == 0
+
+
+def test_a_tag_only_forbidden_documents_carry_finds_what_an_unknown_tag_finds(lib, capsys):
+    for command in (["search", "salary"], ["ask", "What is the salary?", "--json"]):
+        unknown = run(capsys, *command, "--library", lib, "--tag", "no-such-tag", "--user", "bob")
+        hidden = run(capsys, *command, "--library", lib, "--tag", "payroll", "--user", "bob")
+        assert hidden[0] == unknown[0] == 0 and not leaks(hidden[1] + hidden[2], lib)
+        assert hidden[1] == unknown[1] or json.loads(hidden[1])["answer"] == json.loads(unknown[1])["answer"]
+        assert "Director pay" in run(capsys, *command, "--library", lib, "--tag", "payroll", "--user", "alice")[1]
 
 
 def test_ask_and_chat_as_a_user_without_the_group_give_nothing_of_it_and_are_audited(lib, capsys, monkeypatch):
