@@ -325,10 +325,12 @@ class Library:
 
     def lexical(self, match: str, limit: int, allowed_docs: Sequence[str] | None = None,
                 reader: Reader | None = None) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score; higher is better) for an FTS5 MATCH expression, in documents `reader` may read.
+        """(chunk id, score; higher is better) for an FTS5 MATCH expression, in documents `reader` may read.
 
         The permission is a condition of the query itself (each match's document is looked up in the
-        readable set, made once per query), so the LIMIT counts readable matches only.
+        readable set, made once per query), so the LIMIT counts readable matches only. The score is
+        BM25, except for a restricted reader: FTS5 weighs words by counts over the whole table, so a
+        BM25 value would tell how many hidden chunks hold a word; such a reader gets 1 / rank instead.
         """
         scope = self.scope(reader)
         clause, args = access.doc_clause("c.doc_id", scope)
@@ -339,6 +341,8 @@ class Library:
             f"SELECT f.rowid, bm25(chunks_fts) FROM chunks_fts f {join} "
             f"WHERE chunks_fts MATCH ? AND {clause} ORDER BY bm25(chunks_fts) LIMIT ?",
             (match, *args, limit)).fetchall()
+        if scope is not None:
+            return [(r[0], 1.0 / rank) for rank, r in enumerate(rows, start=1)]
         return [(r[0], -r[1]) for r in rows]
 
     def chunk_vectors(self, ids: Sequence[int], reader: Reader | None = None) -> dict[int, np.ndarray]:
