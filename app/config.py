@@ -4,7 +4,9 @@ This is the only module that reads configuration; everything else takes plain ar
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -42,6 +44,8 @@ class Config:
     llm_eager: str = "auto"  # auto: eager on a CPU (starts ~3x sooner), compiled on a GPU; on | off
     verifier: str = "features"  # features | cross-encoder[:FOLDER] | nli:MODEL_PATH | llm-judge
     ui_hosts: str = ""  # host names the UI answers to besides 127.0.0.1 and localhost (comma-separated), e.g. behind a proxy
+    auth_header: str = ""  # a request header naming the signed-in user, set by a reverse proxy; empty: no proxy sign-in
+    auth_proxies: str = ""  # addresses or networks (comma-separated) whose auth_header is believed, e.g. 127.0.0.1
 
     @property
     def eager(self) -> bool | None:
@@ -56,8 +60,15 @@ class Config:
 
 # Settings with a fixed vocabulary, checked when read so a typo fails before any work starts.
 _CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES, "llm_eager": ("auto", "on", "off")}
-# Settings written in another form than their type's: a folder mode in octal, as chmod takes it.
-_READERS = {"library_mode": lambda value: _octal_mode(str(value))}
+# Settings written in another form than their type's (a folder mode in octal, as chmod takes it) or checked
+# when read (the UI's sign-in header and the proxies it is believed from).
+_READERS = {"library_mode": lambda value: _octal_mode(str(value)),
+            "auth_header": lambda value: _header_name(str(value)),
+            "auth_proxies": lambda value: _networks(str(value))}
+# How a setting read by _READERS is written, for the error that says it is not.
+_FORMS = {"auth_header": "a header name such as X-Forwarded-User",
+          "auth_proxies": "IP addresses or networks, comma-separated, such as 127.0.0.1"}
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
 class UserError(GroundworkError):
@@ -99,7 +110,7 @@ def _apply(config: Config, values: dict, origin: str) -> Config:
         try:
             changes[key] = caster(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"setting {key} in {origin} must be {known[key]}, not {value!r}") from None
+            raise ConfigError(f"setting {key} in {origin} must be {_FORMS.get(key, known[key])}, not {value!r}") from None
         if key in _CHOICES and changes[key] not in _CHOICES[key]:
             raise ConfigError(f"setting {key} in {origin} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
     return replace(config, **changes)
@@ -111,3 +122,16 @@ def _octal_mode(text: str) -> int:
     if not 0 <= mode <= 0o777:
         raise ValueError(text)
     return mode
+
+
+def _header_name(text: str) -> str:
+    """An HTTP header name, or '' for none; ValueError for anything else."""
+    if text.strip() and not _TOKEN.fullmatch(text.strip()):
+        raise ValueError(text)
+    return text.strip()
+
+
+def _networks(text: str) -> str:
+    """Comma-separated IP addresses or networks (1.2.3.4, 10.0.0.0/8, ::1), each checked; ValueError otherwise."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    return ",".join(str(ipaddress.ip_network(item, strict=False)) for item in items)

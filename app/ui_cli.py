@@ -40,6 +40,9 @@ def cmd_ui(args, config: Config) -> int:
     Ctrl-C, SIGTERM and SIGHUP all stop both within seconds: Streamlit keeps nothing that a
     kill could lose (the library commits each write in one transaction).
     """
+    note = check_sign_in(config)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     if not port_free("127.0.0.1", args.port):
         raise UserError(f"port {args.port} on 127.0.0.1 is in use; choose another with: groundwork ui --port PORT")
     children = []
@@ -60,6 +63,21 @@ def cmd_ui(args, config: Config) -> int:
             with signals_ignored():
                 _stop(children)
     return 0
+
+
+def check_sign_in(config: Config) -> str:
+    """UserError for a proxy header no proxy may send; a note when no configured proxy can reach the UI."""
+    if not config.auth_header:
+        return ""
+    if not config.auth_proxies:
+        raise UserError(f"auth_header is {config.auth_header} but auth_proxies is empty, so no proxy's header would "
+                        "be believed; set auth_proxies = \"127.0.0.1\" (the UI listens there, so the proxy runs on "
+                        "this machine)")
+    from app.ui.login import proxy_user
+    if proxy_user(config.auth_header, config.auth_proxies, None, ["probe"]) is None:
+        return (f"the UI listens on 127.0.0.1 only, and auth_proxies ({config.auth_proxies}) holds no loopback "
+                f"address: no request will carry a believed {config.auth_header}, so everyone signs in with a password")
+    return ""
 
 
 def _stop(children: list) -> None:
