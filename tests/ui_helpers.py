@@ -8,6 +8,7 @@ from pdfs import write_pdf
 from streamlit.testing.v1 import AppTest
 
 from app.cli import main
+from index.store import Library
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "app" / "ui" / "main.py"
@@ -59,3 +60,22 @@ def visible_text(markup: str) -> str:
 def shown(markdown: str) -> str:
     """What a Markdown slot shows for text escaped by app.ui.plain: the escapes and word joiners gone."""
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+SECRET = "The bonus pool for 2027 is forty-two thousand kroner."
+PASSWORDS = {"alice": "alice's long password", "bob": "bob's long password", "root": "root's long password"}
+
+
+def build_team_library(base: Path) -> Path:
+    """build_library's documents plus an HR memo only group `hr` may read; alice is in hr, bob is not, root is admin."""
+    docs, lib = build_library(base)
+    memo = base / "hr"
+    memo.mkdir()
+    write_pdf(memo / "memo.pdf", [f"Compensation\n{SECRET}"], title="HR memo")
+    assert main(["ingest", str(memo), "--library", str(lib)]) == 0
+    with Library.open(lib) as library:
+        library.change_groups(library.resolve("HR memo"), allow=["hr"])
+        library.accounts.add("alice", PASSWORDS["alice"], groups=["hr"])
+        library.accounts.add("bob", PASSWORDS["bob"], groups=["sales"])
+        library.accounts.add("root", PASSWORDS["root"], admin=True)
+    return lib

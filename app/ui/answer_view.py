@@ -104,8 +104,9 @@ def _comment(turn: dict, rating: int) -> None:
 
 def _store(turn: dict, rating: int, comment: str) -> None:
     answer: Answer = turn["answer"]
+    reader = state.user()
     with FeedbackLog(state.library_root()) as log:
         log.add(Feedback(question=turn["question"], answer=answer.text, rating=rating,
                          citations=citations_of(answer.to_json()), comment=comment,
-                         model=turn.get("model", ""), mode=answer.mode))
+                         model=turn.get("model", ""), mode=answer.mode, user=reader.name if reader else ""))
     turn["feedback"] = rating

@@ -6,9 +6,11 @@ import uuid
 
 import streamlit as st
 
+from app import wiring
 from app.ui import nav, state
 from app.ui.answer_view import show_answer, show_turn
 from app.ui.plain import plain
+from index.access import Reader
 from index.search import Filters
 from index.store import LibraryError
 from qa.engine import QuestionError
@@ -18,8 +20,9 @@ from qa.llm import LLMError
 def page() -> None:
     """The Ask page."""
     state.style()
-    library = state.reader()
-    docs = library.documents() if library else []
+    reader = state.user()
+    library = state.library()
+    docs = library.documents(reader=reader) if library else []
     mode = _settings(len(docs))
     st.header("Ask your documents", anchor=False)
     if not docs:
@@ -28,6 +31,7 @@ def page() -> None:
         return
     _filter_note(docs)
     turns: list[dict] = st.session_state.setdefault("turns", [])
+    _forget_unreadable(turns, {d.doc_id for d in docs})
     if not turns:
         st.caption(f"Ask a question about your {len(docs)} document{'s' if len(docs) > 1 else ''}. Every "
                    "sentence of an answer is checked against the passages it cites; follow-ups use the conversation.")
@@ -35,7 +39,12 @@ def page() -> None:
         show_turn(turn, latest=i == len(turns) - 1)
     question = st.chat_input("Ask a question about your documents")
     if question and _model_ready(mode):
-        _ask(question, mode, turns)
+        _ask(question, mode, turns, reader)
+
+
+def _forget_unreadable(turns: list[dict], readable: set[str]) -> None:
+    """Drop answers that cite a document this reader may no longer read (a group taken away mid-conversation)."""
+    turns[:] = [t for t in turns if {p.chunk.doc_id for p in t["answer"].shown()} <= readable]
 
 
 def _settings(n_docs: int) -> str:
@@ -76,8 +85,8 @@ def _model_ready(mode: str) -> bool:
     return bool(name)
 
 
-def _ask(question: str, mode: str, turns: list[dict]) -> None:
-    """Answer one question in place, streaming what the model writes, then keep the turn."""
+def _ask(question: str, mode: str, turns: list[dict], reader: Reader | None) -> None:
+    """Answer one question from what `reader` may read, streaming what the model writes; record it, keep the turn."""
     with st.chat_message("user"):
         st.html(f"<div>{html.escape(question)}</div>")
     with st.chat_message("assistant"):
@@ -92,7 +101,10 @@ def _ask(question: str, mode: str, turns: list[dict]) -> None:
             with st.spinner("Searching your documents …"):
                 engine = state.engine(mode)
                 answer = engine.answer(question, history=[(t["answer"].query, t["answer"].text) for t in turns],
-                                       filters=Filters(*state.filters()), on_text=stream)
+                                       filters=Filters(*state.filters()), on_text=stream, reader=reader)
+                model = wiring.answer_model(engine)
+                # Recorded before it is shown: an answer the audit trail lacks is not given.
+                wiring.record_answer(state.library(), reader, question, answer, model)
         except (QuestionError, LLMError, LibraryError) as exc:
             live.empty()
             st.error(plain(exc), icon=":material/warning:")
@@ -104,7 +116,6 @@ def _ask(question: str, mode: str, turns: list[dict]) -> None:
                      "The details are in the terminal that runs `groundwork ui`.", icon=":material/warning:")
             return
         live.empty()
-        turn = {"id": uuid.uuid4().hex[:8], "question": question, "answer": answer,
-                "model": engine.llm.model if engine.llm else ""}
+        turn = {"id": uuid.uuid4().hex[:8], "question": question, "answer": answer, "model": model}
         turns.append(turn)
         show_answer(turn, latest=True)

@@ -27,8 +27,9 @@ def source_card(label: str, passage: Passage, supported: Sequence[str], anchor: 
 
 
 def _page_image(passage: Passage) -> None:
-    library = state.reader()
-    info = library.document(passage.chunk.doc_id) if library else None
+    """The PDF page of a passage, drawn only when the signed-in reader may read its document now."""
+    library = state.library()
+    info = library.document(passage.chunk.doc_id, reader=state.user()) if library else None
     pdf = pdf_source(info.paths) if info else None
     if pdf is None:
         st.caption("No page image: the source is not a PDF, or its file has moved.")

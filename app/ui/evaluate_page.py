@@ -22,7 +22,11 @@ def page() -> None:
     """The Evaluate page."""
     state.style()
     st.header("Evaluate", anchor=False)
-    if state.reader() is None or not state.reader().documents():
+    if not state.manages(state.user()):
+        # A run reads the whole library and its reports quote any document: not for a reader with a scope.
+        st.info("Only an admin may run evaluations and read their reports.", icon=":material/lock:")
+        return
+    if state.library() is None or not state.library().documents():
         st.info("No documents yet — upload some on the Library page, then evaluate answers over them.",
                 icon=":material/library_books:")
         return

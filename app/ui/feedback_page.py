@@ -1,4 +1,4 @@
-"""Feedback: what users said about answers, and its export as JSONL for the evaluation harness."""
+"""Feedback: what users said about answers (a non-admin sees its own), and its export as JSONL for evaluation."""
 from __future__ import annotations
 
 import io
@@ -15,15 +15,16 @@ def page() -> None:
     """The Feedback page."""
     state.style()
     st.header("Feedback", anchor=False)
-    if state.reader() is None:
+    reader = state.user()
+    if state.library() is None:
         st.info("No library yet — upload documents on the Library page, then ask on the Ask page.", icon=":material/library_books:")
         return
     with FeedbackLog(state.library_root()) as log:
-        everything = log.entries()
+        everything = log.entries(reader=reader)
         shown = st.segmented_control("Show", list(FILTERS), default="All", key="fb-filter") or "All"
-        items = log.entries(FILTERS[shown])
+        items = log.entries(FILTERS[shown], reader=reader)
         export = io.StringIO()
-        count = log.export_jsonl(export, FILTERS[shown])
+        count = log.export_jsonl(export, FILTERS[shown], reader=reader)
     if not everything:
         st.info("No feedback yet — rate answers with the thumbs under each answer on the Ask page.", icon=":material/chat:")
         return

@@ -18,8 +18,8 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
     cfg = state.config()
     root = state.library_root()
     Library.open(root, create=True, mode=cfg.library_mode).close()  # the folder, before uploads go in it
-    reader = state.reader()
-    saved = save_uploads(list(files), root, lambda sha: _title_of(reader, sha), cfg.max_file_mb)
+    library = state.library()  # uploads are an admin's: every title may be named as a duplicate
+    saved = save_uploads(list(files), root, lambda sha: _title_of(library, sha), cfg.max_file_mb)
     rows = [_refused(u) for u in saved if u.path is None]
     accepted = {str(u.path): u.name for u in saved if u.path is not None}
     if accepted:

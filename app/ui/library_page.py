@@ -1,4 +1,4 @@
-"""Library: upload and ingest files, see every document and failure, delete or re-ingest, pick what Ask searches."""
+"""Library: the documents a reader may read, and what Ask searches; admins also upload, delete and re-ingest."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,15 +18,21 @@ def page() -> None:
     """The Library page."""
     state.style()
     st.header("Library", anchor=False)
-    _upload()
-    library = state.reader()
-    docs = library.documents() if library else []
-    failures = library.failures() if library else []
+    reader = state.user()
+    admin = state.manages(reader)
+    if admin:
+        _upload()
+    library = state.library()
+    docs = library.documents(reader=reader) if library else []
+    failures = library.failures(reader=reader) if library else []
     if not docs:
-        st.info("No documents yet — drop PDF, text, Markdown or HTML files above to start.", icon=":material/upload_file:")
+        st.info("No documents yet — drop PDF, text, Markdown or HTML files above to start." if admin else
+                "No documents you may read yet — ask an admin to add some or to give you a group.",
+                icon=":material/upload_file:")
     else:
         _documents(docs)
-        _manage(docs)
+        if admin:
+            _manage(docs)
         _filters(docs)
     if failures:
         _failures(failures)

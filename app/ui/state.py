@@ -1,4 +1,4 @@
-"""What the pages share: configuration, the library, the answer engine, the model server's state.
+"""What the pages share: configuration, the library, who reads it, the answer engine, the model server's state.
 
 The engine is cached per library, mode and commit counter: after an ingest or a delete the
 counter moves, and the next question gets an engine whose search index holds the change.
@@ -13,6 +13,8 @@ import streamlit as st
 
 from app import wiring
 from app.config import Config, load_config
+from index.access import Reader
+from index.errors import GroundworkError
 from index.store import Library
 from qa.records import MODES as ANSWER_MODES
 
@@ -32,26 +34,59 @@ def library_root() -> Path:
     return Path(config().library).expanduser().resolve()
 
 
-def reader() -> Library | None:
+SIGNED_IN = "signed_in"  # session key: the account this session signed in as (app/ui/signin.py sets it)
+
+
+def library() -> Library | None:
     """The library for listing and reading pages, or None while it does not exist yet."""
     root = library_root()
     if not (root / "library.sqlite").exists():
         return None
-    return _reader(str(root), config())
+    return _library(str(root), config())
 
 
 @st.cache_resource(show_spinner=False)
-def _reader(root: str, _cfg: Config) -> Library:
+def _library(root: str, _cfg: Config) -> Library:
     return wiring.open_library(_cfg)
+
+
+def sign_in_required(found: Library | None) -> bool:
+    """Whether this UI signs people in: once the library has an account, or a proxy header is configured."""
+    return bool(config().auth_header) or (found is not None and found.count("users") > 0)
+
+
+def user() -> Reader | None:
+    """Who this session reads as: the signed-in account, or None on a single-user library (full access).
+
+    Anyone else (not signed in, or an account removed since) is stopped here, so a page never runs
+    for them even when it runs outside main.py's sign-in gate.
+    """
+    found = library()
+    name = st.session_state.get(SIGNED_IN)
+    if name is None:
+        if sign_in_required(found):
+            st.stop()
+        return None
+    try:
+        return wiring.reader_for(found, name)
+    except GroundworkError:
+        st.session_state.clear()
+        st.stop()
+
+
+def manages(reader: Reader | None) -> bool:
+    """Whether `reader` may upload, delete, evaluate and read the audit trail: an admin, or a single-user library."""
+    found = library()
+    return found is None or found.scope(reader) is None
 
 
 def engine(mode: str):
     """The answer engine for the library as it stands now (None without a library)."""
-    library = reader()
-    if library is None:
+    found = library()
+    if found is None:
         return None
     cfg = config()
-    return _engine(str(library.root), mode, library.epoch(), repr(cfg), cfg)
+    return _engine(str(found.root), mode, found.epoch(), repr(cfg), cfg)
 
 
 @st.cache_resource(show_spinner="Loading the search index …", max_entries=2)
