@@ -96,3 +96,30 @@ def _sign_out(page) -> None:
 
 def _text(page) -> str:
     return page.locator("body").inner_text()
+
+
+def test_a_trusted_proxy_header_signs_in_its_account_and_nothing_else(tmp_path, browser):  # noqa: F811
+    lib = build_team_library(tmp_path)
+    env = {"GROUNDWORK_ANSWER_MODE": "extractive", "GROUNDWORK_AUTH_HEADER": "X-Forwarded-User",
+           "GROUNDWORK_AUTH_PROXIES": "127.0.0.1"}  # the test's browser plays the proxy on loopback
+    with FakeLLM() as llm:
+        ui = UI(lib, free_port(), {**env, "GROUNDWORK_LLM_URL": llm.url})
+        try:
+            ui.ready_after()
+            bob = _page(browser, {"X-Forwarded-User": "bob"})
+            bob.goto(ui.url)
+            bob.get_by_test_id("stChatInputTextArea").wait_for(timeout=60_000)  # no form: the proxy vouched
+            sidebar = bob.get_by_test_id("stSidebar")
+            assert sidebar.get_by_text("Signed in as bob").is_visible()
+            assert sidebar.get_by_text("sign out there").is_visible() and not sidebar.get_by_role("button", name="Sign out").count()
+            stranger = _page(browser, {"X-Forwarded-User": "mallory"})
+            stranger.goto(ui.url)
+            stranger.get_by_text("has no account of that name").wait_for(timeout=60_000)
+            assert stranger.get_by_role("button", name="Sign in").is_visible()
+            assert stranger.get_by_test_id("stChatInputTextArea").count() == 0
+        finally:
+            ui.stop()
+
+
+def _page(browser, headers: dict[str, str]):
+    return browser.new_context(viewport={"width": 1280, "height": 1000}, extra_http_headers=headers).new_page()
