@@ -80,7 +80,7 @@ def test_every_answer_is_recorded_with_who_asked(env):
     with Library.open(env) as library:
         last = library.audit.entries(None)[-1]
     assert (last.user, last.question) == ("bob", "How long does the warranty of the pump last?")
-    assert last.passages and all(p["doc_id"] != _memo_id(env) for p in last.passages)
+    assert last.passages and all(p["doc_id"] != _doc_id(env, "HR memo") for p in last.passages)
 
 
 def test_signing_out_forgets_the_session(env):
@@ -160,6 +160,30 @@ def _page_as(module: str, name: str):
     return at
 
 
-def _memo_id(lib) -> str:
+def test_an_admin_uploads_for_a_group_and_a_re_ingest_keeps_it(env, tmp_path):
+    from pdfs import write_pdf
+    pdf = write_pdf(tmp_path / "pay.pdf", ["Pay scales\nThe pay scale review happens in March."], title="Pay scales")
+    root = _page_as("library_page", "root")
+    root.file_uploader[0].set_value([("pay.pdf", pdf.read_bytes(), "application/pdf")])
+    root.text_input(key="groups-0").set_value("hr, not a group!").run()
+    root.button[0].click().run()
+    assert "not allowed" in root.error[0].value and _groups(env, "Pay scales") is None  # nothing ingested
+    root.text_input(key="groups-0").set_value("hr").run()
+    root.button[0].click().run()
+    assert _groups(env, "Pay scales") == ("hr",)
+    rows = root.dataframe[-1].value.set_index("Title")["Readable by"]
+    assert rows["Pay scales"] == "hr" and rows["Stats guide"] == "everyone"
+    assert "Pay scales" not in set(_page_as("library_page", "bob").dataframe[0].value["Title"])
+    root.selectbox(key="manage-doc").set_value(_doc_id(env, "Pay scales")).run()
+    next(b for b in root.button if b.label == "Re-ingest").click().run()
+    assert not root.exception and _groups(env, "Pay scales") == ("hr",)  # never public by a re-ingest
+
+
+def _groups(lib, title: str):
     with Library.open(lib) as library:
-        return library.resolve("HR memo")
+        return next((d.groups for d in library.documents() if d.title == title), None)
+
+
+def _doc_id(lib, title: str) -> str:
+    with Library.open(lib) as library:
+        return library.resolve(title)

@@ -13,8 +13,9 @@ from app.ui.uploads import Upload, save_uploads
 from index.store import Library, LibraryError
 
 
-def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) -> list[dict]:
-    """Save and ingest uploaded (name, bytes); one row per file saying what happened."""
+def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...],
+                   allow: tuple[str, ...] = ()) -> list[dict]:
+    """Save and ingest uploaded (name, bytes), readable by the groups `allow` (none: everyone); one row per file."""
     cfg = state.config()
     root = state.library_root()
     Library.open(root, create=True, mode=cfg.library_mode).close()  # the folder, before uploads go in it
@@ -23,12 +24,13 @@ def ingest_uploads(files: Sequence[tuple[str, bytes]], tags: tuple[str, ...]) ->
     rows = [_refused(u) for u in saved if u.path is None]
     accepted = {str(u.path): u.name for u in saved if u.path is not None}
     if accepted:
-        rows += ingest_paths(list(accepted), tags, names=accepted)
+        rows += ingest_paths(list(accepted), tags, names=accepted, allow=allow)
     return rows
 
 
-def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] | None = None) -> list[dict]:
-    """Ingest files already on disk, advancing a progress bar file by file; one row per file."""
+def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] | None = None,
+                 allow: tuple[str, ...] = ()) -> list[dict]:
+    """Ingest files already on disk, readable by the groups `allow`, advancing a progress bar; one row per file."""
     names = names or {}
     bar = st.progress(0.0, text=f"Reading {len(paths)} file{'s' if len(paths) > 1 else ''} …")
     rows: list[dict] = []
@@ -39,7 +41,7 @@ def ingest_paths(paths: list[str], tags: tuple[str, ...], names: dict[str, str] 
         bar.progress(min(len(rows) / len(paths), 1.0), text=f"{len(rows)} of {len(paths)} done — {plain(name)}")
 
     try:
-        wiring.ingest(state.config(), paths, tags, on_result=show, model=state.embedder())
+        wiring.ingest(state.config(), paths, tags, on_result=show, model=state.embedder(), allow=allow)
     except LibraryError as exc:
         rows.append({"File": "—", "Result": "failed", "Details": str(exc)})
     bar.empty()

@@ -9,6 +9,7 @@ from app import wiring
 from app.ui import state
 from app.ui.ingest_view import ingest_paths, ingest_uploads, show_results
 from app.ui.plain import plain
+from index.access import AccessError, check_names
 from index.records import DocumentInfo
 from index.store import LibraryError
 from ingest.readers import SUPPORTED_SUFFIXES
@@ -30,7 +31,7 @@ def page() -> None:
                 "No documents you may read yet — ask an admin to add some or to give you a group.",
                 icon=":material/upload_file:")
     else:
-        _documents(docs)
+        _documents(docs, admin)
         if admin:
             _manage(docs)
         _filters(docs)
@@ -47,22 +48,36 @@ def _upload() -> None:
             f"Add documents (PDF, text, Markdown, HTML; up to {cfg.max_file_mb:g} MB each)",
             type=sorted(s.lstrip(".") for s in SUPPORTED_SUFFIXES), accept_multiple_files=True,
             key=f"uploads-{round_}")
-        tags = st.text_input("Tags for these files (optional, comma-separated)", key=f"tags-{round_}",
-                             placeholder="e.g. manuals, 2024")
+        left, right = st.columns(2)
+        tags = left.text_input("Tags for these files (optional, comma-separated)", key=f"tags-{round_}",
+                               placeholder="e.g. manuals, 2024")
+        groups = right.text_input("Groups that may read them (optional, comma-separated)", key=f"groups-{round_}",
+                                  placeholder="none: every signed-in user may", help="groundwork ingest --allow")
         if st.button(f"Ingest {len(files)} file{'s' if len(files) != 1 else ''}" if files else "Ingest",
                      type="primary", disabled=not files):
-            tag_list = tuple(t.strip() for t in tags.split(",") if t.strip())
-            st.session_state["ingest_rows"] = ingest_uploads([(f.name, f.getvalue()) for f in files], tag_list)
+            try:
+                allow = check_names(_items(groups))
+            except AccessError as exc:
+                st.error(plain(exc), icon=":material/warning:")
+                return
+            rows = ingest_uploads([(f.name, f.getvalue()) for f in files], _items(tags), allow)
+            st.session_state["ingest_rows"] = rows
             st.session_state["upload_round"] = round_ + 1
             st.rerun()
         show_results(st.session_state.get("ingest_rows", []))
 
 
-def _documents(docs: list[DocumentInfo]) -> None:
+def _items(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _documents(docs: list[DocumentInfo], admin: bool) -> None:
+    """The documents listed; an admin also sees which groups may read each."""
     pages, chunks = sum(d.pages for d in docs), sum(d.chunks for d in docs)
     st.subheader(f"{len(docs)} documents · {pages} pages · {chunks} chunks", anchor=False)
     rows = [{"Title": d.title, "Pages": d.pages, "Chunks": d.chunks, "Ingested": _when(d.ingested_at),
-             "Tags": ", ".join(d.tags), "File": ", ".join(Path(p).name for p in d.paths)} for d in docs]
+             "Tags": ", ".join(d.tags), "File": ", ".join(Path(p).name for p in d.paths)}
+            | ({"Readable by": ", ".join(d.groups) or "everyone"} if admin else {}) for d in docs]
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -116,7 +131,7 @@ def _reingest(doc: DocumentInfo) -> None:
         return
     if not _drop(doc):
         return
-    st.session_state["ingest_rows"] = ingest_paths(present, doc.tags)
+    st.session_state["ingest_rows"] = ingest_paths(present, doc.tags, allow=doc.groups)  # still restricted
     st.rerun()
 
 
