@@ -31,24 +31,12 @@ def gate() -> Reader | None:
                  "groundwork users add NAME --admin", icon=":material/lock:")
         st.stop()
     _from_proxy(library)
-    reader = _still_there(library)
+    reader = state.signed_in(library)
     if reader is None:
         _form(library)
         st.stop()
     _sidebar(reader)
     return reader
-
-
-def _still_there(library: Library) -> Reader | None:
-    """The signed-in account's reader; None, the session forgotten, when there is none or it was removed since."""
-    name = st.session_state.get(state.SIGNED_IN)
-    if name is None:
-        return None
-    try:
-        return wiring.reader_for(library, name)
-    except GroundworkError:
-        st.session_state.clear()
-        return None
 
 
 def _from_proxy(library: Library) -> None:

@@ -62,16 +62,24 @@ def user() -> Reader | None:
     for them even when it runs outside main.py's sign-in gate.
     """
     found = library()
+    if not sign_in_required(found):
+        return None
+    reader = signed_in(found)
+    if reader is None:
+        st.stop()
+    return reader
+
+
+def signed_in(found: Library | None) -> Reader | None:
+    """The account this session signed in as, while it exists; a removed account's session is forgotten."""
     name = st.session_state.get(SIGNED_IN)
-    if name is None:
-        if sign_in_required(found):
-            st.stop()
+    if name is None or found is None:
         return None
     try:
         return wiring.reader_for(found, name)
     except GroundworkError:
         st.session_state.clear()
-        st.stop()
+        return None
 
 
 def manages(reader: Reader | None) -> bool:
