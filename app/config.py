@@ -15,6 +15,7 @@ from app.serve import DTYPES
 from index.errors import GroundworkError
 from ingest.pipeline import IngestOptions
 from ingest.readers import PDF_TEXT_ENGINES
+from qa.records import RANKERS
 
 _INGEST = IngestOptions()  # the ingest settings' defaults are written once, there
 
@@ -36,6 +37,7 @@ class Config:
     pdf_text: str = _INGEST.pdf_text  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
     answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
     prompt_passages: int = 3  # most passages a generative prompt holds: each ~250 tokens of prefill on the CPU
+    answer_ranker: str = "rerank"  # rerank | trained: what orders quotes and guided candidates (qa/ranker.py)
     llm_url: str = ""    # an OpenAI-compatible server; empty: the one `groundwork serve` starts
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct
     serve_port: int = 8000
@@ -59,7 +61,7 @@ class Config:
 
 
 # Settings with a fixed vocabulary, checked when read so a typo fails before any work starts.
-_CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "llm_dtype": DTYPES, "llm_eager": ("auto", "on", "off")}
+_CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "answer_ranker": RANKERS, "llm_dtype": DTYPES, "llm_eager": ("auto", "on", "off")}
 # Settings written in another form than their type's (a folder mode in octal, as chmod takes it) or checked
 # when read (the UI's sign-in header and the proxies it is believed from).
 _READERS = {"library_mode": lambda value: _octal_mode(str(value)),

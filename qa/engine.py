@@ -23,12 +23,13 @@ from qa.answerability import Gate, signals
 from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
-from qa.records import MODES, Answer, Citation, Sentence
+from qa.records import MODES, RANKERS, Answer, Citation, Sentence
 from qa.rewrite import standalone_question
 from index.errors import GroundworkError
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
+    from qa.ranker import AnswerRanker
     from qa.verify import Verifier
 
 MAX_QUESTION_CHARS = 2000
@@ -48,6 +49,8 @@ class Settings:
     prompt_passages: int = 3   # the best of those a generative prompt holds (fewer: a sooner first token)
     quotes: int = 2            # most quotes in an extractive answer
     statements: int = 8        # candidates offered to the model in guided mode
+    answer_ranker: str = "rerank"  # what orders quotes and guided candidates: the rerank blend, or qa/ranker.py
+    quote_margin: float = 0.05  # a further quote must score at least the best one's score less this
     min_strength: float = 0.45  # a candidate scoring less never stands in for a rejected sentence
     max_rejected: float = 0.5   # share of generated sentences verification may reject before abstaining
     sampling: Sampling = Sampling()
@@ -68,13 +71,17 @@ class AnswerEngine:
     """Answers questions from one library; the model is optional in extractive mode."""
 
     def __init__(self, library: Library, embedder: Embedder, verifier: Verifier,
-                 llm: LLMClient | None = None, settings: Settings = Settings(), gate: Gate | None = None):
+                 llm: LLMClient | None = None, settings: Settings = Settings(), gate: Gate | None = None,
+                 ranker: AnswerRanker | None = None):
         if settings.mode not in MODES:
             raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
         if settings.prompt_passages < 1:
             raise QuestionError(f"prompt_passages must be at least 1, not {settings.prompt_passages}")
+        if settings.answer_ranker not in RANKERS:
+            raise QuestionError(f"unknown answer ranker {settings.answer_ranker!r}; use one of {', '.join(RANKERS)}")
         self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
         self._gate = gate
+        self._ranker = ranker  # the trained answer ranker (qa/models/answer_ranker unless given), loaded when used
 
     @property
     def gate(self) -> Gate:
@@ -109,6 +116,15 @@ class AnswerEngine:
             answer = self._finish(draft, checked, evidence, timings)
         return replace(answer, query=question, answerability=found)
 
+    def picks(self, question: str, evidence: Evidence) -> tuple[Candidate, ...]:
+        """The candidate answer units best first, as the configured answer ranker orders them."""
+        if self.settings.answer_ranker == "rerank" or not evidence.candidates:
+            return evidence.candidates
+        if self._ranker is None:
+            from qa.ranker import AnswerRanker  # onnxruntime is loaded only when the trained ranker is used
+            self._ranker = AnswerRanker()
+        return self._ranker.order(question, evidence.candidates)
+
     def evidence(self, question: str, filters: Filters = Filters(),
                  timings: dict[str, float] | None = None, reader: Reader | None = None) -> Evidence:
         """The reranked passages and candidate sentences of an answer to `question`, all readable by `reader`."""
@@ -124,27 +140,31 @@ class AnswerEngine:
     # ---- the three modes ------------------------------------------------------------
     def _draft(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
         if self.settings.mode == "extractive":
-            return _Draft(self._quotes(evidence))
+            with _timer(timings, "rank"):
+                return _Draft(self._quotes(evidence, self.picks(question, evidence)))
         if self.llm is None:
             raise QuestionError(f"answer mode {self.settings.mode!r} needs a model server (run: groundwork serve)")
+        if self.settings.mode == "guided":
+            with _timer(timings, "rank"):
+                picks = self.picks(question, evidence)
+            with _timer(timings, "generate"):
+                return self._guided(question, evidence, picks)
         with _timer(timings, "generate"):
-            if self.settings.mode == "guided":
-                return self._guided(question, evidence)
             return self._generative(question, evidence, on_text, timings)
 
-    def _quotes(self, evidence: Evidence) -> list[tuple[str, tuple[int, ...]]]:
+    def _quotes(self, evidence: Evidence, picks: Sequence[Candidate]) -> list[tuple[str, tuple[int, ...]]]:
         """The best candidate, and the next ones nearly as good from other passages."""
-        best = evidence.candidates[0]
+        best = picks[0]
         picked = [best]
-        for c in evidence.candidates[1:]:
-            if len(picked) >= self.settings.quotes or c.score < best.score - 0.05:
+        for c in picks[1:]:
+            if len(picked) >= self.settings.quotes or c.score < best.score - self.settings.quote_margin:
                 break
             if all(c.passage.chunk.chunk_id != p.passage.chunk.chunk_id for p in picked):
                 picked.append(c)
         return [(c.text, (_number(evidence, c.passage),)) for c in picked]
 
-    def _guided(self, question: str, evidence: Evidence) -> _Draft:
-        offered = list(evidence.candidates[: self.settings.statements])
+    def _guided(self, question: str, evidence: Evidence, picks: Sequence[Candidate]) -> _Draft:
+        offered = list(picks[: self.settings.statements])
         # Small models favour the first option whatever it says: shuffle, reproducibly per question.
         random.Random(zlib.crc32(question.encode())).shuffle(offered)
         messages = prompt.choice_messages(question, [c.text for c in offered], self.llm.special_tokens)

@@ -122,10 +122,8 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
                     idf: dict[str, float], embedder: Embedder, w: Weights) -> Evidence:
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
-        for s, e in unit_spans(p.chunk.text):
-            # An instruction planted for a model is never an answer, however well it matches the question.
-            text = without_instructions(unit_text(p.chunk.text[s:e]))
-            if text and _answer_like(lead(text)) and text not in seen:  # overlapping chunks repeat sentences
+        for text in answer_units(p.chunk.text):
+            if text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
                 texts.append(text)
@@ -141,7 +139,18 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     return Evidence(tuple(rescored[i] for i in order), tuple(candidates))
 
 
-def _answer_like(sentence: str) -> bool:
+def answer_units(text: str) -> list[str]:
+    """The units of a passage worth offering as answers, in reading order."""
+    out = []
+    for s, e in unit_spans(text):
+        # An instruction planted for a model is never an answer, however well it matches the question.
+        unit = without_instructions(unit_text(text[s:e]))
+        if unit and answer_like(lead(unit)):
+            out.append(unit)
+    return out
+
+
+def answer_like(sentence: str) -> bool:
     """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing."""
     n = len(sentence.split())
     return 4 <= n <= 80 and prose_ratio(sentence) >= 0.5

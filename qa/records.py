@@ -7,6 +7,7 @@ from index.records import Passage
 
 MODES = ("extractive", "guided", "generative")  # how an answer is written (DESIGN.md, Answer modes)
 CLOSEST = 3  # passages an abstaining answer shows in place of citations
+RANKERS = ("rerank", "trained")  # what orders the candidate answer units: hand-set weights, or qa/ranker.py
 
 
 @dataclass(frozen=True)
