@@ -1,0 +1,35 @@
+"""Who may read what, attacked the way a user or a careless admin would: what `--user` learns of a
+library whose every document is hidden, exports over files that were readable by all, and sign-in
+names a browser makes huge."""
+import io
+import stat
+
+import pytest
+from test_access_cli import HR, fast, run
+
+from app.cli import main
+
+
+@pytest.fixture
+def libs(tmp_path, monkeypatch, capsys):
+    """Two libraries with the same account bob (no groups): one holds only an HR document, one nothing."""
+    fast(monkeypatch)
+    (tmp_path / "hr").mkdir()
+    (tmp_path / "hr" / "pay.md").write_text(HR)
+    roots = {"hidden": str(tmp_path / "hidden"), "empty": str(tmp_path / "empty")}
+    assert main(["ingest", str(tmp_path / "hr"), "--library", roots["hidden"], "--allow", "hr"]) == 0
+    for root in roots.values():
+        monkeypatch.setattr("sys.stdin", io.StringIO("bob-password\n"))
+        assert main(["users", "add", "bob", "--password-stdin", "--library", root]) == 0
+    capsys.readouterr()
+    return roots
+
+
+@pytest.mark.parametrize("command", [["audit", "--export"], ["feedback", "export", "--out"]])
+def test_an_export_over_a_file_others_could_read_is_made_private(libs, capsys, tmp_path, command):
+    target = tmp_path / "out.jsonl"
+    target.write_text("an older export\n")
+    target.chmod(0o644)
+    code, _, _ = run(capsys, *command, str(target), "--library", libs["hidden"])
+    assert code == 0 and "older" not in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
