@@ -65,8 +65,7 @@ def snippet(text: str, width: int = 160) -> str:
 
 def cmd_ask(args, config: Config) -> int:
     """groundwork ask QUESTION : a verified answer with its sources."""
-    with wiring.answering_library(config) as library:
-        reader = wiring.reader_for(library, args.user)
+    with wiring.answering_library(config, args.user) as (library, reader):
         chosen = wiring.filters(library, args.doc, args.tag, reader)
         answer = ask_once(wiring.answer_engine(config, library, args.mode), args.question, args.json, filters=chosen,
                           reader=reader)
@@ -76,8 +75,7 @@ def cmd_ask(args, config: Config) -> int:
 def cmd_chat(args, config: Config) -> int:
     """groundwork chat : questions in a conversation, one per line, until an empty line or end of input."""
     history: list[tuple[str, str]] = []
-    with wiring.answering_library(config) as library:
-        reader = wiring.reader_for(library, args.user)
+    with wiring.answering_library(config, args.user) as (library, reader):
         chosen = wiring.filters(library, args.doc, args.tag, reader)
         engine = wiring.answer_engine(config, library, args.mode)
         while (question := _read_question()) is not None:

@@ -80,8 +80,7 @@ def cmd_run(args, config: Config) -> int:
     if args.dataset == HALUEVAL_QA and not args.split:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
     questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
-    with wiring.answering_library(config) as library:
-        reader = wiring.reader_for(library, args.user)
+    with wiring.answering_library(config, args.user) as (library, reader):
         dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
         engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset,
                                                  judge_verifier=args.judge_verifier, reader=reader)

@@ -67,12 +67,14 @@ def empty_library(config: Config, reader: Reader | None = None) -> str:
 
 
 @contextmanager
-def answering_library(config: Config) -> Iterator[Library]:
-    """The configured library open for reading; UserError when it holds no documents to answer from."""
+def answering_library(config: Config, user: str | None = None) -> Iterator[tuple[Library, Reader | None]]:
+    """The configured library open for reading, and account `user`'s Reader; UserError when it may read nothing."""
     with open_library(config) as library:
-        if library.count("documents") == 0:
-            raise UserError(empty_library(config))
-        yield library
+        reader = reader_for(library, user)
+        # Counted as the reader: one whose documents are all hidden is told what an empty library tells it.
+        if library.count("documents", reader) == 0:
+            raise UserError(empty_library(config, reader))
+        yield library, reader
 
 
 def filters(library: Library, docs: Sequence[str] = (), tags: Sequence[str] = (),

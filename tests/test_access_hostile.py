@@ -25,6 +25,17 @@ def libs(tmp_path, monkeypatch, capsys):
     return roots
 
 
+@pytest.mark.parametrize("command", [["ask", "What is paid?"], ["chat"]])
+def test_a_user_cannot_tell_a_library_of_hidden_documents_from_an_empty_one(libs, capsys, monkeypatch, command):
+    said = {}
+    for kind, root in libs.items():
+        monkeypatch.setattr("sys.stdin", io.StringIO("What is paid?\n"))
+        code, out, err = run(capsys, *command, "--library", root, "--user", "bob")
+        said[kind] = (code, out, err.replace(root, "LIB"))
+    assert said["hidden"] == said["empty"]
+    assert said["empty"][0] == 2 and "bob may read no document" in said["empty"][2]
+
+
 @pytest.mark.parametrize("command", [["audit", "--export"], ["feedback", "export", "--out"]])
 def test_an_export_over_a_file_others_could_read_is_made_private(libs, capsys, tmp_path, command):
     target = tmp_path / "out.jsonl"

@@ -88,7 +88,7 @@ def _run(questions, label: str, mode: str, out: Path, judge: bool) -> None:
         bar.progress(done / total, text=f"{done} of {total} answered — {plain(record['question'][:80])}")
 
     cfg = state.config()
-    with wiring.answering_library(cfg) as library:  # the wiring `groundwork eval run` uses: the same figures
+    with wiring.answering_library(cfg) as (library, _):  # the wiring `groundwork eval run` uses: the same figures
         engine, grader, meta = wiring.evaluation(
             cfg, library, mode=mode, judge=judge, dataset=label,
             command=f"groundwork ui (Evaluate page): {label}, {len(questions)} questions, {mode}")
