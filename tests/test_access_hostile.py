@@ -6,8 +6,11 @@ import stat
 
 import pytest
 from test_access_cli import HR, fast, run
+from test_ui_login import FAST
 
 from app.cli import main
+from app.ui.login import PasswordSignIn
+from index.store import Library
 
 
 @pytest.fixture
@@ -44,3 +47,17 @@ def test_an_export_over_a_file_others_could_read_is_made_private(libs, capsys, t
     code, _, _ = run(capsys, *command, str(target), "--library", libs["hidden"])
     assert code == 0 and "older" not in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_huge_made_up_names_cannot_fill_the_memory(tmp_path):
+    with Library.open(tmp_path / "lib", create=True) as library:
+        library.accounts._hasher = FAST
+        library.accounts.add("alice", "right password")
+        sign_in = PasswordSignIn(library.accounts, remembered=3)
+        for i in range(5):
+            assert sign_in.attempt(f"{i}" * 200_000, "wrong password").reader is None
+        kept = sum(len(name) for name in sign_in._unknown)
+        assert len(sign_in._unknown) == 3 and kept < 1_000
+        for _ in range(4):  # a long name is still refused after five failures, as any other name is
+            sign_in.attempt("4" * 200_000, "wrong password")
+        assert sign_in.attempt("4" * 200_000, "right password").message.startswith("Too many failed sign-ins")

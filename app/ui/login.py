@@ -6,6 +6,7 @@ accounts existed); once it has one account, or a proxy header is configured, eve
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import threading
@@ -56,7 +57,7 @@ class PasswordSignIn:
         self._accounts = accounts
         self._clock = clock
         self._remembered = remembered
-        self._unknown: OrderedDict[str, tuple[int, float]] = OrderedDict()  # name -> (failures, last failure)
+        self._unknown: OrderedDict[bytes, tuple[int, float]] = OrderedDict()  # name's digest -> (failures, last)
         self._lock = threading.Lock()  # sessions sign in from several threads
 
     def attempt(self, name: str, password: str) -> Outcome:
@@ -80,16 +81,22 @@ class PasswordSignIn:
         user = self._accounts.user(name)
         if user is None:
             with self._lock:
-                return self._unknown.get(name, (0, 0.0))
+                return self._unknown.get(_digest(name), (0, 0.0))
         last = datetime.fromisoformat(user.last_failed_at).timestamp() if user.last_failed_at else 0.0
         return user.failed_logins, last
 
     def _count_unknown(self, name: str, failures: int) -> None:
+        key = _digest(name)
         with self._lock:
-            self._unknown[name] = (failures + 1, float(int(self._clock())))  # whole seconds, as the library keeps
-            self._unknown.move_to_end(name)
+            self._unknown[key] = (failures + 1, float(int(self._clock())))  # whole seconds, as the library keeps
+            self._unknown.move_to_end(key)
             while len(self._unknown) > self._remembered:  # a flood of made-up names cannot fill the memory
                 self._unknown.popitem(last=False)
+
+
+def _digest(name: str) -> bytes:
+    """A made-up name as it is remembered: a form's name can be megabytes long, its digest is 32 bytes."""
+    return hashlib.sha256(name.encode("utf-8", "surrogatepass")).digest()
 
 
 def proxy_user(header: str, proxies: str, peer: str | None, values: Sequence[str]) -> str | None:
