@@ -36,6 +36,8 @@ def register(sub) -> None:
     p.set_defaults(run=cmd_users_list)
     p = _with_library(usub.add_parser("remove", help="delete an account; its next request reads nothing"))
     p.add_argument("name")
+    p.add_argument("--make-single-user", action="store_true",
+                   help="let it remove the last account, which opens the UI to anyone with full access")
     p.set_defaults(run=cmd_users_remove)
     p = _with_library(usub.add_parser("set-groups", help="replace an account's groups (none: only public documents)"))
     p.add_argument("name")
@@ -112,7 +114,7 @@ def cmd_users_list(args, config: Config) -> int:
 def cmd_users_remove(args, config: Config) -> int:
     """groundwork users remove NAME : the account goes; what it asked stays in the audit trail."""
     with wiring.open_library(config) as library:
-        library.accounts.remove(args.name)
+        library.accounts.remove(args.name, args.make_single_user)
     print(f"removed {args.name}")
     return 0
 

@@ -121,11 +121,18 @@ class Accounts:
             db.executemany("INSERT INTO user_groups VALUES (?,?)", [(name, g) for g in groups])
         return self.user(name)
 
-    def remove(self, name: str) -> None:
-        """Delete an account; its next request reads nothing."""
+    def remove(self, name: str, make_single_user: bool = False) -> None:
+        """Delete an account; its next request reads nothing.
+
+        A library without accounts is single-user: the UI opens to anyone, with full access (and
+        sessions still open as a removed account get it too), so removing the last one takes `make_single_user`.
+        """
         with immediate(self._conn) as db:
             if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
                 raise _unknown(name)
+            if not make_single_user and not db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+                raise AccessError(f"{name} is the last account: without one the UI opens to anyone, with full "
+                                  f"access; add another first, or: groundwork users remove {name} --make-single-user")
             db.execute("DELETE FROM user_groups WHERE user = ?", (name,))
 
     def set_groups(self, name: str, groups: Sequence[str]) -> User:

@@ -61,3 +61,26 @@ def test_huge_made_up_names_cannot_fill_the_memory(tmp_path):
         for _ in range(4):  # a long name is still refused after five failures, as any other name is
             sign_in.attempt("4" * 200_000, "wrong password")
         assert sign_in.attempt("4" * 200_000, "right password").message.startswith("Too many failed sign-ins")
+
+
+def test_removing_the_last_account_which_opens_the_ui_to_anyone_takes_a_flag(libs, capsys, monkeypatch):
+    from ui_helpers import ask_app
+
+    from app.ui.state import SIGNED_IN
+    monkeypatch.setenv("GROUNDWORK_LIBRARY", libs["hidden"])
+    at = ask_app()
+    at.session_state[SIGNED_IN] = "bob"
+
+    def sidebar() -> str:
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return " ".join(c.value for c in at.sidebar.caption)
+
+    assert "Signed in as **bob**" in sidebar()
+    code, _, err = run(capsys, "users", "remove", "bob", "--library", libs["hidden"])
+    last = err.splitlines()[-1]  # (above it: Streamlit's own warnings, from the AppTest run)
+    assert code == 2 and last.startswith("error: bob is the last account") and last.endswith("--make-single-user")
+    assert "Signed in as **bob**" in sidebar()  # not promoted to a single-user library's full access
+    code, out, _ = run(capsys, "users", "remove", "bob", "--make-single-user", "--library", libs["hidden"])
+    assert code == 0 and out.startswith("removed bob")
+    assert "Single-user library" in sidebar()
