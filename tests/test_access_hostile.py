@@ -84,3 +84,22 @@ def test_removing_the_last_account_which_opens_the_ui_to_anyone_takes_a_flag(lib
     code, out, _ = run(capsys, "users", "remove", "bob", "--make-single-user", "--library", libs["hidden"])
     assert code == 0 and out.startswith("removed bob")
     assert "Single-user library" in sidebar()
+
+
+def test_an_open_session_of_a_removed_account_is_not_the_new_account_of_that_name(libs, monkeypatch):
+    from test_ui_access import sign_in
+    from ui_helpers import ask_app
+
+    from index import access
+    monkeypatch.setenv("GROUNDWORK_LIBRARY", libs["hidden"])
+    monkeypatch.setenv("GROUNDWORK_ANSWER_MODE", "extractive")
+    with Library.open(libs["hidden"]) as library:
+        library.accounts.add("dave", "dave's old password", groups=["hr"])
+    at = sign_in(ask_app().run(), "dave", "dave's old password")
+    assert at.chat_input
+    monkeypatch.setattr(access, "_now", lambda: "2999-01-01T00:00:00+00:00")  # later, someone else called dave
+    with Library.open(libs["hidden"]) as library:
+        library.accounts.remove("dave")
+        library.accounts.add("dave", "the new dave's password", groups=["hr"])
+    at.run()
+    assert not at.chat_input and [t.label for t in at.text_input] == ["Name", "Password"]

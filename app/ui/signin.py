@@ -73,8 +73,11 @@ def _form(library: Library) -> None:
         if outcome.reader is None:
             st.error(outcome.message, icon=":material/lock:")
             return
+    account = library.accounts.user(outcome.reader.name)
+    if account is None:  # removed since its password was checked
+        return
     st.session_state.clear()  # nothing of an earlier user's session (answers, filters) carries over
-    st.session_state[state.SIGNED_IN] = outcome.reader.name
+    st.session_state.update({state.SIGNED_IN: account.name, state.SIGNED_IN_SINCE: account.created_at})
     st.rerun()
 
 

@@ -14,7 +14,6 @@ import streamlit as st
 from app import wiring
 from app.config import Config, load_config
 from index.access import Reader
-from index.errors import GroundworkError
 from index.store import Library
 from qa.records import MODES as ANSWER_MODES
 
@@ -35,6 +34,7 @@ def library_root() -> Path:
 
 
 SIGNED_IN = "signed_in"  # session key: the account this session signed in as (app/ui/signin.py sets it)
+SIGNED_IN_SINCE = "signed_in_since"  # and when that account was made: a new account of the same name is someone else
 
 
 def library() -> Library | None:
@@ -75,11 +75,14 @@ def signed_in(found: Library | None) -> Reader | None:
     name = st.session_state.get(SIGNED_IN)
     if name is None or found is None:
         return None
-    try:
-        return wiring.reader_for(found, name)
-    except GroundworkError:
+    account = found.accounts.user(name)
+    # A password signs in one account, not a name: one removed and made again (a newcomer, say) is not it.
+    # A proxy's session sets no time: the proxy vouches for the name on every request.
+    since = st.session_state.get(SIGNED_IN_SINCE)
+    if account is None or since not in (None, account.created_at):
         st.session_state.clear()
         return None
+    return wiring.reader_for(found, name)
 
 
 def manages(reader: Reader | None) -> bool:
