@@ -103,3 +103,20 @@ def test_an_open_session_of_a_removed_account_is_not_the_new_account_of_that_nam
         library.accounts.add("dave", "the new dave's password", groups=["hr"])
     at.run()
     assert not at.chat_input and [t.label for t in at.text_input] == ["Name", "Password"]
+
+
+def test_a_page_image_is_not_drawn_from_a_file_changed_since_it_was_ingested(tmp_path, monkeypatch):
+    from pdfs import write_pdf
+    from test_ui_access import sign_in
+    from ui_helpers import PASSWORDS, ask_app, build_team_library
+    lib = build_team_library(tmp_path)
+    monkeypatch.setenv("GROUNDWORK_LIBRARY", str(lib))
+    monkeypatch.setenv("GROUNDWORK_ANSWER_MODE", "extractive")
+    at = sign_in(ask_app().run(), "bob", PASSWORDS["bob"])
+    at.chat_input[0].set_value("How do I fit a linear regression model?").run()
+    assert len(at.image) == 1  # the Stats guide's page, as ingested
+    # The file is saved over with text bob may not read (to be ingested for hr later, say).
+    write_pdf(tmp_path / "docs" / "stats.pdf", ["Salaries\nThe director earns nine hundred thousand."], title="Pay")
+    at.run()
+    assert not at.exception and not at.image
+    assert any("changed since it was ingested" in c.value for c in at.caption)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import streamlit as st
 
@@ -10,6 +11,7 @@ from app.ui.highlight import marked_html, support_spans
 from app.ui.page_image import pdf_source, render_page
 from app.ui.plain import plain
 from index.records import Passage
+from index.store import Library
 
 
 def source_card(label: str, passage: Passage, supported: Sequence[str], anchor: str, expanded: bool = False) -> None:
@@ -34,6 +36,9 @@ def _page_image(passage: Passage) -> None:
     if pdf is None:
         st.caption("No page image: the source is not a PDF, or its file has moved.")
         return
+    if not _as_ingested(library, pdf):
+        st.caption("No page image: the file has changed since it was ingested; ingest it again.")
+        return
     try:
         png = _rendered(str(pdf), pdf.stat().st_mtime_ns, passage.chunk.page, passage.chunk.text)
     except Exception as exc:  # noqa: BLE001 - a damaged PDF must not break the answer around it
@@ -42,6 +47,16 @@ def _page_image(passage: Passage) -> None:
         return
     st.image(png, caption=f"Page {passage.chunk.page} of {plain(pdf.name)}, the passage marked",
              width="stretch")
+
+
+def _as_ingested(library: Library, pdf: Path) -> bool:
+    """Whether the file still has the size and time it was ingested with.
+
+    A file saved over since may hold text the reader may not read (or just another version): the
+    page drawn must be the one the passage came from.
+    """
+    known, now = library.source(str(pdf)), pdf.stat()
+    return known is not None and (known.size, known.mtime_ns) == (now.st_size, now.st_mtime_ns)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
