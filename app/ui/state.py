@@ -82,7 +82,7 @@ def signed_in(found: Library | None) -> Reader | None:
     if account is None or since not in (None, account.created_at):
         st.session_state.clear()
         return None
-    return wiring.reader_for(found, name)
+    return Reader(account.name, account.groups, account.admin)  # from the one lookup: a removal in between cannot raise
 
 
 def manages(reader: Reader | None) -> bool:
