@@ -173,7 +173,7 @@ def write_private(path: str, text: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)  # O_CREAT's mode applies to a new file only; an old one may be world-readable
+            os.fchmod(out.fileno(), 0o600)  # O_CREAT sets the mode of a new file only; an old one may be world-readable
             out.write(text)
     except OSError as exc:
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
