@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from qa.records import MODES
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose output reader went away
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +31,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GroundworkError as exc:  # every known failure is shown as one line
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `groundwork audit | head`: the reader left; no traceback, and none at exit's flush
+        _drop_stdout()
+        return EXIT_PIPE
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that Python's final flush does not raise again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a file (a test's capture): nothing to flush
+        pass
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -62,6 +62,16 @@ def test_docs_and_delete(built, capsys, tmp_path):
     assert all(r["doc"] != "Garden" for r in lines(capsys.readouterr().out))
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(built):
+    # `groundwork docs | head -0`: the pipe is closed before the first line is written.
+    _, lib, _ = built
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "docs", "--library", str(lib)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_failed_file_gives_exit_1_after_ingesting_the_rest(tmp_path, capsys):
     docs = tmp_path / "docs"
     docs.mkdir()
