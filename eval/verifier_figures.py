@@ -189,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--ood-rows", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--windows", type=int, help="evidence views a claim sentence is read against "
+                    "(default: the model's settings.json)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if not (args.model / SETTINGS).is_file():
@@ -201,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     sets.pop("train")
-    report = evaluate(CrossEncoderVerifier(args.model, threads=args.threads), sets, args.ood_rows, args.seed, args.threads)
+    verifier = CrossEncoderVerifier(args.model, threads=args.threads, windows=args.windows)
+    report = evaluate(verifier, sets, args.ood_rows, args.seed, args.threads)
     print(json.dumps(report) if args.json else table(report) + f"\n{report['ms_per_sentence']} ms a sentence")
     return 0
 

@@ -21,6 +21,8 @@ from qa.verify import VerifierError, split_sentences
 SHIPPED = Path(__file__).with_name("models") / "groundedness"
 GRAPH, TOKENIZER, SETTINGS = "model.onnx", "tokenizer.json", "settings.json"
 BATCH = 32
+WINDOWS = 4  # evidence views a claim part is read against at most: the focus and windows round the best sentences
+MIN_PART_WORDS = 4  # a shorter claim sentence ("Yes.", "It is.") is read with the one after it
 # Word pieces per word in English prose for this vocabulary (R manuals and HaluEval: ~1.3);
 # a little over, so that the evidence chosen rarely needs cutting by the tokenizer.
 _PIECES_PER_WORD = 1.4
@@ -47,6 +49,49 @@ def focus(claim: str, passages: Sequence[str], budget_words: int) -> str:
     return " ".join(sentences[i] for i in sorted(chosen))
 
 
+def windows(claim: str, passages: Sequence[str], budget_words: int, count: int = WINDOWS) -> list[str]:
+    """Evidence views of the passages for one claim: focus()'s, then runs of neighbouring sentences round the best ones.
+
+    focus() gathers the sentences richest in the claim's words, which can miss a fact stated
+    beside them (a long document, a claim in other words); each run keeps one high-overlap
+    sentence with its context. The model reads each view and the best one counts.
+    """
+    sentences = [s for text in passages for s in split_sentences(text)]
+    sizes = [len(s.split()) for s in sentences]
+    if sum(sizes) <= budget_words:
+        return [" ".join(sentences)]
+    wanted = set(content_words(claim))
+    overlap = [len(wanted & set(content_words(s))) for s in sentences]
+    out = [focus(claim, passages, budget_words)]
+    for i in sorted(range(len(sentences)), key=lambda i: (-overlap[i], i)):
+        if len(out) >= count:
+            break
+        lo, hi, used, grew = i, i + 1, sizes[i], True
+        while grew:  # grow the run both ways, the following sentence first, while it fits
+            grew = False
+            for j in (hi, lo - 1):
+                if 0 <= j < len(sentences) and used + sizes[j] <= budget_words:
+                    used, lo, hi, grew = used + sizes[j], min(lo, j), max(hi, j + 1), True
+        view = " ".join(sentences[lo:hi])
+        if view not in out:
+            out.append(view)
+    return out
+
+
+def claim_parts(claim: str) -> list[str]:
+    """The sentences of a claim, each read on its own (a question or a short fragment joined to what follows)."""
+    parts: list[str] = []
+    pending = ""
+    for sentence in split_sentences(claim):
+        pending = f"{pending} {sentence}".strip()
+        if not pending.endswith("?") and len(pending.split()) >= MIN_PART_WORDS:
+            parts.append(pending)
+            pending = ""
+    if pending:
+        parts = parts[:-1] + [f"{parts[-1]} {pending}"] if parts else [pending]
+    return parts or [claim]
+
+
 class Encoder:
     """A (claim, evidence) pair as the model reads it: [CLS] claim [SEP] evidence [SEP], at most max_tokens."""
 
@@ -61,13 +106,29 @@ class Encoder:
         self._tok.no_padding()
 
     def encode(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[list[int], list[int]]]:
-        """Token ids and type ids, unpadded, for each (claim, passage texts)."""
+        """Token ids and type ids, unpadded, for each (claim, passage texts): the claim beside focus()'s evidence."""
         pairs = []
         for claim, passages in items:
-            claim = " ".join(claim.split()[: self.max_tokens // 3])  # a run-on claim leaves room for evidence
-            budget = int((self.max_tokens - 3) / _PIECES_PER_WORD) - len(claim.split())
-            pairs.append((claim, focus(claim, passages, max(budget, 8))))
+            claim, budget = self._fit(claim)
+            pairs.append((claim, focus(claim, passages, budget)))
         return [(e.ids, e.type_ids) for e in self._tok.encode_batch(pairs)]
+
+    def encode_views(self, items: Sequence[tuple[str, Sequence[str]]],
+                     count: int = WINDOWS) -> tuple[list[tuple[list[int], list[int]]], list[tuple[int, int]]]:
+        """Every (claim part, evidence view) of each item, encoded; and (item, part) of each encoding."""
+        pairs, owners = [], []
+        for i, (claim, passages) in enumerate(items):
+            for k, part in enumerate(claim_parts(claim)):
+                part, budget = self._fit(part)
+                for view in windows(part, passages, budget, count):
+                    pairs.append((part, view))
+                    owners.append((i, k))
+        return [(e.ids, e.type_ids) for e in self._tok.encode_batch(pairs)], owners
+
+    def _fit(self, claim: str) -> tuple[str, int]:
+        """The claim cut to a third of the window (a run-on claim leaves room for evidence) and the words left."""
+        claim = " ".join(claim.split()[: self.max_tokens // 3])
+        return claim, max(int((self.max_tokens - 3) / _PIECES_PER_WORD) - len(claim.split()), 8)
 
 
 def pad(encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
@@ -84,10 +145,10 @@ def pad(encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]
 class CrossEncoderVerifier:
     """The trained cross-encoder as a Verifier: one input per sentence, its cited passages focused into it."""
 
-    def __init__(self, folder: str | Path = SHIPPED, threads: int | None = None):
-        self.folder, self.threads = Path(folder), threads
+    def __init__(self, folder: str | Path = SHIPPED, threads: int | None = None, windows: int | None = None):
+        self.folder, self.threads, self._windows = Path(folder), threads, windows
         self._session = self._encoder = None
-        self.threshold = 0.5
+        self.threshold, self.windows = 0.5, windows or 1
 
     def verify(self, sentence: str, passages: Sequence[Passage]) -> tuple[bool, float]:
         """(supported, P(supported)) of one sentence against the passages it cites."""
@@ -99,16 +160,34 @@ class CrossEncoderVerifier:
         return [(bool(p >= self.threshold), float(p)) if ps else (False, 0.0) for p, (_, ps) in zip(probs, items)]
 
     def probabilities(self, items: Sequence[tuple[str, Sequence[str]]]) -> np.ndarray:
-        """P(supported) of each (claim, passage texts); 0 where there are no passages."""
+        """P(supported) of each (claim, passage texts); 0 where there are no passages.
+
+        Each sentence of the claim is read against up to `windows` evidence views (settings.json);
+        a sentence counts as its best-supported view, a claim as its least-supported sentence.
+        """
         self._load()
         out = np.zeros(len(items))
         todo = [i for i, (_, passages) in enumerate(items) if passages]
-        encoded = self._encoder.encode([items[i] for i in todo])
-        order = sorted(range(len(todo)), key=lambda k: len(encoded[k][0]))  # little padding per batch
+        encoded, owners = self._encoder.encode_views([items[i] for i in todo], self.windows)
+        scores = self._scores(encoded)
+        best: dict[tuple[int, int], float] = {}
+        for (i, k), score in zip(owners, scores):
+            best[(i, k)] = max(best.get((i, k), -1.0), score)
+        worst: dict[int, float] = {}
+        for (i, _), score in best.items():
+            worst[i] = min(worst.get(i, 2.0), score)
+        for i, score in worst.items():
+            out[todo[i]] = score
+        return out
+
+    def _scores(self, encoded: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
+        """The model's P(supported) of each encoded pair, run in batches of similar length."""
+        out = np.zeros(len(encoded))
+        order = sorted(range(len(encoded)), key=lambda k: len(encoded[k][0]))  # little padding per batch
         for start in range(0, len(order), BATCH):
             part = order[start:start + BATCH]
             logits = self._session.run(None, pad([encoded[k] for k in part]))[0].reshape(-1)
-            out[[todo[k] for k in part]] = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+            out[part] = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
         return out
 
     def _load(self) -> None:
@@ -119,6 +198,8 @@ class CrossEncoderVerifier:
         try:
             settings = json.loads((self.folder / SETTINGS).read_text(encoding="utf-8"))
             self.threshold = float(settings["threshold"])
+            # A folder written before views were measured reads one view (focus()'s), as it was measured.
+            self.windows = self._windows or int(settings.get("windows", 1))
             self._encoder = Encoder(self.folder / TOKENIZER, int(settings["max_tokens"]))
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads or min(os.cpu_count() or 1, 4)

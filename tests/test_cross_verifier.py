@@ -9,7 +9,7 @@ from eval import claim_edits, train_verifier
 from eval.metrics import auroc
 from index.embedder import default_model
 from index.records import Chunk, Passage
-from qa.cross_verifier import SHIPPED, CrossEncoderVerifier, Encoder, focus
+from qa.cross_verifier import SHIPPED, CrossEncoderVerifier, Encoder, claim_parts, focus, windows
 from qa.verifiers import make_verifier
 from qa.verify import VerifierError
 
@@ -26,6 +26,45 @@ def test_focus_keeps_the_sentences_that_share_the_claims_words_in_reading_order(
     assert focus("The pump warranty lasts two years.", [passage], budget_words=100) == passage
     kept = focus("Where is the pump made and how long is its warranty?", [passage], budget_words=12)
     assert kept == "The pump warranty lasts two years. Pumps are made in Ohio."
+
+
+def test_windows_read_the_focus_then_runs_round_the_best_sentences_each_within_budget():
+    passage = " ".join(f"Filler sentence number {i} says little." for i in range(12)) + \
+        " The pump warranty lasts two years. It covers the motor only. " + \
+        " ".join(f"More filler {i} here now." for i in range(12))
+    views = windows("The pump warranty covers the motor.", [passage], budget_words=12)
+    assert views[0] == focus("The pump warranty covers the motor.", [passage], 12)
+    assert views[0] == "The pump warranty lasts two years. It covers the motor only."
+    assert views[1] == "It covers the motor only. More filler 0 here now."  # a best sentence with its context
+    assert all(len(v.split()) <= 12 for v in views) and len(views) == len(set(views)) <= 4
+    assert windows("Short.", ["One sentence here."], budget_words=50) == ["One sentence here."]
+
+
+def test_claim_parts_split_sentences_but_keep_a_question_with_its_answer():
+    assert claim_parts("The pump is red. The valve is blue.") == ["The pump is red.", "The valve is blue."]
+    assert claim_parts("Who made the pump? Acme Corp made it. Yes.") == ["Who made the pump? Acme Corp made it. Yes."]
+    assert claim_parts("Yes. The pump is red and new.") == ["Yes. The pump is red and new."]
+
+
+class FakeSession:
+    """Logit +5 where the claim part holds no word 'wrong', else -5: stands in for the graph."""
+
+    def __init__(self, wrong_id):
+        self.wrong_id = wrong_id
+
+    def run(self, _, inputs):
+        claim = (inputs["token_type_ids"] == 0) & (inputs["attention_mask"] == 1)
+        has = ((inputs["input_ids"] == self.wrong_id) & claim).any(1)
+        return [np.where(has, -5.0, 5.0)]
+
+
+def test_a_claim_counts_as_its_least_supported_sentence():
+    verifier = CrossEncoderVerifier(threads=1)
+    verifier._encoder = Encoder(TOKENIZER, 64)
+    verifier._session = FakeSession(verifier._encoder._tok.token_to_id("wrong"))
+    right, mixed = verifier.probabilities([("The pump is red and new.", ["The pump is red and new."]),
+                                           ("The pump is red and new. The valve is wrong here.", ["The pump is red."])])
+    assert right > 0.99 and mixed < 0.01
 
 
 def test_encoder_puts_the_claim_first_and_never_exceeds_the_window():
