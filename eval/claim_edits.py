@@ -37,6 +37,14 @@ _DROPPABLE = (re.compile(r"\s*\([^()]{1,80}\)"), re.compile(r",\s*(?:which|e\.g\
               re.compile(r";\s.*$"))
 
 
+# Words a headline drops; negations and quantities never are.
+_SOFT = re.compile(r"\b(?:the|a|an|also|just|really|very|actually)\s+", re.IGNORECASE)
+_COORDINATION = re.compile(r",\s+(?:and|but|while|whereas)\s+|;\s+")
+# First words that are capitalised only because they start the sentence: lower-cased after 'and'.
+_PLAIN = frozenset("the a an this that these those it its there they he she we you if when for in on to "
+                   "all some each most many when while after before by with".split())
+
+
 @dataclass(frozen=True)
 class Pool:
     """What a document offers to swap in: its numbers, function names and capitalised names."""
@@ -64,6 +72,33 @@ def reduction(sentence: str, rng: random.Random) -> str | None:
     if lead != sentence and len(lead.split()) >= 5:
         options.append(lead[0].upper() + lead[1:])
     return rng.choice(options) if options else None
+
+
+def headline(sentence: str) -> str | None:
+    """The sentence in a headline's words: articles and softeners dropped (a summary's style), still supported."""
+    short = _SOFT.sub("", sentence)
+    short = re.sub(r"\s+", " ", _LEADING.sub("", short)).strip()
+    if short == sentence or len(short.split()) < 4:
+        return None
+    return short[0].upper() + short[1:]
+
+
+def clause(sentence: str, rng: random.Random) -> str | None:
+    """One whole clause of a compound sentence (before or after ', and' / ', but' / ', while'): still supported."""
+    parts = [p.strip(" ,;") for p in _COORDINATION.split(sentence)]
+    parts = [p for p in parts if len(p.split()) >= 5]
+    if len(parts) < 2:
+        return None
+    part = rng.choice(parts)
+    part = part[0].upper() + part[1:]
+    return part if part[-1] in ".!?" else part + "."
+
+
+def fuse(first: str, second: str) -> str:
+    """Two statements as one sentence ('A, and b.'): supported when both are, unsupported when either is not."""
+    head = first.rstrip(" .;:")
+    tail = second[0].lower() + second[1:] if second[:2].istitle() and second.split()[0].lower() in _PLAIN else second
+    return f"{head}, and {tail}"
 
 
 def swap_number(sentence: str, passage: str, pool: Pool, rng: random.Random) -> str | None:

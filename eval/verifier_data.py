@@ -26,6 +26,11 @@ DEV_SHARE = 0.1  # of HaluEval QA's training passages, and of document pages
 TEST_SHARE = 0.2  # of document pages
 PASSAGE_WORDS = 180  # about a 256-token chunk, the unit the engine cites
 MIN_WORDS, MAX_WORDS, MIN_PROSE = 6, 40, 0.6
+FUSED_SHARE = 0.25  # of synthetic negatives joined to a true sentence of the same passage
+TWO_EDITS_SHARE = 0.2  # of synthetic negatives given a second edit of another kind
+# How often each HaluEval claim form is drawn where it applies (question + answer, the form measured, most).
+HALUEVAL_WEIGHTS = {"qa-right": 5, "answer-right": 2, "evidence-sentence": 2, "evidence-headline": 1,
+                    "qa-hallucinated": 5, "answer-hallucinated": 2, "qa-other-answer": 2, "fused-hallucinated": 1}
 
 
 @dataclass(frozen=True)
@@ -70,14 +75,18 @@ def halueval_examples(rows: Sequence[dict], seed: int) -> list[Example]:
     for row in rows:
         k, q = row["knowledge"], row["question"].strip()
         right, wrong = row["right_answer"].strip(), row["hallucinated_answer"].strip()
-        holding = [s for s in knowledge_sentences(k) if right.lower() in s.lower() and s.strip() != right]
+        sentences = knowledge_sentences(k)
+        holding = [s for s in sentences if right.lower() in s.lower() and s.strip() != right]
         other = rng.choice(answers)
+        shown = rng.choice(holding) if holding else None
+        short = claim_edits.headline(shown) if shown else None
         positives = [("qa-right", f"{q} {right}"), ("answer-right", right)] + \
-            ([("evidence-sentence", rng.choice(holding))] if holding else [])
+            ([("evidence-sentence", shown)] if shown else []) + ([("evidence-headline", short)] if short else [])
         negatives = [("qa-hallucinated", f"{q} {wrong}"), ("answer-hallucinated", wrong)] + \
-            ([("qa-other-answer", f"{q} {other}")] if other.lower() not in k.lower() else [])
-        for label, options, weights in ((True, positives, (5, 2, 3)), (False, negatives, (5, 2, 3))):
-            kind, claim = rng.choices(options, weights[:len(options)])[0]
+            ([("qa-other-answer", f"{q} {other}")] if other.lower() not in k.lower() else []) + \
+            ([("fused-hallucinated", claim_edits.fuse(rng.choice(sentences), wrong))] if sentences else [])
+        for label, options in ((True, positives), (False, negatives)):
+            kind, claim = rng.choices(options, [HALUEVAL_WEIGHTS[k] for k, _ in options])[0]
             out.append(Example(k, claim, label, kind))
     return out
 
@@ -148,17 +157,33 @@ def synthetic_examples(units: Sequence[Unit], seed: int) -> list[Example]:
     out = []
     for i, unit in enumerate(units):
         sentences = split_sentences(unit.text)
+        usable = [s for s in sentences if MIN_WORDS <= len(s.split()) <= MAX_WORDS and prose_ratio(s) >= MIN_PROSE]
         neighbours = _neighbour_sentences(units, i, unit.text)
-        for sentence in sentences:
-            if not MIN_WORDS <= len(sentence.split()) <= MAX_WORDS or prose_ratio(sentence) < MIN_PROSE:
-                continue
-            reduced = claim_edits.reduction(sentence, rng)
-            out.append(Example(unit.text, reduced, True, "reduction") if reduced and rng.random() < 0.5
-                       else Example(unit.text, sentence, True, "sentence"))
+        for sentence in usable:
+            others = [s for s in usable if s != sentence]
+            out.append(_positive(sentence, unit.text, others, rng))
             negative = _negative(sentence, sentences, unit.text, pools[unit.doc], neighbours, rng)
+            if negative and others and rng.random() < FUSED_SHARE:
+                # One wrong fact beside a right one: the claim as a whole is unsupported.
+                pair = (rng.choice(others), negative.claim)
+                negative = Example(unit.text, claim_edits.fuse(*(pair if rng.random() < 0.5 else pair[::-1])),
+                                   False, "fused-edit")
             if negative:
                 out.append(negative)
     return out
+
+
+def _positive(sentence: str, passage: str, others: Sequence[str], rng: random.Random) -> Example:
+    """A supported claim from the sentence: as written, reduced, in a headline's words, one clause, or fused with another."""
+    made = {"reduction": claim_edits.reduction(sentence, rng), "headline": claim_edits.headline(sentence),
+            "clause": claim_edits.clause(sentence, rng)}
+    if others:
+        other = rng.choice(others)
+        made["fused"] = claim_edits.fuse(*((sentence, other) if passage.find(sentence) < passage.find(other)
+                                          else (other, sentence)))
+    options = [("sentence", sentence)] * 2 + [(k, c) for k, c in made.items() if c and c != sentence]
+    kind, claim = rng.choice(options)
+    return Example(passage, claim, True, kind)
 
 
 def _negative(sentence: str, sentences: Sequence[str], passage: str, pool: Pool, neighbours: Sequence[str],
@@ -171,6 +196,11 @@ def _negative(sentence: str, sentences: Sequence[str], passage: str, pool: Pool,
     if not usable:
         return None
     kind, claim = rng.choice(usable)
+    if rng.random() < TWO_EDITS_SHARE:  # a second fact changed: errors in real answers come more than one at a time
+        again = [(k, e) for k, edit in claim_edits.NEGATIVE_EDITS.items() if k != kind
+                 and (e := edit(claim, passage, pool, rng)) and e != claim]
+        if again:
+            kind, claim = "two-edits", rng.choice(again)[1]
     return Example(passage, claim, False, kind)
 
 

@@ -60,13 +60,25 @@ def test_synthetic_pairs_keep_positives_faithful_and_negatives_changed():
     units = verifier_data.page_units("manual", 3, PASSAGE + " " + PASSAGE.replace("R 4.2.2", "R 4.3.0"))
     examples = verifier_data.synthetic_examples(units, seed=1)
     assert {e.supported for e in examples} == {True, False}
+    assert {"fused", "headline", "fused-edit"} <= {e.kind for e in examples}
     for e in examples:
         if e.kind == "sentence":
             assert e.supported and e.claim in e.passage
-        elif e.kind == "reduction":
-            assert e.supported and set(words(e.claim)) <= set(words(e.passage))
+        elif e.kind in ("reduction", "headline", "clause", "fused"):
+            # Faithful rewrites only drop or join: every word is the passage's ('and' joins two sentences).
+            assert e.supported and set(words(e.claim.lower())) <= set(words(e.passage.lower())) | {"and"}, e
         else:
             assert not e.supported and e.claim not in e.passage, e
+
+
+def test_headline_clause_and_fuse_rewrite_without_changing_a_fact():
+    assert claim_edits.headline("However, the default value of digits is 7.") == "Default value of digits is 7."
+    assert claim_edits.headline("Digits is not 7.") is None  # nothing to drop; negations are never dropped
+    sentence = "The function reads a file into a frame, but it does not check the encoding of the file."
+    assert {claim_edits.clause(sentence, random.Random(s)) for s in range(6)} == \
+        {"The function reads a file into a frame.", "It does not check the encoding of the file."}
+    assert claim_edits.fuse("The pump is red.", "The valve is blue.") == "The pump is red, and the valve is blue."
+    assert claim_edits.fuse("The pump is red.", "R is a language.") == "The pump is red, and R is a language."
 
 
 def test_pages_stay_on_one_side_of_the_split():
@@ -85,9 +97,11 @@ def test_halueval_rows_give_one_supported_and_one_unsupported_claim_each():
     examples = verifier_data.halueval_examples(rows, seed=0)
     assert len(examples) == 80 and sum(e.supported for e in examples) == 40
     kinds = {e.kind for e in examples}
-    assert {"qa-right", "qa-hallucinated", "evidence-sentence", "qa-other-answer"} <= kinds
+    assert {"qa-right", "qa-hallucinated", "evidence-sentence", "qa-other-answer", "fused-hallucinated"} <= kinds
     for e in examples:
         if e.kind == "evidence-sentence":
             assert e.claim in e.passage
         if e.kind == "qa-other-answer":
             assert not e.supported and e.claim.split("? ")[1] not in e.passage
+        if e.kind == "fused-hallucinated":
+            assert not e.supported and e.claim.endswith("lies in the mountains of Peru.")
