@@ -75,6 +75,19 @@ def test_encoder_puts_the_claim_first_and_never_exceeds_the_window():
     assert len(long_ids) == len(both_ids) == 32
 
 
+def test_a_quote_full_of_word_pieces_keeps_its_own_sentence_in_the_window():
+    enc = Encoder(TOKENIZER, 128)
+    quote = ("The binary distribution of R is currently built with tools from Rtools42 for Windows "
+             "(https://cran.r-project.org/bin/windows/Rtools/rtools42/rtools.html).")
+    passage = " ".join(f"Windows tools note {i} is about the binary distribution." for i in range(8)) + \
+        f" {quote} Later notes follow."
+    assert enc.words(quote) > len(quote.split())  # the URL counts as the many pieces it is
+    (ids, types), = enc.encode([(quote, [passage])])
+    evidence = [i for i, t in zip(ids, types) if t == 1]
+    claim = enc._tok.encode(quote, add_special_tokens=False).ids
+    assert any(evidence[k:k + len(claim)] == claim for k in range(len(evidence)))
+
+
 def test_configuration_names_the_cross_encoder(tmp_path):
     assert make_verifier("cross-encoder").verifier.folder == SHIPPED  # behind the ContentGate, as every verifier
     assert make_verifier(f"cross-encoder:{tmp_path}").verifier.folder == tmp_path
