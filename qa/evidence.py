@@ -20,7 +20,7 @@ from index.records import Passage
 from index.store import Library
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, words
-from qa.units import lead, unit_spans, unit_text
+from qa.units import lead, table_split, unit_spans, unit_text
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -143,11 +143,17 @@ def answer_units(text: str) -> list[str]:
     """The units of a passage worth offering as answers, in reading order."""
     out = []
     for s, e in unit_spans(text):
-        # An instruction planted for a model is never an answer, however well it matches the question.
-        unit = without_instructions(unit_text(text[s:e]))
-        if unit and answer_like(lead(unit)):
-            out.append(unit)
+        before, rows, after = table_split(text[s:e])
+        out += _prose_unit(before)
+        out += [row for row in rows if without_instructions(row) == row]
+        out += _prose_unit(after)
     return out
+
+
+def _prose_unit(text: str) -> list[str]:
+    # An instruction planted for a model is never an answer, however well it matches the question.
+    unit = without_instructions(unit_text(text)) if text.strip() else ""
+    return [unit] if unit and answer_like(lead(unit)) else []
 
 
 def answer_like(sentence: str) -> bool:

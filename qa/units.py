@@ -1,9 +1,11 @@
-"""Answer units: a sentence, or a sentence together with the command or code line it introduces.
+"""Answer units: a sentence, a sentence together with the command or code line it introduces, or a table row.
 
 Manuals answer in code as often as in prose: "...avoid computing the eigenvectors by using the
 expression" is no answer without the "> eigen(Sm, only.values = TRUE)$values" on the next line.
 A sentence that stops without closing punctuation, or with a colon, is joined to the console
 lines right after it (up to MAX_CODE_LINES), and the unit is ranked, shown and verified whole.
+A row of a pipe table (Markdown, and HTML tables as ingest writes them) is one unit with its
+header row above it: "| --max-ppsize | 5000 |" means nothing without "| Option | Default |".
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ MAX_CODE_LINES = 3
 # A line typed at a prompt: R's "> " and "+ " (continuation), a shell's "$ ", Python's ">>> ".
 _CONSOLE = re.compile(r"(?:>>>|[>+$]) \S")
 _CLOSED = re.compile(r"[.!?][\"')\]]*$")
+_ROW = re.compile(r"^\|.*\|$")
+_RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
 
 
 def unit_spans(text: str) -> list[tuple[int, int]]:
@@ -37,6 +41,24 @@ def unit_text(text: str) -> str:
     code_from = next((n for n in range(1, len(lines)) if _console_line(lines[n].strip())
                       and all(_console_line(rest.strip()) for rest in lines[n:])), len(lines))
     return "\n".join([flatten("\n".join(lines[:code_from]))] + [line.strip() for line in lines[code_from:]])
+
+
+def table_split(text: str) -> tuple[str, list[str], str]:
+    """(text before a pipe table, its rows each under the header row, text after); no table: (text, [], '')."""
+    lines = text.split("\n")
+    rows = [line.strip() for line in lines]
+    start = next((n for n in range(len(rows) - 2) if _ROW.match(rows[n]) and _RULE.match(rows[n + 1])), None)
+    if start is None:
+        return text, [], ""
+    end = next((n for n in range(start + 2, len(rows)) if not _ROW.match(rows[n])), len(rows))
+    header = rows[start]
+    units = [f"{header}\n{row}" for row in rows[start + 2:end] if _filled(row)]
+    return "\n".join(lines[:start]), units, "\n".join(lines[end:])
+
+
+def _filled(row: str) -> bool:
+    """A row with text in two or more cells: a half-empty row answers nothing."""
+    return sum(1 for cell in row.strip("|").split("|") if cell.strip()) >= 2
 
 
 def lead(unit: str) -> str:

@@ -1,5 +1,11 @@
-"""Answer units: a sentence that introduces a command is shown, ranked and verified with it."""
-from qa.units import lead, unit_spans, unit_text
+"""Answer units: a sentence that introduces a command, or a table row under its header, is shown, ranked and
+verified whole."""
+from fakes import put
+from test_engine import engine
+
+from index.store import Library
+from qa.evidence import answer_units
+from qa.units import lead, table_split, unit_spans, unit_text
 
 PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
         "evals now holds the vector of eigenvalues. For large\nmatrices it is better to avoid computing the "
@@ -35,3 +41,28 @@ def test_at_most_three_code_lines_and_only_console_lines_join():
 
 def test_lead_is_the_prose_of_a_unit():
     assert lead("To quit R the command is\n> q()") == "To quit R the command is"
+
+
+TABLE = ("Memory limits can be set when R starts.\n\n| Option | Default | Meaning |\n|---|:---:|---|\n"
+         "| --max-ppsize | 5000 | the pointer protection stack size |\n| --min-vsize | 6M | the minimum vector heap |\n"
+         "| | | |\n\nSee the R-admin manual for more about them.")
+
+
+def test_a_table_row_is_one_unit_with_its_header():
+    units = answer_units(TABLE)
+    assert units == ["Memory limits can be set when R starts.",
+                     "| Option | Default | Meaning |\n| --max-ppsize | 5000 | the pointer protection stack size |",
+                     "| Option | Default | Meaning |\n| --min-vsize | 6M | the minimum vector heap |",
+                     "See the R-admin manual for more about them."]  # the empty row answers nothing
+
+
+def test_pipes_without_a_header_rule_are_no_table():
+    assert table_split("| a | b |\n| x | y |") == ("| a | b |\n| x | y |", [], "")
+
+
+def test_the_engine_quotes_a_table_row_under_its_header(tmp_path):
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/opts.md", "op00", [TABLE], "Options")
+        answer = engine(lib).answer("What is the default --max-ppsize?")
+    assert not answer.abstained
+    assert "| Option | Default | Meaning |\n| --max-ppsize | 5000 |" in answer.text

@@ -241,3 +241,12 @@ def test_html_title_falls_back_to_h1_then_stem(tmp_path):
     assert doc.title == "Heading one"
     assert read_document(write(tmp_path, "b.html", b"<p>only text</p>"), "h").title == "b"
     assert read_error(write(tmp_path, "c.html", b"<script>x()</script>")).startswith("no text")
+
+
+def test_html_table_rows_become_pipe_rows_under_a_header_rule(tmp_path):
+    html = (b"<p>Limits.</p><table><thead><tr><th>Option</th><th>Default</th></tr></thead><tbody>"
+            b"<tr><td>--max-ppsize</td><td>5 000</td></tr><tr><td>a|b</td><td><b>6</b>M</td></tr></tbody></table>"
+            b"<table><tr><td>no</td><td>header</td></tr></table>")
+    text = read_document(write(tmp_path, "t.html", html), "t").pages[0].text
+    assert "| Option | Default |\n|---|---|\n| --max-ppsize | 5 000 |\n| a\\|b | 6 M |" in text
+    assert "| no | header |" in text and text.count("---|") == 2  # a table without a header row gets no rule

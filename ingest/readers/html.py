@@ -33,6 +33,23 @@ def read_html(data: bytes, doc_id: str, stem: str) -> Document:
     return Document(doc_id=doc_id, title=title, pages=(Page(doc_id, 1, text),))
 
 
+def _pipe_rows(table) -> None:
+    """Each row of `table` as one Markdown pipe row, a rule under a header row: a cell keeps its row and header.
+
+    Cells on lines of their own (a browser's blocks) lose which row and column they were in, and
+    "5000" is then no answer to "what is the default of --max-ppsize".
+    """
+    for n, row in enumerate(table.find_all("tr")):
+        cells = row.find_all(["td", "th"], recursive=False)
+        if not cells:
+            continue
+        texts = [" ".join(c.get_text(" ").split()).replace("|", "\\|") for c in cells]
+        line = "| " + " | ".join(texts) + " |"
+        if n == 0 and (row.find("th") is not None or row.find_parent("thead") is not None):
+            line += "\n|" + "---|" * len(cells)
+        row.replace_with(f"\n{line}")  # one newline: the rows of a table stay one block
+
+
 def _title(soup: BeautifulSoup) -> str:
     """The <title>, else the first <h1>, as one line; '' when neither has text."""
     for name in ("title", "h1"):
@@ -45,9 +62,11 @@ def _title(soup: BeautifulSoup) -> str:
 
 
 def _visible_text(soup: BeautifulSoup) -> str:
-    """Text with each block element on its own lines and blank-line runs collapsed."""
+    """Text with each block element on its own lines, table rows as pipe rows, and blank-line runs collapsed."""
     for tag in soup.find_all("br"):
         tag.replace_with("\n")
+    for table in soup.find_all("table"):
+        _pipe_rows(table)
     for tag in soup.find_all(_BLOCKS):
         tag.insert_before("\n")
         tag.insert_after("\n")
