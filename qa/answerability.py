@@ -3,7 +3,8 @@
 A near-topic question the documents do not answer still retrieves passages on its subject, so the
 best candidate's score alone separates little. What gives it away is a specific term of the
 question (a function name, a version, an option, a product) that no retrieved passage holds, and
-how little of the question's rare vocabulary the best passages cover. `python -m
+how little of the question's rare vocabulary the best passages cover, and a question whose form asks for
+a kind of fact (a year, a version, a number) that none of the best answer units holds. `python -m
 eval.fit_answerability` fits the gate on the dev questions only; its parameters ship as
 qa/answerability.json, and the engine abstains when P(answerable) is below their threshold.
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.answertype import missing_kinds
 from qa.evidence import Evidence, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
 from qa.verify import VerifierParams
@@ -27,13 +29,14 @@ if TYPE_CHECKING:
     from index.store import Library
     from qa.verify import Verifier
 
-FEATURES = ("strength", "margin", "passage", "coverage", "missing_share", "missing_specific", "support")
+FEATURES = ("strength", "margin", "passage", "coverage", "missing_share", "missing_specific", "support", "missing_kind")
 PARAMS_PATH = Path(__file__).with_name("answerability.json")
 REFIT = "python -m eval.fit_answerability --library DIR"
+TYPED_UNITS = 3  # the best answer units read for the asked kind of fact (1, 3 and 5 tried by 5-fold CV on dev)
 BEFORE_FIT = 0.45  # the hand-set min_strength the fitted gate replaced: answer when the best candidate scores this
 # Expected signs: more evidence, more answerable; a question term nowhere in the evidence, less.
 SIGNS = {"strength": 1, "margin": 1, "passage": 1, "coverage": 1, "missing_share": -1, "missing_specific": -1,
-         "support": 1}
+         "support": 1, "missing_kind": -1}
 # A term written like code or a name: dotted or underscored (wilcox.test, R_MAX_VSIZE), with a digit
 # (4.3, x64), camel case (setRefClass), called (loess()), or capitalised inside the sentence (Feather, CUDA).
 _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\(\))|[A-Z]\w*)(?![\w])")
@@ -72,7 +75,8 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     specific = _specific_missing(question, evidence) + unknown_terms(library, question, reader)
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
-           "missing_specific": float(bool(specific)), "support": 0.0}
+           "missing_specific": float(bool(specific)), "support": 0.0,
+           "missing_kind": float(bool(missing_kinds(question, [c.text for c in evidence.candidates[:TYPED_UNITS]])))}
     if not evidence.candidates:
         return out
     best = evidence.candidates[0]

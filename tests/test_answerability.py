@@ -52,6 +52,15 @@ def test_a_file_extension_the_passage_holds_is_not_missing(library):
     assert signals(library, "Which function reads Stata .dta files?", ev, Recall(), keep=6)["missing_specific"] == 0.0
 
 
+def test_a_kind_of_fact_asked_that_no_best_unit_holds_is_flagged(library):
+    ev = evidence("The function lm fits linear models; summary prints the coefficients.")
+    asked = signals(library, "In which year did lm first fit linear models?", ev, Recall(), keep=6)
+    untyped = signals(library, "How do I fit linear models with lm?", ev, Recall(), keep=6)
+    dated = signals(library, "In which year did lm first fit linear models?",
+                    evidence("Since 1998 the function lm fits linear models."), Recall(), keep=6)
+    assert asked["missing_kind"] == 1.0 and untyped["missing_kind"] == 0.0 and dated["missing_kind"] == 0.0
+
+
 def test_specific_terms_are_code_names_versions_and_capitalised_words_not_a_first_word():
     assert specific_terms("Which R_MAX_VSIZE or setRefClass in R 4.3 reads Feather files? Does loess() say?") == [
         "R_MAX_VSIZE", "setRefClass", "4.3", "Feather", "loess"]
@@ -74,12 +83,13 @@ def test_the_hand_set_rule_is_a_gate_that_answers_from_its_strength_on():
         assert (gate.probability(base | {"strength": strength, "coverage": 1.0}) >= gate.params.threshold) is answers
 
 
-def test_the_shipped_gate_loads_and_ranks_a_covered_question_above_one_with_a_missing_term():
+def test_the_shipped_gate_loads_and_ranks_a_covered_question_above_one_with_a_missing_term_or_kind():
     gate = Gate.load()
     covered = {"strength": 0.55, "margin": 0.05, "passage": 0.75, "coverage": 0.8, "missing_share": 0.0,
-               "missing_specific": 0.0, "support": 0.6}  # middling evidence, as near-topic questions get
+               "missing_specific": 0.0, "support": 0.6, "missing_kind": 0.0}  # middling, as near-topic questions get
     missing = covered | {"missing_share": 0.4, "missing_specific": 1.0}
     assert gate.probability(covered) > gate.params.threshold > gate.probability(missing)
+    assert gate.probability(covered) > gate.params.threshold > gate.probability(covered | {"missing_kind": 1.0})
 
 
 def synthetic(n, seed):

@@ -1,0 +1,63 @@
+"""What kind of fact a question asks for (a date, a version, a number, a code name, a default), and whether a text has one.
+
+A near-topic question the documents do not answer still retrieves passages on its subject, and every
+word of it may be there: what is missing is the asked fact itself. When the question's form says what
+that fact looks like ('in which year' -> a year, 'how many' -> a number), the best answer units either
+hold a token of that kind or they cannot be the answer.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from qa.text import NUMBER_WORDS
+
+# Each kind of answer: the question forms that ask for it, and what such an answer looks like in a text.
+_ASKS = {
+    "date": r"\bwhen (?:was|were|did|is|will)\b|\b(?:what|which) (?:year|date|day|month)\b|\bsince when\b",
+    "version": r"\b(?:what|which)\b[^?]{0,30}?\b(?:version|release)\b",
+    "number": r"\bhow (?:many|much|long|large|big|often)\b|\bwhat (?:size|percentage|p-value)\b"
+              r"|\b(?:maximum|minimum|default) (?:number|limit|size|length)\b",
+    "size": r"\bhow much (?:ram|memory|disk|space|storage)\b|\bwhat size\b|\bin (?:bytes|megabytes|gigabytes)\b",
+    "duration": r"\bhow long (?:does|do|did|will|would)\b[^?]*\btake\b|\btimeout\b|\bin (?:seconds|minutes|hours)\b",
+    "code": r"\b(?:what|which) (?:\w+ )?(?:function|command|option|argument|package)s?\b",
+    # 'the default (Welch) t-test' names a thing; 'by default', 'the default number', 'when I don't give' ask a value
+    "default": r"\bby default\b|\b(?:is|are) (?:the|its|\w+'s) default\b"
+               r"|\bwhen I (?:do not|don't) (?:give|choose|specify|set|supply|pass)\b"
+               r"|\bdefault (?:value|number|limit|size|setting|method|span|timeout|palette|colou?r)s?\b",
+}
+_HOLDS = {
+    "date": r"(?<!\d)(?:1[89]|20)\d\d(?!\d)|\b(?:January|February|March|April|May|June|July|August|September"
+            r"|October|November|December)\b",
+    "version": r"(?<![\w.])\d+\.\d+\.(?:\d+|x)\b|\b(?:version|release|R|v)\s?\d+(?:\.\d+)+",
+    # 'one' is left out: it is a pronoun as often as a number ('only one device can ...', 'one can ...')
+    "number": r"\d|\b(?:" + "|".join(w for w in NUMBER_WORDS if w not in ("zero", "one"))
+              + r"|hundred|thousand|million)\b",
+    "size": r"\d\s?(?:[KMGT]i?B|[kKMG]b|bytes?|kilobytes?|megabytes?|gigabytes?)\b",
+    "duration": r"\d\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?|days?)\b",
+    "code": r"\w\(|[A-Za-z]\.[A-Za-z]|\w_\w|::|\$\w|<-|\w=|(?<![\w-])--?[a-z]|\bR CMD\b",
+    "default": r"\bdefault(?:s|ed)?\b|\bunless\b|\bomitted\b|\botherwise\b",
+}
+_ASK_RES = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _ASKS.items()}
+# Case tells code (var.test, not Var.Test), versions (R 4.3, not r 4.3) and sizes (Mb, not mb) apart.
+_HOLD_RES = {kind: re.compile(pattern, 0 if kind in ("code", "version", "size") else re.IGNORECASE)
+             for kind, pattern in _HOLDS.items()}
+KINDS = tuple(_ASKS)
+
+
+def asked_kinds(question: str) -> frozenset[str]:
+    """The kinds of fact the question's form asks for (empty when its form says nothing: 'how do I ...')."""
+    return frozenset(kind for kind, pattern in _ASK_RES.items() if pattern.search(question))
+
+
+def holds(text: str, kind: str) -> bool:
+    """Whether `text` has a token of the `kind` of fact (one of KINDS)."""
+    if kind not in _HOLD_RES:
+        raise ValueError(f"unknown answer kind {kind!r}; use one of {', '.join(KINDS)}")
+    return bool(_HOLD_RES[kind].search(text))
+
+
+def missing_kinds(question: str, texts: Iterable[str]) -> frozenset[str]:
+    """The asked kinds of fact that none of `texts` (the best answer units) holds."""
+    texts = list(texts)
+    return frozenset(k for k in asked_kinds(question) if not any(holds(t, k) for t in texts))

@@ -1,0 +1,66 @@
+"""The kind of fact a question asks for, and whether the best answer units hold one (a signal of the gate)."""
+import pytest
+
+from qa.answertype import KINDS, asked_kinds, holds, missing_kinds
+
+
+@pytest.mark.parametrize("question, kinds", [
+    ("In which year was the R Foundation founded?", {"date"}),
+    ("On what date was R 1.0.0 released?", {"date"}),
+    ("When was the native pipe added?", {"date"}),
+    ("In which R release was the native pipe operator introduced?", {"version"}),
+    ("What is the minimum libcurl version needed to build R?", {"version"}),
+    ("How many rows does fetch() return?", {"number"}),
+    ("How much RAM do I need to compile R from source?", {"number", "size"}),
+    ("How long does make check-all take to run?", {"number", "duration"}),
+    ("What is the default timeout, in seconds, for reading from a url() connection?", {"default", "duration"}),
+    ("Which function reads a MATLAB file?", {"code"}),
+    ("Which configure option builds the HTML help pages?", {"code"}),
+    ("What smoothing span does loess() use by default?", {"default"}),
+    ("Which algorithm does optim() use when I don't choose a method?", {"default"}),
+])
+def test_the_question_form_says_what_kind_of_fact_it_asks_for(question, kinds):
+    assert asked_kinds(question) == kinds
+
+
+@pytest.mark.parametrize("question", [
+    "How do I read a Feather file into R?",
+    "What statistic does the default (Welch) t-test report?",  # "default" names the test, not a value asked
+    "When I attach a data frame, where does it go?",  # 'when I' is a condition, not a time asked
+])
+def test_a_form_that_asks_for_no_kind_of_fact_asks_for_none(question):
+    assert asked_kinds(question) == frozenset()
+
+
+@pytest.mark.parametrize("kind, text, expected", [
+    ("date", "R 1.0.0 was released on 29 February 2000.", True),
+    ("date", "The R Foundation supports the project.", False),
+    ("version", "You need at least texi2any version 5.1.", True),
+    ("version", "Builds with R 4.2.x are tied to that series.", True),
+    ("version", "The p-value is 0.00694 for the Welch test.", False),
+    ("number", "About a hundred datasets come with R.", True),
+    ("number", "Only one graphics device can accept commands at a time.", False),  # 'one' is a pronoun as often
+    ("size", "A build needs 2 GB of free memory.", True),
+    ("size", "R was 10% faster on 64 bit.", False),
+    ("duration", "The check takes about 30 minutes.", True),
+    ("duration", "Some commands simply take a long time.", False),
+    ("code", "Use var.test to compare variances.", True),
+    ("code", "Configure with --enable-prebuilt-html to build them.", True),
+    ("code", "Compare the variances first.", False),
+    ("default", "The bandwidth was chosen as the default.", True),
+    ("default", "The loess function fits a local regression.", False),
+])
+def test_a_text_holds_a_token_of_the_kind_or_not(kind, text, expected):
+    assert holds(text, kind) is expected
+
+
+def test_a_kind_no_unit_holds_is_missing_and_one_any_unit_holds_is_not():
+    units = ["The R Foundation is a not-for-profit organisation.", "It was founded in 2003 in Vienna."]
+    assert missing_kinds("In which year was the R Foundation founded?", units[:1]) == {"date"}
+    assert missing_kinds("In which year was the R Foundation founded?", units) == frozenset()
+    assert missing_kinds("How do I cite R?", []) == frozenset()
+
+
+def test_an_unknown_kind_is_a_one_line_error():
+    with pytest.raises(ValueError, match="unknown answer kind 'colour'; use one of " + ", ".join(KINDS)):
+        holds("red", "colour")
