@@ -1,4 +1,4 @@
-"""What kind of fact a question asks for (a date, a version, a number, a code name, a default), and whether a text has one.
+"""What kind of fact a question asks for (a date, a version, a number, a code name, a default); does a text hold one?
 
 A near-topic question the documents do not answer still retrieves passages on its subject, and every
 word of it may be there: what is missing is the asked fact itself. When the question's form says what
@@ -16,10 +16,11 @@ from qa.text import NUMBER_WORDS
 _ASKS = {
     "date": r"\bwhen (?:was|were|did|is|will)\b|\b(?:what|which) (?:year|date|day|month)\b|\bsince when\b",
     "version": r"\b(?:what|which)\b[^?]{0,30}?\b(?:version|release)\b",
-    "number": r"\bhow (?:many|much|long|large|big|often)\b|\bwhat (?:size|percentage|p-value)\b"
+    "number": r"\bhow (?:many|much|long|large|big)\b|\bwhat (?:size|percentage|p-value)\b"
               r"|\b(?:maximum|minimum|default) (?:number|limit|size|length)\b",
     "size": r"\bhow much (?:ram|memory|disk|space|storage)\b|\bwhat size\b|\bin (?:bytes|megabytes|gigabytes)\b",
     "duration": r"\bhow long (?:does|do|did|will|would)\b[^?]*\btake\b|\btimeout\b|\bin (?:seconds|minutes|hours)\b",
+    "frequency": r"\bhow often\b",
     "code": r"\b(?:what|which) (?:\w+ )?(?:function|command|option|argument|package)s?\b",
     # 'the default (Welch) t-test' names a thing; 'by default', 'the default number', 'when I don't give' ask a value
     "default": r"\bby default\b|\b(?:is|are) (?:the|its|\w+'s) default\b"
@@ -35,6 +36,8 @@ _HOLDS = {
               + r"|hundred|thousand|million)\b",
     "size": r"\d\s?(?:[KMGT]i?B|[kKMG]b|bytes?|kilobytes?|megabytes?|gigabytes?)\b",
     "duration": r"\d\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?|days?)\b",
+    "frequency": r"\d|\b(?:once|twice|daily|weekly|monthly|yearly|hourly|every|each|per)\b"
+                 r"|\ba (?:day|week|month|year)\b",
     "code": r"\w\(|[A-Za-z]\.[A-Za-z]|\w_\w|::|\$\w|<-|\w=|(?<![\w-])--?[a-z]|\bR CMD\b",
     "default": r"\bdefault(?:s|ed)?\b|\bunless\b|\bomitted\b|\botherwise\b",
 }
