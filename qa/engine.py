@@ -46,7 +46,7 @@ class Settings:
     mode: str = "extractive"
     depth: int = 24            # passages searched
     keep: int = 6              # passages whose sentences are ranked (6 of ~250 tokens fill a 2048 context)
-    prompt_passages: int = 3   # the best of those a generative prompt holds (fewer: a sooner first token)
+    prompt_passages: int = 6   # the best of those a generative prompt holds (fewer: a sooner first token)
     quotes: int = 2            # most quotes in an extractive answer
     statements: int = 8        # candidates offered to the model in guided mode
     answer_ranker: str = "rerank"  # what orders quotes and guided candidates: the rerank blend, or qa/ranker.py
