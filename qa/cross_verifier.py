@@ -147,6 +147,15 @@ class Encoder:
         return claim, max(int((self.max_tokens - 3) / _PIECES_PER_WORD) - self.words(claim), 8)
 
 
+def onnx_session(graph: Path, threads: int | None = None):
+    """An onnxruntime CPU session on `graph`: `threads` (default up to 4), idle threads sleeping, not spinning."""
+    import onnxruntime as ort  # imported when a model is used: answering without one never loads it
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(graph), sess_options=options, providers=["CPUExecutionProvider"])
+
+
 def pad(encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]:
     """The graph's inputs for a batch, padded with 0 (BERT's [PAD]) to its longest pair."""
     width = max(len(ids) for ids, _ in encoded)
@@ -209,19 +218,13 @@ class CrossEncoderVerifier:
     def _load(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
-
         try:
             settings = json.loads((self.folder / SETTINGS).read_text(encoding="utf-8"))
             self.threshold = float(settings["threshold"])
             # A folder written before views were measured reads one view (focus()'s), as it was measured.
             self.windows = self._windows or int(settings.get("windows", 1))
             self._encoder = Encoder(self.folder / TOKENIZER, int(settings["max_tokens"]))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads or min(os.cpu_count() or 1, 4)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(str(self.folder / GRAPH), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = onnx_session(self.folder / GRAPH, self.threads)
         except Exception as exc:  # noqa: BLE001 - tokenizers and onnxruntime raise their own types for a bad file
             raise VerifierError(f"cannot load the groundedness model in {self.folder} "
                                 f"({str(exc).splitlines()[0]}); train one with `python -m eval.train_verifier "

@@ -10,7 +10,6 @@ way, through `RankerEncoder`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 from index.errors import GroundworkError
 from index.files import cache_dir
-from qa.cross_verifier import GRAPH, SETTINGS, TOKENIZER, Encoder, pad
+from qa.cross_verifier import GRAPH, SETTINGS, TOKENIZER, Encoder, onnx_session, pad
 from qa.evidence import Candidate
 from qa.text import flatten, split_sentences
 
@@ -82,16 +81,10 @@ class AnswerRanker:
     def _load(self) -> None:
         if self._session is not None:
             return
-        import onnxruntime as ort
-
         try:
             settings = json.loads((self.folder / SETTINGS).read_text(encoding="utf-8"))
             self._encoder = RankerEncoder(self.folder / TOKENIZER, int(settings["max_tokens"]))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads or min(os.cpu_count() or 1, 4)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self._session = ort.InferenceSession(str(self.folder / GRAPH), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = onnx_session(self.folder / GRAPH, self.threads)
         except Exception as exc:  # noqa: BLE001 - tokenizers and onnxruntime raise their own types for a bad file
             raise RankerError(f"cannot load the answer ranker in {self.folder} ({str(exc).splitlines()[0]}); "
                               f"train one with `python -m eval.train_ranker --out {self.folder}`") from None
