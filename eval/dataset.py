@@ -1,13 +1,14 @@
 """Eval question sets: validate one against the documents it was written from.
 
     python -m eval.dataset [FILE]                  # default: eval/data/r-manuals.jsonl, against samples/
+    python -m eval.dataset FILE --docs PATH ...    # against other documents: folders or files, named by file name
     python -m eval.dataset FILE --library DIR      # against the pages stored in a library (eval generate's drafts)
 
 Checks the shape of every row, that ids are unique, that a set split into dev and test
 keeps each document's dev and test pages apart (by document or page range), and that
 every answer string appears, after `normalise`, in the text of at least one of the row's
-stated pages of its stated document: the text ingest reads from the PDFs in samples/
-(pypdf), or the page text a library stored.
+stated pages of its stated document: the text ingest reads from the documents in samples/
+(or the folders and files given with --docs), or the page text a library stored.
 Prints a summary; exits 1 with one line per problem when any check fails.
 """
 from __future__ import annotations
@@ -149,18 +150,28 @@ def check_rows(rows: Iterable[dict[str, Any]], page_text: PageText) -> list[str]
     return problems + split_problems(rows)
 
 
-def pdf_pages(docs_dir: Path) -> PageText:
-    """A PageText over the PDFs in docs_dir, read the way ingest reads them, each once."""
-    # Imported here so that the pure checks above need neither ingest nor pypdf.
-    from ingest.readers import read_document
+def file_pages(sources: Iterable[Path]) -> PageText:
+    """A PageText over the documents in `sources` (folders or files), read the way ingest reads them, each once.
 
+    A row names a document by its file name; a folder contributes the files directly in it whose type
+    ingest reads (PDF, HTML, text, Markdown), so the check works for any documents, not only samples/.
+    """
+    # Imported here so that the pure checks above need neither ingest nor pypdf.
+    from ingest.readers import SUPPORTED_SUFFIXES, ReadError, read_document
+
+    files: dict[str, Path] = {}
+    for source in sources:
+        found = sorted(source.iterdir()) if source.is_dir() else [source]
+        files.update({f.name: f for f in found if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES})
     cache: dict[str, tuple[str, ...] | None] = {}
 
     def page_text(doc: str, page: int) -> str | None:
         if doc not in cache:
-            path = docs_dir / doc
-            cache[doc] = (tuple(p.text for p in read_document(path, path.stem).pages)
-                          if path.suffix == ".pdf" and path.is_file() else None)
+            path = files.get(doc)
+            try:
+                cache[doc] = tuple(p.text for p in read_document(path, path.stem).pages) if path else None
+            except ReadError as exc:
+                raise ReadError(f"cannot read {path}: {exc}") from exc
         pages = cache[doc]
         return pages[page - 1] if pages is not None and page <= len(pages) else None
 
@@ -191,7 +202,7 @@ def check_file(path: Path = DEFAULT_DATASET, page_text: PageText | None = None
                ) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a dataset file and every problem found in it (pages from samples/ unless page_text is given)."""
     rows, problems = read_rows(path)
-    return rows, problems + check_rows(rows, page_text or pdf_pages(DEFAULT_DOCS))
+    return rows, problems + check_rows(rows, page_text or file_pages([DEFAULT_DOCS]))
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
@@ -221,13 +232,27 @@ def main(argv: list[str]) -> int:
     """Check the file named in argv (or the default set), print a summary, return the exit status."""
     parser = argparse.ArgumentParser(prog="python -m eval.dataset", description=__doc__.splitlines()[0])
     parser.add_argument("file", nargs="?", default=str(DEFAULT_DATASET), help="question-set JSONL")
-    parser.add_argument("--library", help="check pages against this library instead of the PDFs in samples/")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--docs", nargs="+", metavar="PATH",
+                       help="check pages against these documents (folders or files) instead of samples/")
+    where.add_argument("--library", help="check pages against this library instead of the documents in samples/")
     args = parser.parse_args(argv)
     path = Path(args.file)
     if not path.is_file():
         print(f"error: no such file: {path}; run: python -m eval.dataset FILE.jsonl")
         return 2
-    if args.library is None:
+    missing = [d for d in args.docs or () if not Path(d).exists()]
+    if missing:
+        print(f"error: no such file or folder: {missing[0]}; --docs takes the folders or files the set was written from")
+        return 2
+    if args.docs:
+        from ingest.readers import ReadError
+        try:
+            rows, problems = check_file(path, file_pages(map(Path, args.docs)))
+        except ReadError as exc:
+            print(f"error: {exc}")
+            return 2
+    elif args.library is None:
         rows, problems = check_file(path)
     else:
         from index.store import Library, LibraryError

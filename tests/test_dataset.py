@@ -10,7 +10,8 @@ import pytest
 from fakes import HashEmbedder
 from pdfs import write_small_corpus
 
-from eval.dataset import DEFAULT_DATASET, DEFAULT_DOCS, answer_in, check_file, check_rows, main
+from eval.dataset import (DEFAULT_DATASET, DEFAULT_DOCS, answer_in, check_file, check_rows, main, read_rows,
+                          shape_problems)
 from eval.questions import load
 from index.store import Library
 from ingest.pipeline import ingest
@@ -129,3 +130,35 @@ def test_drafts_are_checked_against_the_library_they_came_from(library, tmp_path
     problems = [x for x in capsys.readouterr().out.splitlines() if x.startswith("problem:")]
     assert len(problems) == 2 and "wrong-page: answer 'plot(x, y)'" in problems[0] and "elsewhere: no page 64" in problems[1]
     assert main([str(drafts), "--library", str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_set_over_other_documents_is_checked_against_them(tmp_path, capsys):
+    docs = tmp_path / "manuals"
+    docs.mkdir()
+    (docs / "tool.html").write_text("<html><title>Tool</title><body><p>Use <code>--dry-run</code> "
+                                    "to check.</p></body></html>")
+    (tmp_path / "notes.md").write_text("# Notes\nThe limit is 42 bytes.\n")
+    rows = [row("tool-1", answers=["--dry-run"], doc="tool.html", pages=[1]),
+            row("notes-1", answers=["42 bytes"], doc="notes.md", pages=[1])]
+    qs = tmp_path / "unseen.jsonl"
+    qs.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([str(qs), "--docs", str(docs), str(tmp_path / "notes.md")]) == 0
+    qs.write_text(json.dumps(row("tool-2", answers=["--force"], doc="tool.html", pages=[1])) + "\n")
+    capsys.readouterr()
+    assert main([str(qs), "--docs", str(docs)]) == 1
+    assert "tool-2: answer '--force' is not on tool.html" in capsys.readouterr().out
+    assert main([str(qs), "--docs", str(tmp_path / "nowhere")]) == 2
+
+
+UNSEEN = DEFAULT_DATASET.parent / "unseen-manuals.jsonl"
+UNSEEN_DOCS = [Path("/usr/share/doc/libtasn1-doc"), Path("/usr/share/doc/shared-mime-info"),
+               Path.home() / ".rustup/toolchains/stable-x86_64-unknown-linux-gnu/share/doc/rust/html/cargo/commands"]
+
+
+def test_the_unseen_set_is_test_only_and_its_answers_are_on_their_pages():
+    rows, problems = read_rows(UNSEEN)
+    assert problems == [] and [p for r in rows for p in shape_problems(r)] == []
+    assert all(r["split"] == "test" for r in rows) and sum(not r["answerable"] for r in rows) >= 15
+    if not all(d.is_dir() for d in UNSEEN_DOCS):
+        pytest.skip("the unseen manuals are not installed (apt libtasn1-doc shared-mime-info, rustup rust-docs)")
+    assert main([str(UNSEEN), "--docs", *map(str, UNSEEN_DOCS)]) == 0
