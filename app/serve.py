@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from index.errors import GroundworkError
@@ -51,6 +51,7 @@ class Server:
     model: str
     process: subprocess.Popen
     log_path: Path
+    stopping: bool = field(default=False, init=False)  # stop() was called: an exit now is no failure
 
     @property
     def pid(self) -> int:
@@ -59,6 +60,7 @@ class Server:
 
     def stop(self, grace_s: float = 30.0) -> None:
         """SIGINT the process group (vLLM's clean shutdown), then SIGTERM, then SIGKILL; wait for it."""
+        self.stopping = True  # before any signal, so a thread waiting for readiness sees it with the exit
         if self.process.poll() is not None and group_gone(self.pid, 0.0):
             return  # stopped before: signalling again could reach a process that reused the id
         stop_group(self.pid, grace_s, reap=self.process.wait)

@@ -149,7 +149,8 @@ def _report_ready(server, wait_ready, say) -> None:
     try:
         wait_ready(server, progress=say)
     except ServeError as exc:
-        say(f"no model server: {exc}")
+        if not server.stopping:  # the UI stopping it on Ctrl-C or SIGTERM is no failure to report
+            say(f"no model server: {exc}")
 
 
 def _wait_ready(process: subprocess.Popen, port: int) -> str:

@@ -1,16 +1,25 @@
 """The UI's pure parts: highlighting, upload checks, the marked page image, and the `ui` command's wiring."""
 import argparse
 import io
+import os
 import re
+import signal
 import socket
 import string
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 from PIL import Image
 from pdfs import write_pdf
+from ui_browser import port_answers
 from ui_helpers import shown
 
 from app.config import Config, UserError
+from app.processes import free_port
+from app.serve import Server
 from app.ui.highlight import marked_html, sentence_html, support_spans
 from app.ui.page_image import render_page
 from app.ui.plain import plain
@@ -138,7 +147,6 @@ def test_ui_refuses_a_port_in_use():
 def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypatch, capsys):
     from llm_server import FakeLLM
 
-    from app.processes import free_port
     from app.serve import ServeError
     launched = []
 
@@ -162,3 +170,39 @@ def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypat
     monkeypatch.setattr("app.wiring.launch_model_server", no_vllm)
     assert _start_model_server(Config(serve_port=idle)) is None  # the UI still starts
     assert "no model server: vLLM is not installed" in capsys.readouterr().err
+
+
+# Stands in for Streamlit: answers every GET with 200, and exits quietly on SIGINT.
+FAKE_STREAMLIT = ("import http.server, sys\n"
+                  "class Ok(http.server.BaseHTTPRequestHandler):\n"
+                  "    def do_GET(self): self.send_response(200); self.end_headers()\n"
+                  "    def log_message(self, *args): pass\n"
+                  "try: http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), Ok).serve_forever()\n"
+                  "except KeyboardInterrupt: pass\n")
+QUIET_SLEEP = "import time\ntry: time.sleep(600)\nexcept KeyboardInterrupt: pass\n"  # a vLLM still starting
+
+
+def test_stopping_the_ui_stops_its_model_server_without_calling_it_a_failure(tmp_path, monkeypatch, capfd):
+    log = tmp_path / "vllm.log"
+    log.touch()
+    starting = subprocess.Popen([sys.executable, "-c", QUIET_SLEEP], start_new_session=True)
+    server = Server(url=f"http://127.0.0.1:{free_port()}/v1", model="m", process=starting, log_path=log)
+    monkeypatch.setattr("app.wiring.launch_model_server", lambda config: server)
+    monkeypatch.setattr("app.ui_cli._command", lambda port, config: [sys.executable, "-c", FAKE_STREAMLIT, str(port)])
+    port = free_port()
+
+    def terminate_once_up():
+        while not port_answers(port):
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threads = set(threading.enumerate())
+    threading.Thread(target=terminate_once_up, daemon=True).start()
+    args = argparse.Namespace(port=port, config=None, library=None)
+    assert cmd_ui(args, Config(library=str(tmp_path / "lib"), serve_port=free_port())) == 0
+    assert starting.poll() is not None
+    for reporter in set(threading.enumerate()) - threads:  # it notices the exit within a second
+        reporter.join(timeout=10)
+    err = capfd.readouterr().err
+    assert "starting a model server for the UI" in err and "stopping the UI" in err
+    assert "no model server" not in err, err  # the UI stopped it: that is no failure to report
