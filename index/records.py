@@ -56,3 +56,13 @@ class DocumentInfo:
     ingested_at: str
     tags: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()  # who may read it; () means every signed-in user
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file on disk that a library document came from."""
+
+    path: str
+    doc_id: str
+    size: int
+    mtime_ns: int
