@@ -20,7 +20,7 @@ from index.records import Passage
 from index.store import Library
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, words
-from qa.units import lead, table_split, unit_spans, unit_text
+from qa.units import lead, opens_mid_sentence, refers_back, table_split, unit_spans, unit_text
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -140,9 +140,15 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
 
 
 def answer_units(text: str) -> list[str]:
-    """The units of a passage worth offering as answers, in reading order."""
+    """The units of a passage worth offering as answers, in reading order.
+
+    A passage's first unit that starts mid-sentence or points back at a sentence before the passage
+    is a fragment: the overlapping passage before it holds it whole.
+    """
     out = []
-    for s, e in unit_spans(text):
+    for n, (s, e) in enumerate(unit_spans(text)):
+        if n == 0 and (opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):
+            continue
         before, rows, after = table_split(text[s:e])
         out += _prose_unit(before)
         out += [row for row in rows if without_instructions(row) == row]

@@ -4,6 +4,10 @@ Manuals answer in code as often as in prose: "...avoid computing the eigenvector
 expression" is no answer without the "> eigen(Sm, only.values = TRUE)$values" on the next line.
 A sentence that stops without closing punctuation, or with a colon, is joined to the console
 lines right after it (up to MAX_CODE_LINES), and the unit is ranked, shown and verified whole.
+When the sentence stopped mid-way (no punctuation, or a comma) and goes on in lower case after the
+code ("The function sink,\n> sink(\"record.lis\")\nwill divert all subsequent output ..."), the rest
+of it belongs to the unit too. A sentence that opens by pointing back ("This is called lexical
+scope.") says nothing without the sentence before it, so the two are one unit.
 A row of a pipe table (Markdown, and HTML tables as ingest writes them) is one unit with its
 header row above it: "| --max-ppsize | 5000 |" means nothing without "| Option | Default |".
 """
@@ -17,6 +21,12 @@ MAX_CODE_LINES = 3
 # A line typed at a prompt: R's "> " and "+ " (continuation), a shell's "$ ", Python's ">>> ".
 _CONSOLE = re.compile(r"(?:>>>|[>+$]) \S")
 _CLOSED = re.compile(r"[.!?][\"')\]]*$")
+_MID = re.compile(r"(?:\w|,)[\"')\]]*$")  # stopped mid-sentence: on a word or a comma
+_CONTINUES = re.compile(r"[a-z]")  # the rest of a sentence after its code goes on in lower case
+# A demonstrative subject points back to the sentence before: "This is the only way to ...".
+_REFERS_BACK = re.compile(r"(?:This|These|Those|That|Such)\b")
+_PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
+MAX_UNIT_WORDS = 80  # a unit longer than this is a listing, not an answer (evidence.answer_like)
 _ROW = re.compile(r"^\|.*\|$")
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
 
@@ -31,16 +41,41 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
             taken = 0
             while i < len(spans) and taken < MAX_CODE_LINES and _console_line(text[spans[i][0]:spans[i][1]]):
                 end, i, taken = spans[i][1], i + 1, taken + 1
-        units.append((start, end))
+            if taken and i < len(spans) and _MID.search(text[start:spans[i - taken][0]].rstrip()) \
+                    and _CONTINUES.match(text[spans[i][0]:spans[i][1]]):
+                end, i = spans[i][1], i + 1
+        if units and refers_back(text[start:end]) and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS:
+            units[-1] = (units[-1][0], end)
+        else:
+            units.append((start, end))
     return units
 
 
+def refers_back(unit: str) -> bool:
+    """Whether a unit opens by pointing back at the sentence before it."""
+    return bool(_REFERS_BACK.match(unit))
+
+
+def opens_mid_sentence(unit: str) -> bool:
+    """Whether a unit starts part-way through a sentence: on a plain lower-case word or on punctuation.
+
+    A code name may open a sentence in lower case ("install.packages can ..."), so only a plain word counts.
+    """
+    first = unit.split(maxsplit=1)[0] if unit.strip() else ""
+    return bool(_PLAIN_LOWER.fullmatch(first)) or first[:1] in tuple(",;:)]")
+
+
 def unit_text(text: str) -> str:
-    """A unit as shown: its sentence on one line, each code line on a line of its own, as written."""
-    lines = text.split("\n")
-    code_from = next((n for n in range(1, len(lines)) if _console_line(lines[n].strip())
-                      and all(_console_line(rest.strip()) for rest in lines[n:])), len(lines))
-    return "\n".join([flatten("\n".join(lines[:code_from]))] + [line.strip() for line in lines[code_from:]])
+    """A unit as shown: its prose flattened, each code line after the first line on a line of its own, as written."""
+    lines, out, prose = text.split("\n"), [], []
+    for n, line in enumerate(lines):
+        if n and _console_line(line.strip()):
+            out += [flatten("\n".join(prose))] if prose else []
+            out.append(line.strip())
+            prose = []
+        else:
+            prose.append(line)
+    return "\n".join(out + ([flatten("\n".join(prose))] if prose else []))
 
 
 def table_split(text: str) -> tuple[str, list[str], str]:
@@ -62,8 +97,9 @@ def _filled(row: str) -> bool:
 
 
 def lead(unit: str) -> str:
-    """The prose that opens a unit (its first line)."""
-    return unit.split("\n", 1)[0]
+    """The prose of a unit: its lines that are not code, on one line."""
+    first, *rest = unit.split("\n")
+    return " ".join([first] + [line for line in rest if not _console_line(line)])
 
 
 def _introduces(sentence: str) -> bool:

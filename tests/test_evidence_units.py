@@ -41,6 +41,35 @@ def test_at_most_three_code_lines_and_only_console_lines_join():
 
 def test_lead_is_the_prose_of_a_unit():
     assert lead("To quit R the command is\n> q()") == "To quit R the command is"
+    assert lead("The function sink,\n> sink()\nwill divert output.") == "The function sink, will divert output."
+
+
+SINK = ("For Windows Source is also on the File menu. The function sink,\n> sink(\"record.lis\")\nwill divert all "
+        "subsequent output from the console to an external file, record.lis. The\ncommand\n> sink()\nrestores it.")
+
+
+def test_a_sentence_broken_by_its_code_line_goes_on_after_it():
+    assert ("The function sink,\n> sink(\"record.lis\")\nwill divert all subsequent output from the console to an "
+            "external file, record.lis.") in _units(SINK)
+    assert ("The function sink,\n> sink(\"record.lis\")\nwill divert all subsequent output from the console to an "
+            "external file, record.lis.") in answer_units(SINK)  # three words before the code are prose enough
+
+
+def test_a_sentence_that_points_back_joins_the_one_before():
+    text = ("The break statement can be used to terminate any loop. This is the only way to terminate repeat loops.\n"
+            "The next statement skips one cycle.")
+    assert _units(text) == ["The break statement can be used to terminate any loop. This is the only way to "
+                            "terminate repeat loops.", "The next statement skips one cycle."]
+
+
+def test_a_passage_that_starts_mid_sentence_does_not_offer_the_fragment():
+    units = answer_units("is started later from the same directory it reloads the workspace.\n"
+                         "The objects are written to a file called .RData in the current directory.")
+    assert units == ["The objects are written to a file called .RData in the current directory."]
+    pointing = answer_units("This is the only way to terminate repeat loops. The next statement skips one cycle.")
+    assert pointing == ["The next statement skips one cycle."]  # what 'this' points at is not in the passage
+    assert answer_units("install.packages can install a package from a local file.") == [
+        "install.packages can install a package from a local file."]  # a code name may open a sentence
 
 
 TABLE = ("Memory limits can be set when R starts.\n\n| Option | Default | Meaning |\n|---|:---:|---|\n"
