@@ -153,14 +153,17 @@ class AnswerEngine:
             return self._generative(question, evidence, on_text, timings)
 
     def _quotes(self, evidence: Evidence, picks: Sequence[Candidate]) -> list[tuple[str, tuple[int, ...]]]:
-        """The best candidate, and the next ones nearly as good from other passages."""
+        """The best candidate, and the next ones nearly as good, from any passage.
+
+        Two neighbouring sentences of one passage often split an answer between them ("By default ...
+        is built when needed." / "The option --x builds it at install time."): both may be quoted.
+        """
         best = picks[0]
         picked = [best]
         for c in picks[1:]:
             if len(picked) >= self.settings.quotes or c.score < best.score - self.settings.quote_margin:
                 break
-            if all(c.passage.chunk.chunk_id != p.passage.chunk.chunk_id for p in picked):
-                picked.append(c)
+            picked.append(c)
         return [(c.text, (_number(evidence, c.passage),)) for c in picked]
 
     def _guided(self, question: str, evidence: Evidence, picks: Sequence[Candidate]) -> _Draft:

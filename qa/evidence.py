@@ -20,7 +20,7 @@ from index.records import Passage
 from index.store import Library
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, words
-from qa.units import lead, opens_mid_sentence, refers_back, table_split, unit_spans, unit_text
+from qa.units import MAX_UNIT_WORDS, lead, opens_mid_sentence, refers_back, table_split, unit_spans, unit_text
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -163,6 +163,6 @@ def _prose_unit(text: str) -> list[str]:
 
 
 def answer_like(sentence: str) -> bool:
-    """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing."""
+    """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing, not a question."""
     n = len(sentence.split())
-    return 4 <= n <= 80 and prose_ratio(sentence) >= 0.5
+    return 4 <= n <= MAX_UNIT_WORDS and prose_ratio(sentence) >= 0.5 and not sentence.rstrip().endswith("?")

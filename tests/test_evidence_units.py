@@ -95,3 +95,21 @@ def test_the_engine_quotes_a_table_row_under_its_header(tmp_path):
         answer = engine(lib).answer("What is the default --max-ppsize?")
     assert not answer.abstained
     assert "| Option | Default | Meaning |\n| --max-ppsize | 5000 |" in answer.text
+
+
+def test_a_question_in_the_text_is_no_answer_unit():
+    assert answer_units("What is the difference between package and library? A library holds installed packages.") \
+        == ["A library holds installed packages."]
+
+
+def test_two_near_equal_quotes_may_come_from_one_passage():
+    from index.records import Chunk, Passage
+    from qa.engine import AnswerEngine, Settings
+    from qa.evidence import Candidate, Evidence
+    passage = Passage(Chunk(1, "d", 9, 0, 10, "x"), "Doc", 1.0)
+    other = Passage(Chunk(2, "d", 3, 0, 10, "y"), "Doc", 0.5)
+    picks = (Candidate("By default pages are built when needed.", passage, 0.62),
+             Candidate("The option --enable-prebuilt-html builds them at install time.", passage, 0.60),
+             Candidate("Help is shown as text.", other, 0.59))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), picks), picks)
+    assert [text for text, _ in quotes] == [picks[0].text, picks[1].text]
