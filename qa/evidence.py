@@ -126,7 +126,8 @@ def _junk(text: str, w: Weights) -> float:
 
 
 def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[int, np.ndarray],
-                    idf: dict[str, float], embedder: Embedder, w: Weights, kinds: frozenset[str] = frozenset()) -> Evidence:
+                    idf: dict[str, float], embedder: Embedder, w: Weights,
+                    kinds: frozenset[str] = frozenset()) -> Evidence:
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
         for text in answer_units(p.chunk.text):

@@ -111,7 +111,8 @@ def test_two_near_equal_quotes_may_come_from_one_passage():
     picks = (Candidate("By default pages are built when needed.", passage, 0.62),
              Candidate("The option --enable-prebuilt-html builds them at install time.", passage, 0.60),
              Candidate("Help is shown as text.", other, 0.59))
-    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), picks), picks)
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    quotes = engine._quotes(Evidence((passage, other), picks), picks)
     assert [text for text, _ in quotes] == [picks[0].text, picks[1].text]
 
 
@@ -121,11 +122,12 @@ def test_a_unit_without_the_asked_kind_of_fact_ranks_lower(tmp_path):
     from qa.evidence import Weights, rerank
     emb = HashEmbedder()
     with Library.writing(tmp_path / "lib", create=True) as lib:
-        put(lib, "/help.md", "hp00", ["HTML help pages are built when needed. "
-                                      "The configure option --enable-prebuilt-html builds them at install time."], "Help")
+        put(lib, "/help.md", "hp00", ["HTML help pages are built when needed. The configure option "
+                                      "--enable-prebuilt-html builds them at install time."], "Help")
         question = "Which configure option builds the HTML help pages at install time?"
         hits = search(lib, emb, question, k=4)
-        plain = {c.text: c.score for c in rerank(lib, emb, question, hits, weights=Weights(missing_kind=0.0)).candidates}
+        untyped = rerank(lib, emb, question, hits, weights=Weights(missing_kind=0.0))
+        plain = {c.text: c.score for c in untyped.candidates}
         typed = {c.text: c.score for c in rerank(lib, emb, question, hits).candidates}
     assert typed["HTML help pages are built when needed."] == plain["HTML help pages are built when needed."] - 0.05
     prebuilt = "The configure option --enable-prebuilt-html builds them at install time."
