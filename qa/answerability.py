@@ -11,6 +11,7 @@ qa/answerability.json, and the engine abstains when P(answerable) is below their
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 from qa.answertype import missing_kinds
 from qa.evidence import Evidence, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
-from qa.verify import VerifierParams
+from qa.verify import VerifierError, VerifierParams
 
 if TYPE_CHECKING:
     from index.access import Reader
@@ -48,11 +49,29 @@ class Gate:
     """A logistic model of P(answerable) over FEATURES, and the threshold below which the engine abstains."""
 
     params: VerifierParams
+    verifier: str = ""  # the verifier whose `support` scores it was fitted on ('' when not recorded)
 
     @classmethod
     def load(cls, path: str | Path = PARAMS_PATH) -> Gate:
         """The gate written by eval/fit_answerability.py (VerifierError when it cannot be read)."""
-        return cls(VerifierParams.load(path, FEATURES, REFIT))
+        params = VerifierParams.load(path, FEATURES, REFIT)
+        fitted_on = json.loads(Path(path).read_text(encoding="utf-8")).get("fitted_on", {})
+        return cls(params, str(fitted_on.get("verifier", "")))
+
+    @classmethod
+    def for_verifier(cls, verifier: str, path: str | Path | None = None) -> Gate:
+        """The gate for an engine verifying with `verifier`; VerifierError when it weighs another verifier's support.
+
+        Verifiers score support on their own scales (features ~0.7 for most sentences, the cross-encoder
+        near 0 or 1), so a gate that gives `support` weight is calibrated for the verifier it was fitted
+        on only. One that gives it weight 0 decides the same whichever verifier the engine uses.
+        """
+        path = path or PARAMS_PATH
+        gate = cls.load(path)
+        if gate.params.weights[FEATURES.index("support")] != 0 and gate.verifier != verifier:
+            raise VerifierError(f"the answerability gate {path} weighs the support of verifier {gate.verifier!r}, "
+                                f"not of {verifier!r}; refit it: {REFIT} --verifier {verifier} --out {path}")
+        return gate
 
     @classmethod
     def strength_only(cls, min_strength: float) -> Gate:

@@ -88,8 +88,8 @@ class AnswerEngine:
     @property
     def gate(self) -> Gate:
         """Decides from the evidence whether the documents answer the question (qa/answerability.json unless given)."""
-        if self._gate is None:
-            self._gate = Gate.load()
+        if self._gate is None:  # refused when fitted on another verifier's support scores
+            self._gate = Gate.for_verifier(getattr(self.verifier, "spec", ""))
         return self._gate
 
     def warm(self) -> float:

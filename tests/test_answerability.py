@@ -9,8 +9,9 @@ from eval import fit_answerability as fa
 from eval.summary import gates
 from index.records import Chunk, Passage
 from index.store import Library
-from qa.answerability import BEFORE_FIT, FEATURES, Gate, signals, specific_terms, unknown_terms
+from qa.answerability import BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_terms, unknown_terms
 from qa.evidence import Candidate, Evidence
+from qa.verify import VerifierError
 
 
 class Recall:
@@ -90,6 +91,43 @@ def test_the_shipped_gate_loads_and_ranks_a_covered_question_above_one_with_a_mi
     missing = covered | {"missing_share": 0.4, "missing_specific": 1.0}
     assert gate.probability(covered) > gate.params.threshold > gate.probability(missing)
     assert gate.probability(covered) > gate.params.threshold > gate.probability(covered | {"missing_kind": 1.0})
+
+
+def test_the_shipped_gate_decides_the_same_whatever_the_verifier_scores_as_support():
+    """Fitted with features' support (weight 0), it serves the default cross-encoder as well; see Gate.for_verifier."""
+    gate = Gate.for_verifier("cross-encoder")
+    assert gate.verifier == "features"
+    signals = dict.fromkeys(FEATURES, 0.5)
+    assert len({gate.probability(signals | {"support": s}) for s in (0.0, 0.3, 0.99)}) == 1
+
+
+def weighing_support(tmp_path, fitted_on):
+    """A gate file like the shipped one whose `support` weight is 1, fitted on verifier `fitted_on`."""
+    data = json.loads(PARAMS_PATH.read_text())
+    data["weights"][FEATURES.index("support")] = 1.0
+    data["fitted_on"]["verifier"] = fitted_on
+    path = tmp_path / "gate.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_gate_weighing_another_verifiers_support_is_refused_and_one_fitted_on_it_is_used(tmp_path):
+    path = weighing_support(tmp_path, "features")
+    with pytest.raises(VerifierError, match="weighs the support of verifier 'features', not of 'cross-encoder'.*"
+                                            "--verifier cross-encoder"):
+        Gate.for_verifier("cross-encoder", path)
+    assert Gate.for_verifier("features", path).verifier == "features"
+    assert Gate.for_verifier("cross-encoder", weighing_support(tmp_path, "cross-encoder")).verifier == "cross-encoder"
+
+
+def test_the_engine_loads_the_gate_for_its_own_verifier(library, tmp_path, monkeypatch):
+    from qa.engine import AnswerEngine
+    from qa.verifiers import ContentGate
+    monkeypatch.setattr("qa.answerability.PARAMS_PATH", weighing_support(tmp_path, "features"))
+    engine = AnswerEngine(library, None, ContentGate(Recall(), "features"))
+    assert engine.gate.verifier == "features"
+    with pytest.raises(VerifierError, match="refit it"):
+        AnswerEngine(library, None, ContentGate(Recall(), "cross-encoder")).gate
 
 
 def synthetic(n, seed):
