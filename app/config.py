@@ -44,7 +44,7 @@ class Config:
     max_model_len: int = 2048
     llm_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively, else float32 (GPUs: vLLM's choice)
     llm_eager: str = "auto"  # auto: eager on a CPU (starts ~3x sooner), compiled on a GPU; on | off
-    verifier: str = "features"  # features | cross-encoder[:FOLDER] | nli:MODEL_PATH | llm-judge
+    verifier: str = "cross-encoder"  # cross-encoder[:FOLDER] | features (cheap, weak) | nli:MODEL_PATH | llm-judge
     ui_hosts: str = ""  # host names the UI answers to besides 127.0.0.1 and localhost (comma-separated), e.g. behind a proxy
     auth_header: str = ""  # a request header naming the signed-in user, set by a reverse proxy; empty: no proxy sign-in
     auth_proxies: str = ""  # addresses or networks (comma-separated) whose auth_header is believed, e.g. 127.0.0.1

@@ -33,7 +33,8 @@ def register(sub) -> None:
     judges = p.add_mutually_exclusive_group()
     judges.add_argument("--judge", action="store_true", help="check claims with the model server as an LLM judge")
     judges.add_argument("--judge-verifier", metavar="SPEC", help="check sentences with another verifier than the "
-                        "engine's (features, nli:MODEL_PATH or llm-judge); with no judge, grounding is not measured")
+                        "engine's (default: features, or cross-encoder when the engine uses features; also "
+                        "nli:MODEL_PATH, llm-judge, or none: grounding not measured)")
     p.add_argument("--fail-under", default="", metavar="M=X,...", help="exit 1 when a metric is under X")
     p.add_argument("--fail-over", default="", metavar="M=X,...", help="exit 1 when a metric is over X")
     add_user_flag(p)
@@ -72,10 +73,10 @@ def cmd_run(args, config: Config) -> int:
         under, over = parse_gates(args.fail_under), parse_gates(args.fail_over)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    unjudged = [k for k in (*under, *over) if k in JUDGED and not (args.judge or args.judge_verifier)]
+    unjudged = [k for k in (*under, *over) if k in JUDGED and args.judge_verifier == wiring.NO_JUDGE]
     if unjudged:
         raise UserError(f"a gate on {', '.join(unjudged)} needs a judge other than the engine's own verifier, which "
-                        f"accepts every sentence it lets through: add --judge or --judge-verifier SPEC")
+                        f"accepts every sentence it lets through: drop --judge-verifier none")
     out = Path(args.out)
     if args.dataset == HALUEVAL_QA and not args.split:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)

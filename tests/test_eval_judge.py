@@ -43,12 +43,35 @@ def run(setup, out: str, *flags: str) -> int:
                        "--out", str(base / out), *flags])
 
 
-def test_without_a_judge_grounding_is_not_measured(setup, capsys):
+def test_by_default_the_other_verifier_judges(setup, capsys):
+    """The engine verifies with the cross-encoder (the default); features, the verifier it does not use, judges."""
     base, _ = setup
-    assert run(setup, "plain", "--mode", "extractive") == 0
+    assert run(setup, "default", "--mode", "extractive") == 0
+    assert "faithfulness not measured" not in capsys.readouterr().out
+    report = json.loads((base / "default" / "report.json").read_text())
+    assert report["meta"]["verifier"] == "cross-encoder"
+    checker = report["meta"]["checker"]
+    assert checker.startswith("sentence-level features (threshold ") and "engine verifies with cross-encoder" in checker
+    assert "a weak judge" in checker  # the report says the judge is the weaker verifier
+    assert report["summary"]["metrics"]["faithfulness"]["value"] is not None
+    assert "support judged by: **sentence-level features" in (base / "default" / "report.md").read_text()
+
+
+def test_the_default_judge_is_whichever_verifier_the_engine_does_not_use(monkeypatch, setup):
+    base, _ = setup
+    monkeypatch.setenv("GROUNDWORK_VERIFIER", "features")
+    assert run(setup, "cheap", "--mode", "extractive") == 0
+    report = json.loads((base / "cheap" / "report.json").read_text())
+    assert report["meta"]["checker"] == "sentence-level cross-encoder (the engine verifies with features)"
+    assert report["meta"]["verifier"].startswith("features (threshold ")
+
+
+def test_with_no_judge_grounding_is_not_measured(setup, capsys):
+    base, _ = setup
+    assert run(setup, "plain", "--mode", "extractive", "--judge-verifier", "none") == 0
     assert "faithfulness not measured  hallucination not measured" in capsys.readouterr().out
     report = json.loads((base / "plain" / "report.json").read_text())
-    assert report["meta"]["checker"] is None and report["meta"]["verifier"].startswith("features")
+    assert report["meta"]["checker"] is None and report["meta"]["verifier"] == "cross-encoder"
     assert any(not r["abstained"] for r in report["records"])
     for key in JUDGED:  # never the 1.0 / 0.0 that re-checking with the engine's verifier gives
         assert report["summary"]["metrics"][key]["value"] is None
@@ -62,14 +85,14 @@ def test_without_a_judge_grounding_is_not_measured(setup, capsys):
 @pytest.mark.parametrize("gate", [["--fail-under", "faithfulness=0.9"], ["--fail-over", "hallucination=0.1"]])
 def test_a_grounding_gate_without_a_judge_is_an_error(setup, capsys, gate):
     base, _ = setup
-    assert run(setup, "gated", *gate) == 2
+    assert run(setup, "gated", "--judge-verifier", "none", *gate) == 2
     err = capsys.readouterr().err
-    assert "needs a judge other than the engine's own verifier" in err and "--judge" in err
+    assert "needs a judge other than the engine's own verifier" in err and "--judge-verifier none" in err
     assert not (base / "gated").exists()  # refused before answering anything
 
 
 def test_the_judge_cannot_be_the_engines_own_verifier(setup, capsys):
-    assert run(setup, "same", "--judge-verifier", "features") == 2
+    assert run(setup, "same", "--judge-verifier", "cross-encoder") == 2
     assert "is the engine's own verifier" in capsys.readouterr().err
 
 

@@ -129,7 +129,8 @@ def test_extractive_report_numbers_are_the_means_of_the_records(runs):
             assert s["right"] == float(expected == 1.0 and any(c["gold"] for c in r["citations"]))
         else:
             assert s["refusal"] == float(r["abstained"]) and s["hit@1"] is None and s["contains_answer"] is None
-    assert report["meta"]["checker"] is None and report["meta"]["verifier"].startswith("features")
+    # The engine verifies with the default cross-encoder; the verifier it does not use judges.
+    assert report["meta"]["checker"].startswith("sentence-level features") and report["meta"]["verifier"] == "cross-encoder"
     assert summary["tokens"] is None and {"retrieve", "rerank", "total"} <= set(summary["latency"])
 
 

@@ -4,6 +4,7 @@ import json
 import pytest
 from ui_helpers import build_library, page_app
 
+from app.ui.plain import plain
 from index.feedback import Feedback, FeedbackLog
 
 
@@ -30,9 +31,11 @@ def test_an_evaluation_of_the_feedback_writes_a_report_the_page_shows(library):
     assert (run / "report.html").read_text().lstrip().lower().startswith("<!doctype html")
     assert run.name in at.selectbox[-1].options
     assert [m.label for m in at.metric] == ["Hit@5", "Faithfulness", "Hallucination", "Refusal"]
-    # No judge was asked for: the engine's verifier does not grade its own answers.
-    assert [m.value for m in at.metric][1:3] == ["not measured", "not measured"]
-    assert report["meta"]["checker"] is None and any("not measured" in c.value for c in at.caption)
+    # The model server was not asked to judge: the verifier the engine does not use (features) did, and is named.
+    assert "the features verifier judges" in at.checkbox[0].help
+    assert [m.value for m in at.metric][1:3] != ["not measured", "not measured"]
+    assert report["meta"]["checker"].startswith("sentence-level features")
+    assert any(c.value.startswith(plain("Support judged by: sentence-level features")) for c in at.caption)
 
 
 def test_without_documents_the_page_points_to_the_library(tmp_path, monkeypatch):

@@ -50,8 +50,10 @@ def _start(runs: Path) -> None:
                                      help="a seeded sample of the set; a run answers each in turn")
         mode = right.selectbox("Answer mode", list(state.MODES), format_func=lambda m: m.capitalize(),
                                index=list(state.MODES).index(state.config().answer_mode))
+        other = wiring.default_judge(state.config().verifier)
         judge = st.checkbox("Judge grounding with the model server", help="faithfulness and hallucination need a "
-                            "judge other than the engine's own verifier; without one they are not measured")
+                            f"judge other than the engine's own verifier; unticked, the {other} verifier judges"
+                            + (" (a weak judge: it misses unsupported sentences)" if other == "features" else ""))
         if not st.form_submit_button("Start evaluation", type="primary", icon=":material/play_arrow:"):
             return
     out = runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{mode}"
