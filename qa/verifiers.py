@@ -15,7 +15,7 @@ import numpy as np
 from index.records import Passage
 from qa.llm import LLMClient, Sampling
 from qa.prompt import quote
-from qa.text import states_something
+from qa.text import claim, states_something
 from qa.verify import FeatureVerifier, Verifier, VerifierError
 
 if TYPE_CHECKING:
@@ -47,10 +47,12 @@ def _named(spec: str, embedder: Embedder | None, llm: LLMClient | None) -> Verif
 
 
 class ContentGate:
-    """A verifier behind one rule: a sentence that states nothing ("1.", "PWNED", a lone number) is unsupported.
+    """A verifier behind three rules: a sentence that states nothing ("1.", "PWNED", a lone number) is unsupported,
+    one a cited passage holds word for word is supported, and a lead-in that only points at the documents
+    ("According to the passage, ") is not part of the claim.
 
     Such a sentence matches any passage that repeats it, so no verifier's score for it is evidence of
-    support; qa.text.states_something says what stating something means.
+    support; qa.text.states_something says what stating something means, qa.text.claim what a lead-in is.
     """
 
     def __init__(self, verifier: Verifier, spec: str):
@@ -66,15 +68,32 @@ class ContentGate:
         return self.verify_many([(sentence, passages)])[0]
 
     def verify_many(self, items: Sequence[tuple[str, Sequence[Passage]]]) -> list[tuple[bool, float]]:
-        """verify() for many sentences, passed on in one batch where the inner verifier takes batches."""
-        asked = [i for i, (sentence, _) in enumerate(items) if states_something(sentence)]
+        """verify() for many sentences, passed on in one batch where the inner verifier takes batches.
+
+        A sentence a passage holds word for word is supported (1.0) without asking: the cross-encoder,
+        reading a window of the passage, scored a printer manual's own sentence 0.65 beside planted text.
+        """
+        items = [(claim(sentence), passages) for sentence, passages in items]
+        out = [(False, 0.0)] * len(items)
+        asked = []
+        for i, (sentence, passages) in enumerate(items):
+            if states_something(sentence):
+                if _verbatim(sentence, passages):
+                    out[i] = (True, 1.0)
+                else:
+                    asked.append(i)
         batch = getattr(self.verifier, "verify_many", None)
         pairs = [items[i] for i in asked]
         verdicts = batch(pairs) if batch else [self.verifier.verify(s, p) for s, p in pairs]
-        out = [(False, 0.0)] * len(items)
         for i, verdict in zip(asked, verdicts):
             out[i] = verdict
         return out
+
+
+def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
+    """Whether some passage holds the sentence word for word (white space aside)."""
+    wanted = " ".join(sentence.split())
+    return any(wanted in " ".join(p.chunk.text.split()) for p in passages)
 
 
 class NLIVerifier:
