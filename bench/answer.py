@@ -3,14 +3,18 @@
     python bench/answer.py --library DIR                                  # extractive, dev and test
     python bench/answer.py --library DIR --models qwen2.5-coder-0.5b --modes extractive guided generative \
         --splits test --sample 30                                         # a model's modes on 30 test questions
+    python bench/answer.py --library DIR --verifiers features cross-encoder   # each engine verifier, judged by the other
     python bench/answer.py --library DIR --throughput-only                # vLLM vs transformers, 1 and 16 at once
 
-Each (model, mode, split) is one `groundwork eval run` (one question at a time, as a user asks) with an
-independent judge (the verifier the engine does not use), its report kept under --out. The table:
-right (the expected answer AND a citation of a page that holds it), wrong (answered, not right),
-wrongly abstained, unanswerable refused, the share of shown sentences the judge finds unsupported,
-time to first token and total p50/p95, and output tokens/s while generating. Extractive needs no model
-and runs once. vLLM is started here for each model (the served dtype and eager mode follow the config).
+Each (model, mode, split, engine verifier) is one `groundwork eval run` (one question at a time, as a
+user asks) with an independent judge (the verifier the engine does not use: app.wiring.default_judge),
+its report kept under --out. The table: right (the expected answer AND a citation of a page that holds
+it), wrong (answered, not right), wrongly abstained, unanswerable refused, the share of shown sentences
+the judge finds unsupported, and the same share as the cross-encoder judges it (not independent when the
+engine verifies with it), time to first token, verification and total p50/p95, and output tokens/s
+while generating. `--verifiers features cross-encoder` runs each cell with each engine verifier
+(default: the configured one). Extractive needs no model and runs once per verifier. vLLM is started
+here once for each model (the served dtype and eager mode follow the config).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from eval.dataset import DEFAULT_DATASET  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from index.records import Passage  # noqa: E402
 from index.store import Library  # noqa: E402
 from qa.engine import AnswerEngine  # noqa: E402
 from qa.llm import LLMClient  # noqa: E402
@@ -45,8 +50,8 @@ def run_eval(library: str, mode: str, split: str, out: Path, judge: str, sample:
     return json.loads((out / "report.json").read_text())
 
 
-def row(model: str, mode: str, split: str, report: dict) -> dict:
-    """The table's figures from one run's records and summary."""
+def row(model: str, mode: str, split: str, report: dict, rejudged: int | None = None) -> dict:
+    """The table's figures from one run's records and summary; `rejudged`: shown sentences the cross-encoder rejects."""
     records = [r for r in report["records"] if not r.get("error")]
     yes = [r for r in records if r["answerable"]]
     no = [r for r in records if r["answerable"] is False]
@@ -57,39 +62,68 @@ def row(model: str, mode: str, split: str, report: dict) -> dict:
     streamed = [r for r in records if r.get("tokens") and "first_token" in r["timings"]]
     seconds = sum(r["timings"]["generate"] - r["timings"]["first_token"] for r in streamed)
     latency = report["summary"]["latency"]
-    return {"model": model, "mode": mode, "split": split, "answerable": len(yes), "unanswerable": len(no),
+    return {"model": model, "mode": mode, "split": split, "verifier": report["meta"]["verifier"],
+            "judge": report["meta"]["checker"], "answerable": len(yes), "unanswerable": len(no),
             "right": right, "wrong": len(yes) - right - abstained, "wrongly_abstained": abstained,
             "refused": sum(r["abstained"] for r in no), "shown": len(shown), "unsupported": unsupported,
-            "first_token": latency.get("first_token"), "total": latency.get("total"),
+            "cross_encoder_unsupported": rejudged, "first_token": latency.get("first_token"),
+            "verify": latency.get("verify"), "total": latency.get("total"),
             "tokens_per_s": sum(r["tokens"]["out"] for r in streamed) / seconds if seconds > 0 else None}
+
+
+def rejudge(report: dict, library: Library, verifier) -> int:
+    """How many shown sentences of a run `verifier` finds unsupported by the passages they cite (read from the library)."""
+    items = []
+    for record in report["records"]:
+        chunks = [p["chunk_id"] for p in record.get("retrieved", [])]
+        stored = library.chunks(chunks)
+        for s in record.get("sentences", []):
+            if s["shown"]:
+                ids = [chunks[n - 1] for n in s["citations"] if 0 < n <= len(chunks)]
+                items.append((s["text"], [Passage(*stored[i], 0.0) for i in ids]))
+    # One sentence at a time, as the engine verifies: the int8 graph quantizes each batch as a whole, so a
+    # sentence's score moves with its batch-mates (by up to 0.07 on the R manuals' extractive answers).
+    return sum(not verifier.verify(text, passages)[0] for text, passages in items)
 
 
 def markdown(rows: list[dict]) -> str:
     """The table README shows."""
     def p(stage: dict | None) -> str:
         return f"{stage['p50']:.1f} / {stage['p95']:.1f} s" if stage else "—"
-    lines = ["| model | mode | split | right | wrong | wrongly abstained | unanswerable refused | unsupported shown "
-             "| first token p50 / p95 | total p50 / p95 | tokens/s |", "|" + "---|" * 11]
+    lines = ["| model | mode | split | verifier / judge | right | wrong | wrongly abstained | unanswerable refused "
+             "| unsupported shown (judge) | (cross-encoder) | first token p50 / p95 | verify p50 | total p50 / p95 "
+             "| tokens/s |", "|" + "---|" * 14]
     for r in rows:
         share = f"{r['unsupported']}/{r['shown']}" if r["shown"] else "—"
+        cross = f"{r['cross_encoder_unsupported']}/{r['shown']}" if r["shown"] else "—"
         rate = f"{r['tokens_per_s']:.1f}" if r["tokens_per_s"] else "—"
-        lines.append(f"| {r['model']} | {r['mode']} | {r['split']} | {r['right']}/{r['answerable']} "
-                     f"({r['right'] / max(r['answerable'], 1):.2f}) | {r['wrong']} | {r['wrongly_abstained']} | "
-                     f"{r['refused']}/{r['unanswerable']} | {share} | {p(r['first_token'])} | {p(r['total'])} | {rate} |")
+        verify = f"{r['verify']['p50'] * 1000:.0f} ms" if r["verify"] else "—"
+        judge = (r["judge"] or "none").split(" (")[0].removeprefix("sentence-level ")
+        lines.append(f"| {r['model']} | {r['mode']} | {r['split']} | {r['verifier']} / {judge} | "
+                     f"{r['right']}/{r['answerable']} ({r['right'] / max(r['answerable'], 1):.2f}) | {r['wrong']} | "
+                     f"{r['wrongly_abstained']} | {r['refused']}/{r['unanswerable']} | {share} | {cross} | "
+                     f"{p(r['first_token'])} | {verify} | {p(r['total'])} | {rate} |")
     return "\n".join(lines)
 
 
 def table(args, config) -> list[dict]:
-    """Every asked (model, mode, split), each model's server started once."""
+    """Every asked (model, mode, split, engine verifier), each model's server started once."""
     from app import wiring
     from app.processes import free_port
-    judge = "cross-encoder" if (config.verifier or "features") == "features" else "features"
     rows, out = [], Path(args.out)
+    library = Library.open(args.library)
+    checker = make_verifier("cross-encoder")
+
+    def cell(model: str, mode: str, split: str, env: dict) -> None:
+        for verifier in args.verifiers or [config.verifier]:
+            judge = wiring.default_judge(verifier)
+            report = run_eval(args.library, mode, split, out / f"{model}-{mode}-{split}-{verifier}", judge,
+                              args.sample, {**env, "GROUNDWORK_VERIFIER": verifier})
+            rows.append(row(model, mode, split, report, rejudge(report, library, checker)))
+
     for split in args.splits:  # extractive needs no model: once
         if "extractive" in args.modes:
-            report = run_eval(args.library, "extractive", split, out / f"extractive-{split}", judge, args.sample,
-                              dict(os.environ))
-            rows.append(row("none", "extractive", split, report))
+            cell("none", "extractive", split, dict(os.environ))
     for model in args.models:
         modes = [m for m in args.modes if m != "extractive"]
         if not modes:
@@ -99,12 +133,11 @@ def table(args, config) -> list[dict]:
             env = {**os.environ, "GROUNDWORK_LLM_URL": server.url}
             for split in args.splits:
                 for mode in modes:
-                    report = run_eval(args.library, mode, split, out / f"{model}-{mode}-{split}", judge, args.sample, env)
-                    rows.append(row(model, mode, split, report))
+                    cell(model, mode, split, env)
         finally:
             server.stop()
+    library.close()
     return rows
-
 
 
 def throughput(client: LLMClient, model_dir: Path, prompts: list[list[dict]], tokens: int) -> None:
@@ -149,6 +182,8 @@ def main() -> int:
     parser.add_argument("--modes", nargs="+", default=["extractive", "guided", "generative"])
     parser.add_argument("--splits", nargs="+", default=["dev", "test"], choices=["dev", "test"])
     parser.add_argument("--sample", type=int, help="a seeded sample of this many questions per split")
+    parser.add_argument("--verifiers", nargs="+", help="engine verifiers to run each cell with (default: the "
+                        "configured one); each is judged by the other (app.wiring.default_judge)")
     parser.add_argument("--out", default="runs/answer-table", help="folder for each run's report")
     parser.add_argument("--throughput-only", action="store_true", help="only vLLM against transformers")
     parser.add_argument("--tokens", type=int, default=64, help="tokens per answer in the throughput runs")
@@ -162,7 +197,7 @@ def main() -> int:
     Path(args.out, "table.json").write_text(json.dumps(rows, indent=1))
     from app.serve import cpu_dtype
     print(f"\n{os.cpu_count()} CPUs, {_cpu()}, served in {cpu_dtype(config.llm_dtype)}; judge: the verifier the "
-          f"engine does not use")
+          f"engine does not use; (cross-encoder): the same sentences judged by the cross-encoder")
     print(markdown(rows))
     return 0
 

@@ -1,8 +1,8 @@
 """Verifiers a user plugs in by configuration: an NLI cross-encoder, or the model server as a judge.
 
-`make_verifier("features" | "nli:PATH" | "llm-judge", ...)` builds the one named, behind the rule
-that a sentence which states nothing is never supported (ContentGate); the offline default stays
-qa.verify.FeatureVerifier. NLI weights (DeBERTa MNLI and the like) are not in the package
+`make_verifier("cross-encoder" | "features" | "nli:PATH" | "llm-judge", ...)` builds the one named,
+behind ContentGate's rules; the configured default is the trained cross-encoder (qa/cross_verifier.py),
+"features" (qa.verify.FeatureVerifier) the cheap option, and "" means features. NLI weights (DeBERTa MNLI and the like) are not in the package
 registries, so "nli:" takes a local folder or a name the user's machine can load.
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Sentence verification: does a sentence rest on the passages it cites?
 
-No NLI weights exist offline, so the default `FeatureVerifier` scores cheap features (content-word
-and bigram recall, numbers, names, negation, best embedding cosine) with a logistic regression
-that `python -m eval.fit_verifier` fits on HaluEval QA; its parameters ship as qa/verifier.json.
+`FeatureVerifier`, the cheap option (`verifier = "features"`; the default is the trained cross-encoder,
+qa/cross_verifier.py), scores cheap features (content-word and bigram recall, numbers, names, negation,
+best embedding cosine) with a logistic regression that `python -m eval.fit_verifier` fits on HaluEval QA;
+its parameters ship as qa/verifier.json.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class VerifierParams:
 
 
 class FeatureVerifier:
-    """The default offline Verifier: cheap features fitted on HaluEval QA; model and parameters load on first use."""
+    """The cheap offline Verifier: features fitted on HaluEval QA; model and parameters load on first use."""
 
     def __init__(self, embedder: Embedder | None = None, params: VerifierParams | None = None):
         self._embedder, self._params = embedder, params
