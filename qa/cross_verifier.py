@@ -21,7 +21,6 @@ from qa.verify import VerifierError, split_sentences
 
 SHIPPED = Path(__file__).with_name("models") / "groundedness"
 GRAPH, TOKENIZER, SETTINGS = "model.onnx", "tokenizer.json", "settings.json"
-BATCH = 32
 WINDOWS = 4  # evidence views a claim part is read against at most: the focus and windows round the best sentences
 MIN_PART_WORDS = 4  # a shorter claim sentence ("Yes.", "It is.") is read with the one after it
 # Word pieces per word in English prose for this vocabulary (R manuals and HaluEval: ~1.3);
@@ -167,6 +166,16 @@ def pad(encoded: Sequence[tuple[list[int], list[int]]]) -> dict[str, np.ndarray]
     return out
 
 
+def probabilities_of(session, encoded: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
+    """The graph's sigmoid output for each encoded pair, one pair per run.
+
+    The int8 graph quantizes its activations with one scale per run, so a pair scored in a batch
+    moved with its batch-mates (by up to 0.13): a verdict must not depend on what else is checked.
+    """
+    logits = [session.run(None, pad([pair]))[0].reshape(-1)[0] for pair in encoded]
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(logits, dtype=float), -50, 50)))
+
+
 class CrossEncoderVerifier:
     """The trained cross-encoder as a Verifier: one input per sentence, its cited passages focused into it."""
 
@@ -180,7 +189,7 @@ class CrossEncoderVerifier:
         return self.verify_many([(sentence, passages)])[0]
 
     def verify_many(self, items: Sequence[tuple[str, Sequence[Passage]]]) -> list[tuple[bool, float]]:
-        """verify() for many sentences, run in batches of similar length."""
+        """verify() for many sentences."""
         probs = self.probabilities([(s, [p.chunk.text for p in ps]) for s, ps in items])
         return [(bool(p >= self.threshold), float(p)) if ps else (False, 0.0) for p, (_, ps) in zip(probs, items)]
 
@@ -194,7 +203,7 @@ class CrossEncoderVerifier:
         out = np.zeros(len(items))
         todo = [i for i, (_, passages) in enumerate(items) if passages]
         encoded, owners = self._encoder.encode_views([items[i] for i in todo], self.windows)
-        scores = self._scores(encoded)
+        scores = probabilities_of(self._session, encoded)
         best: dict[tuple[int, int], float] = {}
         for (i, k), score in zip(owners, scores):
             best[(i, k)] = max(best.get((i, k), -1.0), score)
@@ -203,16 +212,6 @@ class CrossEncoderVerifier:
             worst[i] = min(worst.get(i, 2.0), score)
         for i, score in worst.items():
             out[todo[i]] = score
-        return out
-
-    def _scores(self, encoded: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
-        """The model's P(supported) of each encoded pair, run in batches of similar length."""
-        out = np.zeros(len(encoded))
-        order = sorted(range(len(encoded)), key=lambda k: len(encoded[k][0]))  # little padding per batch
-        for start in range(0, len(order), BATCH):
-            part = order[start:start + BATCH]
-            logits = self._session.run(None, pad([encoded[k] for k in part]))[0].reshape(-1)
-            out[part] = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
         return out
 
     def _load(self) -> None:

@@ -18,12 +18,11 @@ import numpy as np
 
 from index.errors import GroundworkError
 from index.files import cache_dir
-from qa.cross_verifier import GRAPH, SETTINGS, TOKENIZER, Encoder, onnx_session, pad
+from qa.cross_verifier import GRAPH, SETTINGS, TOKENIZER, Encoder, onnx_session, probabilities_of
 from qa.evidence import Candidate
 from qa.text import flatten, split_sentences
 
 SHIPPED = cache_dir("answer_ranker")  # where eval.train_ranker writes and answer_ranker = "trained" reads
-BATCH = 32
 QUESTION_WORDS = 40  # a longer question is cut: the unit and its context need the room
 CONTEXT_WORDS = 30
 
@@ -64,13 +63,7 @@ class AnswerRanker:
         """P(the unit answers the question) for each (question, unit, context)."""
         self._load()
         encoded = self._encoder.encode(items)
-        out = np.zeros(len(items))
-        order = sorted(range(len(items)), key=lambda k: len(encoded[k][0]))  # little padding per batch
-        for start in range(0, len(order), BATCH):
-            part = order[start:start + BATCH]
-            logits = self._session.run(None, pad([encoded[k] for k in part]))[0].reshape(-1)
-            out[part] = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        return out
+        return probabilities_of(self._session, encoded)
 
     def order(self, question: str, candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
         """The candidates best first by the ranker, each scored with its probability."""

@@ -106,6 +106,19 @@ def test_shipped_model_prefers_a_sentence_to_its_number_swapped_edit():
     assert verifier.verify("The default value of digits is 7.", []) == (False, 0.0)
 
 
+def test_a_sentences_verdict_does_not_depend_on_what_else_is_checked_with_it():
+    passage = ("R 4.2.2 needs at least 256 MB of memory. The default value of digits is 7. Packages are "
+               "installed with install.packages() from CRAN, or from a local file with R CMD INSTALL pkg.tar.gz.")
+    long_claim = ("Packages are installed with install.packages() from CRAN, and from a local file with "
+                  "R CMD INSTALL, which needs the tools that R itself was built with, such as make and a compiler.")
+    claims = ["The default value of digits is 7.", "It needs 256 MB.", long_claim,
+              "R 4.2.2 needs at least 64 MB of memory.", "Digits defaults to nine, as configured at start-up."]
+    verifier = CrossEncoderVerifier(threads=1)
+    together = [score for _, score in verifier.verify_many([(c, cited(passage)) for c in claims])]
+    alone = [verifier.verify(c, cited(passage))[1] for c in claims]
+    assert together == pytest.approx(alone, abs=1e-6)
+
+
 def toy_pairs(n, seed):
     """A passage of one fact; the claim restates it (supported) or states a fact about other things (not)."""
     rng = random.Random(seed)
