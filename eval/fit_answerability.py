@@ -1,13 +1,17 @@
-"""Fit the answerability gate (qa/answerability.py) on the DEV questions of a split question set, never the test ones.
+"""Fit the answerability gate (qa/answerability.py) on the DEV questions of split question sets, never the test ones.
 
     python -m eval.fit_answerability --library DIR [--dataset eval/data/r-manuals.jsonl] [--out qa/answerability.json]
+    python -m eval.fit_answerability --dataset A.jsonl --library LIB_A --dataset B.jsonl --library LIB_B ...
 
-Each dev question is asked through the answer engine (extractive) to read its evidence signals; they are
-cached in --cache, so a refit does not ask again. An L2 logistic regression over the signals, each weight
-kept to its expected sign, gives P(answerable). The threshold is chosen by stratified k-fold
-cross-validation inside dev: the highest refusal of unanswerable questions whose out-of-fold false
-refusal of answerable ones stays at or under --max-false-refusal. The dataset is read with split="dev"
-only, so no test row reaches the fit.
+Each (dataset, library) pair is a corpus: its dev questions are asked of its library through the answer
+engine (extractive) to read their evidence signals; they are cached in --cache, so a refit does not ask
+again. An L2 logistic regression over all the corpora's signals, each weight kept to its expected sign,
+gives P(answerable). The threshold is chosen by k-fold cross-validation inside dev, the folds stratified
+by corpus and label: the highest mean refusal of unanswerable questions whose out-of-fold false refusal
+of answerable ones stays at or under --max-false-refusal on every corpus, since a gate meant for
+unseen documents must hold on each kind seen. With several corpora each one is also held out whole
+(fitted on the others) to show how the gate carries to documents it was not fitted on. Every dataset is
+read with split="dev" only, so no test row reaches the fit.
 """
 from __future__ import annotations
 
@@ -43,9 +47,14 @@ def dev_questions(dataset: str) -> list[Question]:
 
 
 def collect(questions: Sequence[Question], signals_of: SignalsOf, cache: Path | None, key: dict) -> list[dict]:
-    """Each question's signals, from the cache where it holds them under the same `key`, else asked and cached."""
+    """Each question's signals, from the cache where it holds them under the same `key`, else asked and cached.
+
+    The cache holds one entry per library (its key: the library, its epoch, the verifier and features), so
+    one file serves a fit over several corpora; an entry whose key no longer matches is replaced.
+    """
     stored = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.is_file() else {}
-    known = stored.get("signals", {}) if stored.get("key") == key else {}
+    entries = [e for e in stored.get("entries", []) if e.get("key", {}).get("library") != key.get("library")]
+    known = next((e["signals"] for e in stored.get("entries", []) if e.get("key") == key), {})
     out = []
     for n, q in enumerate(questions, start=1):
         if q.question not in known:
@@ -53,41 +62,55 @@ def collect(questions: Sequence[Question], signals_of: SignalsOf, cache: Path | 
             print(f"\r{n}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
         out.append(known[q.question])
     if cache:
-        cache.write_text(json.dumps({"key": key, "signals": known}, indent=1) + "\n", encoding="utf-8")
+        entries.append({"key": key, "signals": known})
+        cache.write_text(json.dumps({"entries": entries}, indent=1) + "\n", encoding="utf-8")
     return out
 
 
-def folds(answerable: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """A fold number per question, each class dealt round the folds in a seeded order (stratified)."""
+def folds(answerable: np.ndarray, k: int, seed: int, corpus: np.ndarray | None = None) -> np.ndarray:
+    """A fold number per question, each (corpus, class) dealt round the folds in a seeded order (stratified)."""
+    corpus = np.zeros(len(answerable), int) if corpus is None else corpus
     out = np.empty(len(answerable), int)
     rng = np.random.default_rng(seed)
-    for label in (False, True):
-        idx = rng.permutation(np.flatnonzero(answerable == label))
-        out[idx] = np.arange(len(idx)) % k
+    for c in np.unique(corpus):
+        for label in (False, True):
+            idx = rng.permutation(np.flatnonzero((answerable == label) & (corpus == c)))
+            out[idx] = np.arange(len(idx)) % k
     return out
 
 
-def out_of_fold(x: np.ndarray, answerable: np.ndarray, k: int, seed: int, l2: float) -> np.ndarray:
+def out_of_fold(x: np.ndarray, answerable: np.ndarray, k: int, seed: int, l2: float,
+                corpus: np.ndarray | None = None) -> np.ndarray:
     """P(answerable) of each question from a model fitted on the other folds."""
-    fold, p = folds(answerable, k, seed), np.empty(len(x))
+    fold, p = folds(answerable, k, seed, corpus), np.empty(len(x))
     for f in range(k):
         held = fold == f
         p[held] = _fit(x[~held], answerable[~held], l2).probability(x[held])
     return p
 
 
-def choose_threshold(p: np.ndarray, answerable: np.ndarray, max_false_refusal: float) -> float:
-    """The threshold (abstain when p < it) with the most refusals whose false refusal is <= max_false_refusal."""
+def choose_threshold(p: np.ndarray, answerable: np.ndarray, max_false_refusal: float,
+                     corpus: np.ndarray | None = None) -> float:
+    """The threshold (abstain when p < it) with the most refusals (mean over corpora) whose false refusal
+    is <= max_false_refusal on every corpus."""
+    corpus = np.zeros(len(p), int) if corpus is None else corpus
     values = np.unique(p)
     cuts = np.concatenate([[0.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-9]])  # between neighbours
     best, best_key = 0.0, (-1.0, 0.0)
     for t in cuts:
-        refused = rates(p, answerable, t)
-        if refused["false_refusal"] <= max_false_refusal:
-            key = (refused["refusal"], -refused["false_refusal"])  # then the fewest false refusals
+        each = [_rates_at(p[corpus == c], answerable[corpus == c], t) for c in np.unique(corpus)]
+        if max(fr for _, fr in each) <= max_false_refusal:
+            key = (np.mean([r for r, _ in each]), -np.mean([fr for _, fr in each]))  # then the fewest false refusals
             if key > best_key:
                 best, best_key = float(t), key
     return best
+
+
+def _rates_at(p: np.ndarray, answerable: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Refusal of the unanswerable and false refusal of the answerable questions (0 for a class not there)."""
+    refused = p < threshold
+    return (float(refused[~answerable].mean()) if (~answerable).any() else 0.0,
+            float(refused[answerable].mean()) if answerable.any() else 0.0)
 
 
 def rates(p: np.ndarray, answerable: np.ndarray, threshold: float) -> dict:
@@ -103,22 +126,51 @@ def rates(p: np.ndarray, answerable: np.ndarray, threshold: float) -> dict:
 
 
 def fit(signals: Sequence[dict], answerable: Sequence[bool], k: int = FOLDS, seed: int = 0,
-        max_false_refusal: float = MAX_FALSE_REFUSAL) -> tuple[VerifierParams, dict]:
-    """The gate fitted on all the questions given, its L2 and threshold from k-fold CV, its figures beside baselines."""
+        max_false_refusal: float = MAX_FALSE_REFUSAL,
+        corpora: Sequence[str] | None = None) -> tuple[VerifierParams, dict]:
+    """The gate fitted on all the questions given, its L2 and threshold from k-fold CV, its figures beside baselines.
+
+    `corpora` names each question's corpus (one corpus when omitted): the folds and the false-refusal
+    limit are per corpus, and with several the figures hold each corpus's CV and held-out rates.
+    """
     x, y = rows(signals), np.asarray(answerable, bool)
+    names = list(corpora) if corpora is not None else [""] * len(y)
+    if len(names) != len(y):
+        raise ValueError("one corpus name per question is needed")
     if y.all() or not y.any() or min(y.sum(), (~y).sum()) < k:
         raise ValueError(f"fitting needs at least {k} answerable and {k} unanswerable questions")
-    tried = {l2: out_of_fold(x, y, k, seed, l2) for l2 in L2S}
-    l2 = max(L2S, key=lambda c: (auroc(y, tried[c]), c))  # ties: the stronger regularisation
-    oof = tried[l2]
-    threshold = choose_threshold(oof, y, max_false_refusal)
-    params = replace(_fit(x, y, l2), threshold=threshold)
+    order = list(dict.fromkeys(names))
+    corpus = np.array([order.index(n) for n in names])
+    params, oof, l2 = _cross_validated(x, y, corpus, k, seed, max_false_refusal)
+    threshold = params.threshold
     strength = x[:, FEATURES.index("strength")]
     figures = {"l2": l2, "cv": {**rates(oof, y, threshold), "auroc": _auroc(y, oof)},
                "in_sample": rates(params.probability(x), y, threshold),
                f"strength_{BEFORE_FIT}": {**rates(strength, y, BEFORE_FIT), "auroc": _auroc(y, strength)},
                "never_abstain": rates(np.ones(len(y)), y, 0.0)}
+    if len(order) > 1:
+        figures["corpora"] = {name: _corpus_figures(x, y, corpus, c, oof, threshold, k, seed, max_false_refusal)
+                              for c, name in enumerate(order)}
     return params, figures
+
+
+def _cross_validated(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, k: int, seed: int,
+                     max_false_refusal: float) -> tuple[VerifierParams, np.ndarray, float]:
+    """The gate fitted on all of x with the L2 and threshold k-fold CV chose; the out-of-fold P; the L2."""
+    tried = {l2: out_of_fold(x, y, k, seed, l2, corpus) for l2 in L2S}
+    l2 = max(L2S, key=lambda c: (auroc(y, tried[c]), c))  # ties: the stronger regularisation
+    threshold = choose_threshold(tried[l2], y, max_false_refusal, corpus)
+    return replace(_fit(x, y, l2), threshold=threshold), tried[l2], l2
+
+
+def _corpus_figures(x: np.ndarray, y: np.ndarray, corpus: np.ndarray, c: int, oof: np.ndarray, threshold: float,
+                    k: int, seed: int, max_false_refusal: float) -> dict:
+    """One corpus's out-of-fold rates, and its rates under a gate fitted (with its own CV) on the other corpora."""
+    mine = corpus == c
+    others, _, _ = _cross_validated(x[~mine], y[~mine], corpus[~mine], k, seed, max_false_refusal)
+    held = others.probability(x[mine])
+    return {"cv": {**rates(oof[mine], y[mine], threshold), "auroc": _auroc(y[mine], oof[mine])},
+            "held_out": {**rates(held, y[mine], others.threshold), "auroc": _auroc(y[mine], held)}}
 
 
 def _fit(x: np.ndarray, y: np.ndarray, l2: float) -> VerifierParams:
@@ -130,27 +182,55 @@ def _auroc(answerable: np.ndarray, scores: np.ndarray) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def _signals_of(args: argparse.Namespace) -> tuple[SignalsOf, dict, Callable[[], None]]:
+def _signals_of(library_dir: str, verifier: str) -> tuple[SignalsOf, dict, Callable[[], None]]:
     """Reads one question's signals through the engine; the cache key; and how to close the library."""
     from index.embedder import SentenceTransformerEmbedder, default_model
     from index.store import Library
     from qa.engine import AnswerEngine, Settings
     from qa.verifiers import make_verifier
-    library = Library.open(args.library)
+    library = Library.open(library_dir)
     embedder = SentenceTransformerEmbedder(default_model())
     # The gate shut: signals are read before it decides, and nothing is drafted.
-    engine = AnswerEngine(library, embedder, make_verifier(args.verifier, embedder), None,
+    engine = AnswerEngine(library, embedder, make_verifier(verifier, embedder), None,
                           Settings(mode="extractive"), gate=Gate.strength_only(math.inf))
-    key = {"library": str(Path(args.library).resolve()), "epoch": library.epoch(), "verifier": args.verifier,
+    key = {"library": str(Path(library_dir).resolve()), "epoch": library.epoch(), "verifier": verifier,
            "features": list(FEATURES)}
     return (lambda q: engine.answer(q.question).answerability), key, library.close
 
 
+def corpora_of(datasets: Sequence[str] | None, libraries: Sequence[str]) -> list[tuple[str, str]]:
+    """The (dataset, library) pairs, in the order given; one library alone is asked the default dataset."""
+    datasets = list(datasets or ([DATASET] if len(libraries) == 1 else []))
+    if len(datasets) != len(libraries):
+        raise ValueError(f"give one --library per --dataset, in pairs ({len(datasets)} datasets, "
+                         f"{len(libraries)} libraries)")
+    if len(set(datasets)) != len(datasets):
+        raise ValueError("each --dataset may be given once")
+    return list(zip(datasets, libraries))
+
+
+def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | None) -> tuple[list, list, list]:
+    """Every pair's dev questions asked of its library: their signals, labels and corpus (dataset) names."""
+    signals, labels, names = [], [], []
+    for dataset, library in pairs:
+        questions = dev_questions(dataset)
+        signals_of, key, close = _signals_of(library, verifier)
+        try:
+            signals += collect(questions, signals_of, cache, key)
+        finally:
+            close()
+        labels += [bool(q.answerable) for q in questions]
+        names += [dataset] * len(questions)
+    return signals, labels, names
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Read the dev signals, fit, print the figures and write the gate's parameters."""
+    """Read the dev signals of every corpus, fit, print the figures and write the gate's parameters."""
     ap = argparse.ArgumentParser(prog="python -m eval.fit_answerability", description=__doc__.splitlines()[0])
-    ap.add_argument("--library", required=True, help="library the questions are asked of")
-    ap.add_argument("--dataset", default=DATASET, help=f"split question set (default {DATASET}); dev rows only")
+    ap.add_argument("--library", action="append", required=True,
+                    help="library the questions are asked of (repeatable: one per --dataset, in order)")
+    ap.add_argument("--dataset", action="append",
+                    help=f"split question set (repeatable; default {DATASET}); dev rows only")
     ap.add_argument("--out", type=Path, default=PARAMS_PATH, help="where to write the gate (JSON)")
     ap.add_argument("--cache", type=Path, help="JSON file of each question's signals, reused while it matches")
     ap.add_argument("--verifier", default="features", help="verifier whose support score is a signal (default "
@@ -163,23 +243,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     from index.store import LibraryError
     started = time.perf_counter()
     try:
-        questions = dev_questions(args.dataset)
-        signals_of, key, close = _signals_of(args)
-    except (DatasetError, LibraryError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        pairs = corpora_of(args.dataset, args.library)
+        signals, labels, names = read_corpora(pairs, args.verifier, args.cache)
+        params, figures = fit(signals, labels, seed=args.seed, max_false_refusal=args.max_false_refusal,
+                              corpora=names)
+    except (DatasetError, LibraryError, ValueError) as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
         return 2
-    try:
-        signals = collect(questions, signals_of, args.cache, key)
-    finally:
-        close()
-    labels = [bool(q.answerable) for q in questions]
-    try:
-        params, figures = fit(signals, labels, seed=args.seed, max_false_refusal=args.max_false_refusal)
-    except ValueError as exc:
-        print(f"\nerror: {args.dataset} dev: {exc}", file=sys.stderr)
-        return 2
+    sets = [{"dataset": d, "questions": names.count(d), "unanswerable": sum(1 for n, a in zip(names, labels)
+                                                                             if n == d and not a)} for d, _ in pairs]
     record = {**params.to_dict(), "signs": SIGNS,
-              "fitted_on": {"dataset": args.dataset, "split": "dev", "questions": len(labels),
+              "fitted_on": {"datasets": sets, "split": "dev", "questions": len(labels),
                             "unanswerable": labels.count(False), "verifier": args.verifier, "l2_tried": list(L2S),
                             "folds": FOLDS, "seed": args.seed, "max_false_refusal": args.max_false_refusal},
               "figures": figures,

@@ -170,7 +170,7 @@ def test_fitting_never_asks_or_reads_a_test_question(tmp_path, monkeypatch):
     rows = [row(i, s, i % 3 != 0) for s in ("dev", "test") for i in range(30)]
     asked = []
 
-    def fake_signals(args):
+    def fake_signals(library, verifier):
         def signals_of(q):
             asked.append(q.id)
             data, _ = synthetic(30, 2)
