@@ -8,7 +8,7 @@ from app import wiring
 from index import access
 from index.access import AccessError, Reader
 from index.store import Library, Source
-from qa.answerability import signals, unknown_terms
+from qa.answerability import Gate, signals, unknown_terms
 from qa.engine import AnswerEngine, Settings
 from qa.evidence import question_idf
 
@@ -101,7 +101,9 @@ def test_record_answer_writes_who_asked_what_was_shown_and_the_verdicts(libs):
     alice = wiring.reader_for(lib, "alice")
     answer = engine(lib).answer(QUESTION, reader=alice)
     wiring.record_answer(lib, alice, QUESTION, answer, "test-model")
-    refused = engine(lib).answer("Which colour is the director's car?", reader=None)
+    # A shut gate: the refusal is recorded whatever the shipped gate's threshold would make of this question.
+    shut = AnswerEngine(lib, EMB, WordVerifier(), None, Settings(min_strength=0.2), gate=Gate.strength_only(2.0))
+    refused = shut.answer("Which colour is the director's car?", reader=None)
     wiring.record_answer(lib, None, "Which colour is the director's car?", refused, "")
     first, second = lib.audit.entries(None)
     assert (first.user, first.question, first.model, first.mode, first.answer) == (
