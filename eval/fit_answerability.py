@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -192,7 +191,7 @@ def _signals_of(library_dir: str, verifier: str) -> tuple[SignalsOf, dict, Calla
     embedder = SentenceTransformerEmbedder(default_model())
     # The gate shut: signals are read before it decides, and nothing is drafted.
     engine = AnswerEngine(library, embedder, make_verifier(verifier, embedder), None,
-                          Settings(mode="extractive"), gate=Gate.strength_only(math.inf))
+                          Settings(mode="extractive"), gate=Gate.shut())
     key = {"library": str(Path(library_dir).resolve()), "epoch": library.epoch(), "verifier": verifier,
            "features": list(FEATURES)}
     return (lambda q: engine.answer(q.question).answerability), key, library.close

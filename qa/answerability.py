@@ -74,6 +74,16 @@ class Gate:
         return gate
 
     @classmethod
+    def shut(cls) -> Gate:
+        """A gate that weighs every signal, so the engine reads them all, and never opens: how the fit reads them."""
+        n = len(FEATURES)
+        return cls(VerifierParams(FEATURES, np.zeros(n), np.ones(n), np.ones(n), -1e6, 0.5))
+
+    def weighs(self, feature: str) -> bool:
+        """Whether `feature` moves this gate's decision (one it gives weight 0 need not be computed)."""
+        return bool(self.params.weights[FEATURES.index(feature)] != 0)
+
+    @classmethod
     def strength_only(cls, min_strength: float) -> Gate:
         """The hand-set rule before the fit: answer when the best candidate scores at least `min_strength`."""
         one_hot = np.array([1.0 if f == "strength" else 0.0 for f in FEATURES])
@@ -85,9 +95,13 @@ class Gate:
         return float(self.params.probability(rows([signals]))[0])
 
 
-def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier, keep: int,
+def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier | None, keep: int,
             reader: Reader | None = None) -> dict[str, float]:
-    """FEATURES of one question's evidence, as `reader` sees the library (0 but the missing ones with no evidence)."""
+    """FEATURES of one question's evidence, as `reader` sees the library (0 but the missing ones with no evidence).
+
+    `support` needs a verifier call (a third of an extractive answer's time with the cross-encoder):
+    with `verifier` None it is left 0, for a gate that gives it no weight.
+    """
     idf = question_idf(library, question, reader)
     seen = {w for p in evidence.passages for w in content_words(p.chunk.text)}
     total = sum(idf.values())
@@ -102,7 +116,7 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     runner_up = evidence.candidates[1].score if len(evidence.candidates) > 1 else 0.0
     shown = " ".join(p.chunk.text for p in evidence.passages[:keep])
     # The question restated with its best answer, as a claim: does the passage it comes from support both?
-    _, support = verifier.verify(f"{question} {best.text}", [best.passage])
+    _, support = verifier.verify(f"{question} {best.text}", [best.passage]) if verifier else (False, 0.0)
     return out | {"margin": best.score - runner_up, "passage": evidence.passages[0].score,
                   "coverage": coverage(shown, idf), "support": float(support)}
 

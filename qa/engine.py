@@ -107,7 +107,8 @@ class AnswerEngine:
             question = standalone_question(question, history, self.llm) if history else question
         evidence = self.evidence(question, filters, timings, reader)
         with _timer(timings, "rerank"):
-            found = signals(self.library, question, evidence, self.verifier, self.settings.keep, reader)
+            support_by = self.verifier if self.gate.weighs("support") else None
+            found = signals(self.library, question, evidence, support_by, self.settings.keep, reader)
             found |= {"p_answerable": self.gate.probability(found), "threshold": self.gate.params.threshold}
         if found["p_answerable"] < found["threshold"]:
             answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)

@@ -82,6 +82,23 @@ def test_the_gate_decides_from_the_evidence_and_the_answer_records_what_it_saw(l
     assert not shipped.abstained and shipped.answerability["p_answerable"] >= shipped.answerability["threshold"]
 
 
+def test_the_gate_pays_for_a_support_check_only_when_it_weighs_support(library):
+    """The support check is a verifier call per question: the shipped gate gives it weight 0, the fit reads it."""
+    question = "Which function fits ordinary linear models?"
+    claim = f"{question} "  # the gate's support claim: the question restated with its best answer
+
+    def support_checks(gate):
+        checked = []
+        verifier = WordVerifier()
+        verifier.verify = lambda s, ps: (checked.append(s), WordVerifier.verify(verifier, s, ps))[1]
+        AnswerEngine(library, EMB, verifier, None, Settings(min_strength=0.2), gate).answer(question)
+        return [s for s in checked if s.startswith(claim)]
+
+    assert not Gate.load().weighs("support") and support_checks(Gate.load()) == []
+    found = AnswerEngine(library, EMB, WordVerifier(), None, Settings(), Gate.shut()).answer(question)
+    assert found.abstained and found.answerability["support"] > 0 and len(support_checks(Gate.shut())) == 1
+
+
 def test_generative_keeps_supported_sentences_and_replaces_an_invented_one(library, llm):
     llm.queue(cite("ordinary", "The basic function for fitting linear models is lm [n]. "
                                "Linear models were invented on the moon in 1802 [n]."))
