@@ -58,6 +58,12 @@ class MeteredLLM:
         self._note(messages, reply)
         return reply
 
+    def choice_logprobs(self, messages, choices) -> dict[str, float]:
+        """LLMClient.choice_logprobs, noted with the likeliest choice as the reply."""
+        logprobs = self._llm.choice_logprobs(messages, choices)
+        self._note(messages, max(logprobs, key=logprobs.get))
+        return logprobs
+
 
 def token_counts(calls: Sequence[tuple[str, str]], count: Callable[[str], int]) -> dict[str, int]:
     """Tokens sent (message texts, without the chat template's own) and received, over calls."""

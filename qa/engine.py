@@ -7,9 +7,7 @@ passages instead.
 """
 from __future__ import annotations
 
-import random
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -18,7 +16,7 @@ from index.access import Reader
 from index.records import Passage
 from index.search import Filters, search
 from index.store import Library
-from qa import prompt
+from qa import guided, prompt
 from qa.answerability import Gate, signals
 from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, rerank
@@ -48,7 +46,8 @@ class Settings:
     keep: int = 6              # passages whose sentences are ranked (6 of ~250 tokens fill a 2048 context)
     prompt_passages: int = 6   # the best of those a generative prompt holds (fewer: a sooner first token)
     quotes: int = 2            # most quotes in an extractive answer
-    statements: int = 8        # candidates offered to the model in guided mode
+    statements: int = 8        # candidates offered to the model in guided mode (at most 9: one digit each)
+    guided_rule: guided.Rule | None = None  # model and ranker combined in guided mode; None: qa/guided.json for the model
     answer_ranker: str = "rerank"  # what orders quotes and guided candidates: the rerank blend, or qa/ranker.py
     # A further quote must score at least the best one's score less this. Chosen on dev: right 37 (0.03: 34, 0.05: 37)
     # -> 39 of 59 at 0.08 and 0.1 (0.15: 40, at 1.8 quotes an answer against 1.5 at 0.08); refusal unchanged.
@@ -79,6 +78,8 @@ class AnswerEngine:
             raise QuestionError(f"unknown answer mode {settings.mode!r}; use one of {', '.join(MODES)}")
         if settings.prompt_passages < 1:
             raise QuestionError(f"prompt_passages must be at least 1, not {settings.prompt_passages}")
+        if not 0 < settings.statements <= guided.MAX_STATEMENTS:
+            raise QuestionError(f"statements must be 1 to {guided.MAX_STATEMENTS}, not {settings.statements}")
         if settings.answer_ranker not in RANKERS:
             raise QuestionError(f"unknown answer ranker {settings.answer_ranker!r}; use one of {', '.join(RANKERS)}")
         self.library, self.embedder, self.verifier, self.llm, self.settings = library, embedder, verifier, llm, settings
@@ -170,15 +171,18 @@ class AnswerEngine:
         return [(c.text, (_number(evidence, c.passage),)) for c in picked]
 
     def _guided(self, question: str, evidence: Evidence, picks: Sequence[Candidate]) -> _Draft:
+        """What extractive shows when the model agrees with the ranker (or is not asked), else the model's pick."""
+        rule = self.settings.guided_rule or guided.Rule.for_model(self.llm.model)
         offered = list(picks[: self.settings.statements])
-        # Small models favour the first option whatever it says: shuffle, reproducibly per question.
-        random.Random(zlib.crc32(question.encode())).shuffle(offered)
-        messages = prompt.choice_messages(question, [c.text for c in offered], self.llm.special_tokens)
-        picked = int(self.llm.choose(messages, [str(n) for n in range(len(offered) + 1)], self.settings.sampling))
-        if picked == 0:
+        chosen = 0
+        if rule.asks:
+            judgment = guided.judge(self.llm, question, [c.text for c in offered], self.llm.special_tokens)
+            chosen = guided.pick(judgment, [c.score for c in offered], rule)
+        if chosen is None:
             return _Draft([], abstained=True)
-        chosen = offered[picked - 1]
-        return _Draft([(chosen.text, (_number(evidence, chosen.passage),))])
+        if chosen == 0:
+            return _Draft(self._quotes(evidence, picks))
+        return _Draft([(offered[chosen].text, (_number(evidence, offered[chosen].passage),))])
 
     def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
         budget = self.llm.context_length - self.settings.sampling.max_tokens

@@ -5,9 +5,10 @@ The openai package is imported here and nowhere else.
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import openai
@@ -16,6 +17,7 @@ from index.errors import GroundworkError
 from qa.special_tokens import served_special_tokens
 
 DEFAULT_CONTEXT = 2048  # when the server does not say (vLLM does, as max_model_len)
+TOP_LOGPROBS = 20  # the most an OpenAI-compatible server lists (vLLM's default max_logprobs)
 
 
 class LLMError(GroundworkError):
@@ -123,6 +125,25 @@ class LLMClient:
                            "it needs vLLM's structured outputs")
         return text
 
+    def choice_logprobs(self, messages: Sequence[dict], choices: Sequence[str]) -> dict[str, float]:
+        """Log-probability of each one-token choice as the reply's first token, normalised over the choices."""
+        args = _sampling_args(Sampling(max_tokens=1, temperature=0.0, stop=(), repetition_penalty=1.0))
+        args["extra_body"]["structured_outputs"] = {"choice": list(choices)}  # vLLM: the listed logprobs are the choices'
+        reply = self._call(lambda: self._client.chat.completions.create(
+            model=self.model, messages=list(messages), logprobs=True, top_logprobs=TOP_LOGPROBS, **args))
+        logprobs = reply.choices[0].logprobs
+        top = logprobs.content[0].top_logprobs if logprobs and logprobs.content else []
+        seen: dict[str, float] = {}
+        for entry in top:
+            seen[entry.token.strip()] = max(entry.logprob, seen.get(entry.token.strip(), -math.inf))
+        if not any(c in seen for c in choices):
+            raise LLMError("the model server sent no log-probabilities of the choices; guided mode needs a server "
+                           "that returns top_logprobs (vLLM does)")
+        floor = min(e.logprob for e in top)  # a choice not listed is at most as likely as the last one listed
+        raw = {c: seen.get(c, floor) for c in choices}
+        total = logsumexp(raw.values())
+        return {c: v - total for c, v in raw.items()}
+
     def complete(self, messages: Sequence[dict], sampling: Sampling = Sampling()) -> str:
         """The whole reply at once."""
         reply = self._call(lambda: self._client.chat.completions.create(
@@ -138,6 +159,13 @@ class LLMClient:
         except openai.APIStatusError as exc:
             raise LLMError(f"the model server at {self.url} refused the request: "
                            f"{exc.status_code} {_detail(exc)}") from None
+
+
+def logsumexp(values: Iterable[float]) -> float:
+    """log(sum(exp(v))), without overflow."""
+    values = list(values)
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
 
 
 def _sampling_args(s: Sampling) -> dict:

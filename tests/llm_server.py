@@ -5,7 +5,8 @@ model folder as `root`), /tokenize (one token per whitespace-separated word, eac
 tokenizer's special tokens one token wherever it occurs, token strings on request),
 /tokenizer_info when given special tokens (as vLLM with --enable-tokenizer-info-endpoint),
 /v1/chat/completions streamed or not.
-Each request takes the next queued Reply; a Reply can cut the connection mid-stream.
+Each request takes the next queued Reply; a Reply can cut the connection mid-stream, or list the
+first token's top log-probabilities (`top`) when the request asks for logprobs.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Reply:
     text: str | Callable[[dict], str] = ""  # or made from the request's body
     status: int = 200
     cut_after: int | None = None  # stream this many chunks, then drop the connection
+    top: dict[str, float] | Callable[[dict], dict[str, float]] | None = None  # top logprobs of the first token
 
 
 class FakeLLM:
@@ -93,14 +95,19 @@ def _handler(fake: FakeLLM):
             fake.requests.append(body)
             reply = fake.replies.popleft() if fake.replies else Reply("", status=500)
             if callable(reply.text):
-                reply = Reply(reply.text(body), reply.status, reply.cut_after)
+                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top)
             if reply.status != 200:
                 return self._json(reply.status, {"error": {"message": f"fake error {reply.status}"}})
             if body.get("stream"):
                 return self._stream(reply)
-            message = {"role": "assistant", "content": reply.text}
+            top = reply.top(body) if callable(reply.top) else reply.top
+            text = reply.text or (max(top, key=top.get) if top else "")
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            if body.get("logprobs") and top:  # as vLLM lists them: the first token's top candidates
+                listed = [{"token": t, "logprob": v, "bytes": None} for t, v in top.items()]
+                choice["logprobs"] = {"content": [{**max(listed, key=lambda e: e["logprob"]), "top_logprobs": listed}]}
             self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": fake.model,
-                             "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+                             "choices": [choice]})
 
         def _stream(self, reply: Reply):
             self.send_response(200)

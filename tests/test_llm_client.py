@@ -1,5 +1,6 @@
 """The model-server client over real HTTP and SSE, against a deterministic server on loopback."""
 import json
+import math
 import socket
 
 import pytest
@@ -47,6 +48,21 @@ def test_guided_choice_goes_through_structured_outputs(llm):
     assert llm.requests[-1]["structured_outputs"] == {"choice": ["0", "1", "2"]}
     with pytest.raises(LLMError, match="structured"):
         client.choose(ASK, ["0", "1", "2"])  # a server that ignores the constraint is caught
+
+
+def test_choice_logprobs_are_the_first_tokens_normalised_over_the_choices(llm):
+    listed = {"2": math.log(0.5), "1": math.log(0.2), " 1": math.log(0.25), "The": math.log(0.1), "Number": -5.0}
+    llm.queue(Reply(top=listed), Reply("2"))
+    client = LLMClient(llm.url)
+    p = {c: math.exp(v) for c, v in client.choice_logprobs(ASK, ["0", "1", "2"]).items()}
+    sent = llm.requests[-1]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 20 and sent["max_tokens"] == 1
+    assert sent["structured_outputs"] == {"choice": ["0", "1", "2"]}
+    assert sum(p.values()) == pytest.approx(1.0)
+    assert p["1"] / p["2"] == pytest.approx(0.5)  # " 1" and "1" are one choice: the likelier spelling counts
+    assert p["0"] / p["2"] == pytest.approx(math.exp(-5.0) / 0.5)  # not listed: as likely as the least listed
+    with pytest.raises(LLMError, match="log-probabilities"):
+        client.choice_logprobs(ASK, ["0", "1", "2"])  # a server that sends none is caught
 
 
 def test_errors_are_one_line_and_say_what_to_run(llm):

@@ -1,0 +1,166 @@
+"""Fit guided mode's rule (qa/guided.py) for one served model on the DEV questions, by a sweep.
+
+    python -m eval.fit_guided --library DIR --url URL [--cache FILE] [--write]
+
+Each dev question is answered once in extractive mode (the ranker's choice, the gate's verdict) and
+the model is asked once per order (the ranker's, reversed) for its log-probabilities over the
+candidates; all of it is cached, so the sweep costs nothing. A candidate is right when it holds an
+expected answer and lies on a gold page (the report's `right`; candidates are verbatim quotes).
+The sweep: which orders are read (the ranker's, the reverse, both), the weight of the ranker's
+score (WEIGHTS, and the ranker alone), and the abstention rule (P(none) at least ABSTAIN, or never).
+The rule kept has the most right answers, then the most refused unanswerable questions, then the
+fewest model requests; the ranker alone is tried first, so guided is never chosen worse than
+extractive on dev. --write stores it under the served model's name in qa/guided.json.
+The dataset is read with split="dev" only, so no test row reaches the fit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from eval.answer_metrics import contains_answer
+from eval.fit_answerability import DATASET, dev_questions
+from eval.questions import Question
+from qa import guided
+
+WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+ABSTAIN = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
+ORDERS = ("both", "forward", "backward")
+
+
+def facts(engine, llm, q: Question) -> dict:
+    """What the sweep needs of one question: the ranker's answer, each candidate's rightness, the model's logprobs."""
+    shown = engine.answer(q.question)  # extractive: the ranker's choice, after the gate and verification
+    gated = shown.answerability["p_answerable"] >= shown.answerability["threshold"]
+    out = {"answerable": bool(q.answerable), "gated": gated, "ranker_abstained": shown.abstained,
+           "ranker_right": _right(shown.text, [c.passage for c in shown.citations], q) and not shown.abstained}
+    if not gated:
+        return out
+    evidence = engine.evidence(q.question)
+    offered = list(engine.picks(q.question, evidence)[: engine.settings.statements])
+    texts, started = [c.text for c in offered], time.perf_counter()
+    out["forward"] = guided.ask_order(llm, q.question, texts, llm.special_tokens)
+    out["backward"] = guided.ask_order(llm, q.question, texts[::-1], llm.special_tokens)
+    out["seconds"] = time.perf_counter() - started
+    out["scores"] = [c.score for c in offered]
+    out["right"] = [_right(c.text, [c.passage], q) for c in offered]
+    return out
+
+
+def _right(text: str, passages, q: Question) -> bool:
+    on_gold = any(Path(doc).stem == p.doc_title and page == p.chunk.page for p in passages for doc, page in q.gold)
+    return bool(contains_answer(text, q.answers)) and on_gold
+
+
+def judgment(order: str, forward: Sequence[float], backward: Sequence[float]) -> guided.Judgment:
+    """The model's judgment read from both orders, or from one of them alone."""
+    if order == "forward":
+        backward = [forward[0], *reversed(forward[1:])]  # the forward answers, laid out as the reverse's
+    elif order == "backward":
+        forward = [backward[0], *reversed(backward[1:])]
+    return guided.both_orders(forward, backward)
+
+
+def outcome(fact: dict, order: str, rule: guided.Rule) -> str:
+    """right, wrong, abstained (answerable) or refused, answered (unanswerable) under one rule."""
+    index = 0
+    if fact["gated"] and rule.asks:
+        index = guided.pick(judgment(order, fact["forward"], fact["backward"]), fact["scores"], rule)
+    abstained = not fact["gated"] or index is None or (index == 0 and fact["ranker_abstained"])
+    if not fact["answerable"]:
+        return "refused" if abstained else "answered"
+    if abstained:
+        return "abstained"
+    right = fact["ranker_right"] if index == 0 else fact["right"][index]
+    return "right" if right else "wrong"
+
+
+def sweep(facts_: Sequence[dict]) -> list[dict]:
+    """Every (order, rule) with its counts, the ranker alone first."""
+    # The ranker alone first, then the weights nearest to it: among equals the first is kept.
+    rules = [guided.Rule(w, a) for a in (None, *ABSTAIN) for w in (None, *sorted(WEIGHTS, reverse=True))]
+    rows = []
+    for order in ORDERS:
+        for rule in rules:
+            counts = {k: 0 for k in ("right", "wrong", "abstained", "refused", "answered")}
+            for fact in facts_:
+                counts[outcome(fact, order, rule)] += 1
+            rows.append({"order": order, "weight": rule.weight, "abstain": rule.abstain, **counts})
+    return rows
+
+
+def best(rows: Sequence[dict]) -> dict:
+    """The most right, then the most refused; among ties the first (the ranker alone, then higher weights)."""
+    return max(rows, key=lambda r: (r["right"], r["refused"]))  # max keeps the first of equals
+
+
+def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
+    """Each question's facts, from the cache where it holds them for this model, else asked and cached."""
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    from index.store import Library
+    from qa.engine import AnswerEngine, Settings
+    from qa.llm import LLMClient
+    from qa.verifiers import make_verifier
+    llm = LLMClient(args.url)
+    stored = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
+    known = stored.get("facts", {}) if stored.get("model") == llm.model else {}
+    missing = [q for q in questions if q.question not in known]
+    if missing:
+        embedder = SentenceTransformerEmbedder(default_model())
+        with Library.open(args.library) as library:
+            engine = AnswerEngine(library, embedder, make_verifier("features", embedder), None, Settings())
+            for n, q in enumerate(missing, start=1):
+                known[q.question] = facts(engine, llm, q)
+                print(f"\r{n}/{len(missing)} questions asked", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+        if args.cache:
+            args.cache.write_text(json.dumps({"model": llm.model, "facts": known}))
+    return [known[q.question] for q in questions], llm.model
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Ask, sweep, print the figures; write the best rule when asked."""
+    ap = argparse.ArgumentParser(prog="python -m eval.fit_guided", description=__doc__.splitlines()[0])
+    ap.add_argument("--library", required=True, help="library the questions are asked of")
+    ap.add_argument("--url", required=True, help="the OpenAI-compatible server of the model (vLLM)")
+    ap.add_argument("--dataset", default=DATASET, help=f"split question set (default {DATASET}); dev rows only")
+    ap.add_argument("--cache", type=Path, help="JSON file of each question's facts, reused for the same model")
+    ap.add_argument("--write", action="store_true", help=f"store the rule for the model in {guided.RULES_PATH.name}")
+    args = ap.parse_args(argv)
+    facts_, model = collect(args, dev_questions(args.dataset))
+    rows = sweep(facts_)
+    asked = [f["seconds"] for f in facts_ if "seconds" in f]
+    print(f"{model}: {len(facts_)} dev questions, {sum(f['answerable'] for f in facts_)} answerable; "
+          f"two requests take {sorted(asked)[len(asked) // 2]:.2f} s (p50)" if asked else "")
+    print("order     weight  abstain  right wrong abstained refused")
+    for r in rows:
+        if r["abstain"] is None or r is best(rows):
+            print(f"{r['order']:<9} {_show(r['weight']):>6}  {_show(r['abstain']):>7}  {r['right']:>5} {r['wrong']:>5} "
+                  f"{r['abstained']:>9} {r['refused']:>7}")
+    chosen = best([r for r in rows if r["order"] == "both"])  # the rule the engine applies reads both orders
+    print(f"chosen: weight {_show(chosen['weight'])}, abstain {_show(chosen['abstain'])} ({chosen['right']} right)")
+    if args.write:
+        write(model, chosen)
+    return 0
+
+
+def write(model: str, row: dict, path: Path = guided.RULES_PATH) -> None:
+    """Store the rule and its dev figures under the model's name."""
+    stored = json.loads(path.read_text()) if path.exists() else {"rules": {}}
+    stored["rules"][model] = {"weight": row["weight"], "abstain": row["abstain"],
+                              "dev": {k: row[k] for k in ("right", "wrong", "abstained", "refused", "answered")}}
+    path.write_text(json.dumps(stored, indent=1) + "\n")
+    print(f"wrote the rule for {model} to {path}")
+
+
+def _show(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

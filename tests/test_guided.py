@@ -1,0 +1,66 @@
+"""Guided mode's choice: two orders read as one judgment, combined with the ranker's scores; its fit on dev."""
+import json
+import math
+
+import pytest
+
+from eval.fit_guided import best, outcome, sweep
+from qa.guided import Judgment, Rule, both_orders, pick
+
+LOG = math.log
+
+
+def test_a_bias_for_a_position_counts_once_near_the_top_and_once_near_the_bottom():
+    # A model that gives the first position 0.7 whatever it holds, and slightly prefers candidate C.
+    forward = [LOG(0.05), LOG(0.7), LOG(0.1), LOG(0.15)]   # none, A, B, C as the ranker orders them
+    backward = [LOG(0.05), LOG(0.75), LOG(0.1), LOG(0.1)]  # none, C, B, A: reversed
+    judged = both_orders(forward, backward)
+    assert sum(math.exp(v) for v in (judged.none, *judged.candidates)) == pytest.approx(1.0)
+    a, b, c = judged.candidates
+    assert c > a > b  # C wins once the position's favour is shared out; read alone, the forward order says A
+    assert a - b == pytest.approx((LOG(0.7) + LOG(0.1) - 2 * LOG(0.1)) / 2)
+
+
+def test_the_weight_sets_how_much_ranker_score_outweighs_the_models_preference():
+    judged = Judgment(LOG(0.1), (LOG(0.2), LOG(0.7)))
+    scores = [0.60, 0.50]
+    assert pick(judged, scores, Rule(0.0)) == 1  # the model alone
+    assert pick(judged, scores, Rule(10.0)) == 1  # 1.25 nats of preference against 1.0 of ranker score
+    assert pick(judged, scores, Rule(20.0)) == 0  # against 2.0: the ranker's best
+    assert pick(judged, scores, Rule(None)) == 0
+    assert pick(judged, scores, Rule(0.0, abstain=0.1)) is None and pick(judged, scores, Rule(0.0, 0.2)) == 1
+
+
+def test_the_rule_comes_from_the_served_models_entry_else_the_default_else_the_ranker_alone(tmp_path):
+    path = tmp_path / "guided.json"
+    assert Rule.for_model("any", path) == Rule(None, None) and not Rule(None).asks
+    path.write_text(json.dumps({"rules": {"m": {"weight": 5.0, "abstain": 0.9}}}))
+    assert Rule.for_model("m", path) == Rule(5.0, 0.9) and Rule.for_model("other", path) == Rule(None)
+    path.write_text(json.dumps({"rules": {"m": {"weight": 5.0}, "default": {"weight": 20.0}}}))
+    assert Rule.for_model("other", path) == Rule(20.0)
+
+
+def fact(answerable=True, gated=True, ranker_right=False, right=(False, True), model_likes=1, none=0.01):
+    """One dev question's cached facts: the model likes candidate `model_likes` in both orders."""
+    n = len(right)
+    p = [none] + [0.9 if i == model_likes else 0.05 for i in range(n)]
+    forward = [LOG(v) for v in p]
+    backward = [forward[0], *reversed(forward[1:])]
+    return {"answerable": answerable, "gated": gated, "ranker_abstained": False, "ranker_right": ranker_right,
+            "forward": forward, "backward": backward, "scores": [0.6, 0.5], "right": list(right)}
+
+
+def test_the_sweep_keeps_the_ranker_alone_unless_the_model_adds_right_answers():
+    agrees = [fact(ranker_right=True, right=(True, False), model_likes=0)]
+    rows = sweep(agrees)
+    assert (best(rows)["weight"], best(rows)["abstain"]) == (None, None) and best(rows)["right"] == 1
+    helps = agrees + [fact(ranker_right=False, right=(False, True), model_likes=1)]
+    chosen = best(sweep(helps))
+    assert chosen["right"] == 2 and chosen["weight"] is not None  # the model's pick wins the second question
+
+
+def test_outcomes_follow_the_gate_and_the_models_none():
+    assert outcome(fact(gated=False), "both", Rule(0.0)) == "abstained"
+    assert outcome(fact(answerable=False, none=0.95), "both", Rule(0.0, 0.5)) == "refused"
+    assert outcome(fact(answerable=False), "both", Rule(None)) == "answered"
+    assert outcome(fact(model_likes=1), "forward", Rule(0.0)) == "right"
