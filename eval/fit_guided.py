@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"two requests take {sorted(asked)[len(asked) // 2]:.2f} s (p50)" if asked else "")
     print("order     weight  abstain  right wrong abstained refused")
     for r in rows:
-        if r["abstain"] is None or r is best(rows):
+        if r["abstain"] is None or r is best(rows):  # the weights without abstention, and the best row of all
             print(f"{r['order']:<9} {_show(r['weight']):>6}  {_show(r['abstain']):>7}  {r['right']:>5} {r['wrong']:>5} "
                   f"{r['abstained']:>9} {r['refused']:>7}")
     chosen = best([r for r in rows if r["order"] == "both"])  # the rule the engine applies reads both orders
