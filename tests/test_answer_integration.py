@@ -1,5 +1,6 @@
 """Real answers: the sample manuals in a real library, SmolLM2 served by a real vLLM, every answer mode."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from vllm_server import vllm_server
 from index.embedder import SentenceTransformerEmbedder
 from index.store import Library
 from qa.engine import AnswerEngine, Settings
+from qa.guided import Rule
 from qa.llm import LLMClient
 from qa.text import flatten
 from qa.verify import FeatureVerifier
@@ -31,9 +33,9 @@ def embedder():
     return SentenceTransformerEmbedder()
 
 
-def engine(library, embedder, mode, server=None):
+def engine(library, embedder, mode, server=None, **settings):
     llm = LLMClient(server.url) if server else None
-    return AnswerEngine(library, embedder, FeatureVerifier(embedder), llm, Settings(mode=mode))
+    return AnswerEngine(library, embedder, FeatureVerifier(embedder), llm, Settings(mode=mode, **settings))
 
 
 def test_extractive_quotes_the_page_that_answers(library, embedder):
@@ -61,10 +63,17 @@ def test_generative_shows_only_sentences_its_passages_support(library, embedder,
     assert answer.abstained or {c.n for c in answer.citations} == {n for s in shown for n in s.citations}
 
 
+def test_the_real_server_gives_a_probability_to_every_choice(vllm):
+    logprobs = LLMClient(vllm.url).choice_logprobs([{"role": "user", "content": "Pick 1, 2 or 3."}], ["0", "1", "2", "3"])
+    assert set(logprobs) == {"0", "1", "2", "3"} and sum(math.exp(v) for v in logprobs.values()) == pytest.approx(1.0)
+
+
 def test_guided_answers_with_a_verbatim_quote_of_a_retrieved_passage(library, embedder, vllm):
-    answer = engine(library, embedder, "guided", vllm).answer("How can I read data from an Excel spreadsheet?")
-    if not answer.abstained:  # SmolLM2 may pick "none"; whatever it picks is a quote, never its own words
-        (sentence,) = answer.sentences
+    # A weight that lets the model's judgment change the ranker's choice, so that the model is asked.
+    answer = engine(library, embedder, "guided", vllm, guided_rule=Rule(0.0)).answer(
+        "How can I read data from an Excel spreadsheet?")
+    assert not answer.abstained and answer.sentences
+    for sentence in answer.sentences:  # whatever the model picks is a quote, never its own words
         cited = next(c for c in answer.citations if c.n == sentence.citations[0])
         assert sentence.supported and sentence.text in flatten(cited.passage.chunk.text)
 
