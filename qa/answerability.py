@@ -42,6 +42,8 @@ SIGNS = {"strength": 1, "margin": 1, "passage": 1, "coverage": 1, "missing_share
 # (4.3, x64), camel case (setRefClass), called (loess()), or capitalised inside the sentence (Feather, CUDA).
 _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\(\))|[A-Z]\w*)(?![\w])")
 _CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")
+# British -ise/-yse spellings; the embedder's vocabulary and most manuals spell them -ize/-yze.
+_BRITISH = re.compile(r"(?<=\w{3})(is|ys)(e|es|ed|ing|er|ers|ation|ations)$")
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,9 @@ def unknown_terms(library: Library, question: str, reader: Reader | None = None)
         return []
     out = []
     for word in dict.fromkeys(_CLITIC.sub("", w) for w in words(question)):
-        ordinary = {word, stem(word), word.rstrip("s"), stem(word) + "e"} & vocabulary
-        if word not in STOPWORDS and not ordinary and library.doc_freq(word, reader) == 0:
+        spellings = {word, _BRITISH.sub(lambda m: m[1][0] + "z" + m[2], word)}
+        ordinary = {f for s in spellings for f in (s, stem(s), s.rstrip("s"), stem(s) + "e")} & vocabulary
+        if word not in STOPWORDS and not ordinary and not any(library.doc_freq(s, reader) for s in spellings):
             out.append(word)
     return out
 

@@ -72,6 +72,12 @@ def test_unknown_terms_are_words_neither_the_library_nor_ordinary_english_holds(
         "testthat", "winget"]
 
 
+def test_a_british_spelling_of_an_ordinary_word_is_no_unknown_term(library):
+    """'optimisation' is 'optimization' to the embedder's vocabulary; the gate refused rustc's LTO question for it."""
+    assert unknown_terms(library, "Which setting turns on link-time optimisation, or does winget analyse it?") == [
+        "winget"]
+
+
 def test_nothing_retrieved_gives_zero_evidence_and_everything_missing(library):
     found = signals(library, "Which function fits linear models?", Evidence((), ()), Recall(), keep=6)
     assert found["strength"] == 0.0 and found["support"] == 0.0 and found["missing_share"] == 1.0
