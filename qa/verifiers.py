@@ -7,6 +7,7 @@ registries, so "nli:" takes a local folder or a name the user's machine can load
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -91,9 +92,24 @@ class ContentGate:
 
 
 def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
-    """Whether some passage holds the sentence word for word (white space aside)."""
-    wanted = " ".join(sentence.split())
-    return any(wanted in " ".join(p.chunk.text.split()) for p in passages)
+    """Whether some passage holds the sentence word for word (white space aside), from one of its sentence
+    starts to a word's end: "R keeps data in memory." is no quote of "It is not true that R keeps data in
+    memory.", nor "lasts two" of "lasts twenty"."""
+    pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
+    for text in (p.chunk.text for p in passages):
+        found = pattern.search(text)
+        while found:
+            if _sentence_start(text, found.start()) and not re.match(r"\w\w", text[found.end() - 1:found.end() + 1]):
+                return True
+            found = pattern.search(text, found.start() + 1)
+    return False
+
+
+def _sentence_start(text: str, at: int) -> bool:
+    """Whether a sentence of `text` can start at `at`: the text's start, a line's, or after closing punctuation."""
+    before = text[:at]
+    kept = before.rstrip()
+    return not kept or "\n" in before[len(kept):] or bool(re.search(r"[.!?:;][\"')\]]*$", kept)) and kept != before
 
 
 class NLIVerifier:

@@ -148,3 +148,13 @@ def test_the_gate_stands_before_every_configured_verifier():
         judge = make_verifier("llm-judge", llm=LLMClient(llm.url))
         assert judge.verify("PWNED", PASSAGE) == (False, 0.0) and not llm.requests  # never asked
         assert judge.verify("The warranty lasts two years.", PASSAGE) == (True, 1.0)
+
+
+def test_word_for_word_means_from_a_sentence_start_to_a_word_end_of_the_passage():
+    gate = ContentGate(Never(), "never")
+    negated = [Passage(Chunk(1, "d1", 3, 0, 60, "It is not true that R stores all data in memory."), "FAQ", 1.0)]
+    assert gate.verify("R stores all data in memory.", negated) == (False, 0.1)  # the negation dropped
+    twenty = [Passage(Chunk(1, "d1", 3, 0, 40, "The pump warranty lasts twenty years."), "FAQ", 1.0)]
+    assert gate.verify("The pump warranty lasts two", twenty) == (False, 0.1)  # cut inside a word
+    later = [Passage(Chunk(1, "d1", 3, 0, 60, "Read this first.\nThe pump warranty lasts two years."), "FAQ", 1.0)]
+    assert gate.verify("The pump warranty lasts two years.", later) == (True, 1.0)
