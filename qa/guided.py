@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from index.errors import GroundworkError
 from qa import prompt
 from qa.llm import logsumexp
 from qa.special_tokens import FALLBACK
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 RULES_PATH = Path(__file__).with_name("guided.json")
 REFIT = "python -m eval.fit_guided --library DIR --url URL"
 MAX_STATEMENTS = 9  # each choice is one digit, read as the model's first token
+
+
+class GuidedError(GroundworkError):
+    """qa/guided.json (or the rules file given) cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,16 @@ class Rule:
     @classmethod
     def for_model(cls, model: str, path: str | Path = RULES_PATH) -> Rule:
         """The rule fitted for `model` in qa/guided.json, else its `default` (the ranker alone when there is none)."""
-        rules = json.loads(Path(path).read_text())["rules"] if Path(path).exists() else {}
-        found = rules.get(model, rules.get("default", {}))
-        return cls(found.get("weight"), found.get("abstain"))
+        try:
+            rules = json.loads(Path(path).read_text())["rules"] if Path(path).exists() else {}
+            found = rules.get(model, rules.get("default", {}))
+            values = found.get("weight"), found.get("abstain")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise GuidedError(f"cannot read the guided rules in {path} ({type(exc).__name__}); "
+                              f"refit: {REFIT}") from None
+        if not all(v is None or isinstance(v, (int, float)) for v in values):
+            raise GuidedError(f"the guided rule for {model} in {path} is no number or null; refit: {REFIT}")
+        return cls(*values)
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,14 @@ def test_outcomes_follow_the_gate_and_the_models_none():
     assert outcome(fact(answerable=False, none=0.95), "both", Rule(0.0, 0.5)) == "refused"
     assert outcome(fact(answerable=False), "both", Rule(None)) == "answered"
     assert outcome(fact(model_likes=1), "forward", Rule(0.0)) == "right"
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"rules": []}', '{"rules": {"m": {"weight": "2"}}}',
+                                  '{"rules": {"m": 3}}', '[]'])
+def test_a_malformed_rules_file_is_a_one_line_error_that_names_it(tmp_path, text):
+    from index.errors import GroundworkError
+    path = tmp_path / "guided.json"
+    path.write_text(text)
+    with pytest.raises(GroundworkError, match="guided.json") as caught:
+        Rule.for_model("m", path)
+    assert "\n" not in str(caught.value)
