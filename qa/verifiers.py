@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.records import Passage
+from qa.injection import instruction_start
 from qa.llm import LLMClient, Sampling
 from qa.prompt import quote
 from qa.text import claim, states_something
@@ -79,7 +80,7 @@ class ContentGate:
         asked = []
         for i, (sentence, passages) in enumerate(items):
             if states_something(sentence):
-                if _verbatim(sentence, passages):
+                if _verbatim(sentence, passages) and instruction_start(sentence) is None:  # a planted one is no quote
                     out[i] = (True, 1.0)
                 else:
                     asked.append(i)
