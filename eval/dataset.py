@@ -162,7 +162,10 @@ def file_pages(sources: Iterable[Path]) -> PageText:
     files: dict[str, Path] = {}
     for source in sources:
         found = sorted(source.iterdir()) if source.is_dir() else [source]
-        files.update({f.name: f for f in found if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES})
+        for f in (f for f in found if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES):
+            if f.name in files and files[f.name].resolve() != f.resolve():  # a row could mean either
+                raise ReadError(f"two documents named {f.name}: {files[f.name]} and {f}; a row names one by file name")
+            files[f.name] = f
     cache: dict[str, tuple[str, ...] | None] = {}
 
     def page_text(doc: str, page: int) -> str | None:

@@ -162,3 +162,15 @@ def test_the_unseen_set_is_test_only_and_its_answers_are_on_their_pages():
     if not all(d.is_dir() for d in UNSEEN_DOCS):
         pytest.skip("the unseen manuals are not installed (apt libtasn1-doc shared-mime-info, rustup rust-docs)")
     assert main([str(UNSEEN), "--docs", *map(str, UNSEEN_DOCS)]) == 0
+
+
+def test_two_documents_of_one_name_under_docs_are_an_error_not_a_silent_choice(tmp_path, capsys):
+    for folder, text in (("a", "The limit is 42 bytes."), ("b", "The limit is 7 bytes.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "index.md").write_text(f"# Limits\n{text}\n")
+    qs = tmp_path / "set.jsonl"
+    qs.write_text(json.dumps(row("limit-1", answers=["42 bytes"], doc="index.md", pages=[1])) + "\n")
+    assert main([str(qs), "--docs", str(tmp_path / "a"), str(tmp_path / "a" / "index.md")]) == 0  # one file twice
+    capsys.readouterr()
+    assert main([str(qs), "--docs", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
+    assert "two documents named index.md" in capsys.readouterr().out
