@@ -100,7 +100,7 @@ def best(rows: Sequence[dict]) -> dict:
 
 
 def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
-    """Each question's facts, from the cache where it holds them for this model, else asked and cached."""
+    """Each question's facts, from the cache where it holds them for this model and library, else asked and cached."""
     from index.embedder import SentenceTransformerEmbedder, default_model
     from index.store import Library
     from qa.engine import AnswerEngine, Settings
@@ -108,7 +108,8 @@ def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
     from qa.verifiers import make_verifier
     llm = LLMClient(args.url)
     stored = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
-    known = stored.get("facts", {}) if stored.get("model") == llm.model else {}
+    library = str(Path(args.library).resolve())  # facts (ranker scores, right or not) are one library's
+    known = stored.get("facts", {}) if (stored.get("model"), stored.get("library")) == (llm.model, library) else {}
     missing = [q for q in questions if q.question not in known]
     if missing:
         embedder = SentenceTransformerEmbedder(default_model())
@@ -119,7 +120,7 @@ def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
                 print(f"\r{n}/{len(missing)} questions asked", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         if args.cache:
-            args.cache.write_text(json.dumps({"model": llm.model, "facts": known}))
+            args.cache.write_text(json.dumps({"model": llm.model, "library": library, "facts": known}))
     return [known[q.question] for q in questions], llm.model
 
 

@@ -75,3 +75,22 @@ def test_a_malformed_rules_file_is_a_one_line_error_that_names_it(tmp_path, text
     with pytest.raises(GroundworkError, match="guided.json") as caught:
         Rule.for_model("m", path)
     assert "\n" not in str(caught.value)
+
+
+def test_the_fit_reuses_cached_facts_only_for_the_library_they_were_asked_of(tmp_path):
+    from argparse import Namespace
+
+    from llm_server import FakeLLM
+
+    from eval.fit_guided import collect
+    from eval.questions import Question
+    from index.store import LibraryError
+    cache = tmp_path / "facts.json"
+    with FakeLLM() as llm:
+        asked_of = str((tmp_path / "a").resolve())
+        cache.write_text(json.dumps({"model": llm.model, "library": asked_of, "facts": {"Q?": fact()}}))
+        args = Namespace(url=llm.url, library=str(tmp_path / "a"), cache=cache)
+        assert collect(args, [Question("q1", "Q?")]) == ([fact()], llm.model)
+        args.library = str(tmp_path / "b")  # another library: its facts must be asked again (here: none to ask)
+        with pytest.raises(LibraryError):
+            collect(args, [Question("q1", "Q?")])
