@@ -119,7 +119,7 @@ class LLMClient:
         args["extra_body"]["structured_outputs"] = {"choice": list(choices)}
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=list(messages), **args))
-        text = (reply.choices[0].message.content or "").strip()
+        text = (_first_choice(reply, self.url).message.content or "").strip()
         if text not in choices:
             raise LLMError(f"the model server ignored the structured choice (got {text[:40]!r}); "
                            "it needs vLLM's structured outputs")
@@ -131,8 +131,8 @@ class LLMClient:
         args["extra_body"]["structured_outputs"] = {"choice": list(choices)}  # vLLM: the listed logprobs are the choices'
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=list(messages), logprobs=True, top_logprobs=TOP_LOGPROBS, **args))
-        logprobs = reply.choices[0].logprobs
-        top = logprobs.content[0].top_logprobs if logprobs and logprobs.content else []
+        logprobs = _first_choice(reply, self.url).logprobs
+        top = (logprobs.content[0].top_logprobs or []) if logprobs and logprobs.content else []
         seen: dict[str, float] = {}
         for entry in top:
             seen[entry.token.strip()] = max(entry.logprob, seen.get(entry.token.strip(), -math.inf))
@@ -148,7 +148,7 @@ class LLMClient:
         """The whole reply at once."""
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=list(messages), **_sampling_args(sampling)))
-        return reply.choices[0].message.content or ""
+        return _first_choice(reply, self.url).message.content or ""
 
     def _call(self, request):
         try:
@@ -159,6 +159,13 @@ class LLMClient:
         except openai.APIStatusError as exc:
             raise LLMError(f"the model server at {self.url} refused the request: "
                            f"{exc.status_code} {_detail(exc)}") from None
+
+
+def _first_choice(reply, url: str):
+    """The reply's first choice; LLMError for a server that sent none (an IndexError before)."""
+    if not getattr(reply, "choices", None):
+        raise LLMError(f"the model server at {url} sent a reply with no choices")
+    return reply.choices[0]
 
 
 def logsumexp(values: Iterable[float]) -> float:

@@ -27,6 +27,7 @@ class Reply:
     status: int = 200
     cut_after: int | None = None  # stream this many chunks, then drop the connection
     top: dict[str, float] | Callable[[dict], dict[str, float]] | None = None  # top logprobs of the first token
+    empty: bool = False  # a 200 reply whose `choices` list is empty
 
 
 class FakeLLM:
@@ -95,7 +96,7 @@ def _handler(fake: FakeLLM):
             fake.requests.append(body)
             reply = fake.replies.popleft() if fake.replies else Reply("", status=500)
             if callable(reply.text):
-                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top)
+                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top, reply.empty)
             if reply.status != 200:
                 return self._json(reply.status, {"error": {"message": f"fake error {reply.status}"}})
             if body.get("stream"):
@@ -107,7 +108,7 @@ def _handler(fake: FakeLLM):
                 listed = [{"token": t, "logprob": v, "bytes": None} for t, v in top.items()]
                 choice["logprobs"] = {"content": [{**max(listed, key=lambda e: e["logprob"]), "top_logprobs": listed}]}
             self._json(200, {"id": "x", "object": "chat.completion", "created": 0, "model": fake.model,
-                             "choices": [choice]})
+                             "choices": [] if reply.empty else [choice]})
 
         def _stream(self, reply: Reply):
             self.send_response(200)

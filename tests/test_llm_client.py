@@ -77,6 +77,15 @@ def test_errors_are_one_line_and_say_what_to_run(llm):
     assert "\n" not in str(caught.value)
 
 
+def test_a_reply_with_no_choices_is_a_one_line_error_in_every_call(llm):
+    client = LLMClient(llm.url, retries=0)
+    for call in (lambda: client.complete(ASK), lambda: client.choose(ASK, ["0", "1"]),
+                 lambda: client.choice_logprobs(ASK, ["0", "1"])):
+        llm.queue(Reply("1", empty=True))
+        with pytest.raises(LLMError, match="sent a reply with no choices"):
+            call()
+
+
 def test_token_counts_fall_back_to_an_upper_estimate_without_tokenize(llm):
     client = LLMClient(llm.url)
     client.url = client.url.replace("/v1", "/elsewhere/v1")  # a server with no /tokenize route
