@@ -70,7 +70,7 @@ class Gate:
         """
         path = path or PARAMS_PATH
         gate = cls.load(path)
-        if gate.params.weights[FEATURES.index("support")] != 0 and gate.verifier != verifier:
+        if gate.weighs("support") and gate.verifier != verifier:
             raise VerifierError(f"the answerability gate {path} weighs the support of verifier {gate.verifier!r}, "
                                 f"not of {verifier!r}; refit it: {REFIT} --verifier {verifier} --out {path}")
         return gate

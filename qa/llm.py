@@ -114,9 +114,7 @@ class LLMClient:
 
     def choose(self, messages: Sequence[dict], choices: Sequence[str], sampling: Sampling = Sampling()) -> str:
         """One of `choices`, picked by the model under vLLM's structured outputs."""
-        args = _sampling_args(Sampling(max_tokens=8, temperature=0.0, stop=(),
-                                       repetition_penalty=sampling.repetition_penalty))
-        args["extra_body"]["structured_outputs"] = {"choice": list(choices)}
+        args = _choice_args(choices, 8, sampling.repetition_penalty)
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=list(messages), **args))
         text = (_first_choice(reply, self.url).message.content or "").strip()
@@ -127,8 +125,7 @@ class LLMClient:
 
     def choice_logprobs(self, messages: Sequence[dict], choices: Sequence[str]) -> dict[str, float]:
         """Log-probability of each one-token choice as the reply's first token, normalised over the choices."""
-        args = _sampling_args(Sampling(max_tokens=1, temperature=0.0, stop=(), repetition_penalty=1.0))
-        args["extra_body"]["structured_outputs"] = {"choice": list(choices)}  # vLLM: the listed logprobs are the choices'
+        args = _choice_args(choices, 1, 1.0)  # vLLM: the listed logprobs are then the choices'
         reply = self._call(lambda: self._client.chat.completions.create(
             model=self.model, messages=list(messages), logprobs=True, top_logprobs=TOP_LOGPROBS, **args))
         logprobs = _first_choice(reply, self.url).logprobs
@@ -173,6 +170,14 @@ def logsumexp(values: Iterable[float]) -> float:
     values = list(values)
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def _choice_args(choices: Sequence[str], max_tokens: int, repetition_penalty: float) -> dict:
+    """Greedy sampling arguments constrained to `choices` by vLLM's structured outputs."""
+    args = _sampling_args(Sampling(max_tokens=max_tokens, temperature=0.0, stop=(),
+                                   repetition_penalty=repetition_penalty))
+    args["extra_body"]["structured_outputs"] = {"choice": list(choices)}
+    return args
 
 
 def _sampling_args(s: Sampling) -> dict:
