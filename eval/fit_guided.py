@@ -23,8 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.answer_metrics import contains_answer
 from eval.fit_answerability import DATASET, dev_questions
+from eval.grade import Names, answer_right
 from eval.questions import Question
 from qa import guided
 
@@ -33,12 +33,15 @@ ABSTAIN = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 ORDERS = ("both", "forward", "backward")
 
 
-def facts(engine, llm, q: Question) -> dict:
-    """What the sweep needs of one question: the ranker's answer, each candidate's rightness, the model's logprobs."""
+def facts(engine, llm, q: Question, names: Names | None = None) -> dict:
+    """What the sweep needs of one question: the ranker's answer, each candidate's rightness, the model's logprobs.
+
+    Right is the report's `right` (eval.grade.answer_right), with the documents named as `eval run` names them.
+    """
     shown = engine.answer(q.question)  # extractive: the ranker's choice, after the gate and verification
     gated = shown.answerability["p_answerable"] >= shown.answerability["threshold"]
     out = {"answerable": bool(q.answerable), "gated": gated, "ranker_abstained": shown.abstained,
-           "ranker_right": _right(shown.text, [c.passage for c in shown.citations], q) and not shown.abstained}
+           "ranker_right": _right(q, shown.text, [c.passage for c in shown.citations], names, shown.abstained)}
     if not gated:
         return out
     evidence = engine.evidence(q.question)
@@ -48,13 +51,12 @@ def facts(engine, llm, q: Question) -> dict:
     out["backward"] = guided.ask_order(llm, q.question, texts[::-1], llm.special_tokens)
     out["seconds"] = time.perf_counter() - started
     out["scores"] = [c.score for c in offered]
-    out["right"] = [_right(c.text, [c.passage], q) for c in offered]
+    out["right"] = [_right(q, c.text, [c.passage], names) for c in offered]
     return out
 
 
-def _right(text: str, passages, q: Question) -> bool:
-    on_gold = any(Path(doc).stem == p.doc_title and page == p.chunk.page for p in passages for doc, page in q.gold)
-    return bool(contains_answer(text, q.answers)) and on_gold
+def _right(q: Question, text: str, cited, names: Names | None, abstained: bool = False) -> bool:
+    return answer_right(q, text, cited, names, abstained) == 1.0
 
 
 def judgment(order: str, forward: Sequence[float], backward: Sequence[float]) -> guided.Judgment:
@@ -101,6 +103,7 @@ def best(rows: Sequence[dict]) -> dict:
 
 def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
     """Each question's facts, from the cache where it holds them for this model and library, else asked and cached."""
+    from eval.dataset import doc_names
     from index.embedder import SentenceTransformerEmbedder, default_model
     from index.store import Library
     from qa.engine import AnswerEngine, Settings
@@ -115,8 +118,9 @@ def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
         embedder = SentenceTransformerEmbedder(default_model())
         with Library.open(args.library) as library:
             engine = AnswerEngine(library, embedder, make_verifier("features", embedder), None, Settings())
+            names = doc_names(library.documents())
             for n, q in enumerate(missing, start=1):
-                known[q.question] = facts(engine, llm, q)
+                known[q.question] = facts(engine, llm, q, names)
                 print(f"\r{n}/{len(missing)} questions asked", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         if args.cache:

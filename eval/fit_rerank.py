@@ -17,12 +17,12 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from eval.answer_metrics import contains_answer
 from eval.fit_answerability import DATASET, dev_questions
+from eval.grade import on_gold
 from eval.questions import Question
 from qa.evidence import Evidence, Weights
 
@@ -63,15 +63,11 @@ def points() -> list[Weights]:
 
 def score(evidences: Sequence[Evidence], questions: Sequence[Question]) -> dict:
     """hit@1 and top-1 contains-answer over answerable questions, and their mean."""
-    hit = [float(bool(ev.passages) and _on_gold(ev.passages[0], q)) for ev, q in zip(evidences, questions)]
+    hit = [float(bool(ev.passages) and on_gold(ev.passages[0], q)) for ev, q in zip(evidences, questions)]
     found = [contains_answer(ev.candidates[0].text if ev.candidates else "", q.answers) or 0.0
              for ev, q in zip(evidences, questions)]
     return {"hit@1": float(np.mean(hit)), "contains@1": float(np.mean(found)),
             "score": float(np.mean(hit) + np.mean(found)) / 2}
-
-
-def _on_gold(passage, q: Question) -> bool:
-    return any(Path(doc).stem == passage.doc_title and page == passage.chunk.page for doc, page in q.gold)
 
 
 def search_once(library, embedder, questions: Sequence[Question], depth: int) -> list[Hits]:

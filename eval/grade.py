@@ -15,6 +15,7 @@ from qa.records import Answer
 
 Embed = Callable[[Sequence[str]], np.ndarray]  # texts -> L2-normalised rows
 Key = tuple[str, int]
+Names = dict[str, frozenset[str]]  # doc_id -> every name a dataset may give it (eval.dataset.doc_names)
 HIT_KS = (1, 3, 5)
 RECALL_KS = (5, 10)
 
@@ -26,21 +27,21 @@ class Grader:
     engine shows only sentences its own verifier accepted, so re-checking them with it says 1.0 always.
     """
 
-    def __init__(self, checker: Checker | None, names: dict[str, frozenset[str]], embed: Embed | None = None):
+    def __init__(self, checker: Checker | None, names: Names, embed: Embed | None = None):
         self.checker, self.names, self.embed = checker, names, embed
 
     def record(self, q: Question, answer: Answer) -> dict:
         """The record a report keeps for one answered question, with its `scores`."""
         gold = set(q.gold)
-        ranked = [self._key(p, q) for p in answer.evidence]
+        ranked = [gold_key(p, q, self.names) for p in answer.evidence]
         shown = [] if answer.abstained else [s for s in answer.sentences if s.supported]
         units, precise = self._judge(answer, shown)
-        cited = {self._key(c.passage, q) for c in answer.citations}
+        cited = {gold_key(c.passage, q, self.names) for c in answer.citations}
         record = {**q.to_json(), "answer": answer.text, "abstained": answer.abstained, "complete": answer.complete,
                   "mode": answer.mode, "query": answer.query, "timings": dict(answer.timings),
                   "sentences": _sentences(answer, shown, units),
                   "citations": [{"n": c.n, "doc": c.passage.doc_title, "page": c.page, "chunk_id": c.passage.chunk.chunk_id,
-                                 "supports": precise.get(c.n), "gold": self._key(c.passage, q) in gold}
+                                 "supports": precise.get(c.n), "gold": gold_key(c.passage, q, self.names) in gold}
                                 for c in answer.citations],
                   "retrieved": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,
                                  "score": round(p.score, 4), "gold": k in gold} for p, k in zip(answer.evidence, ranked)],
@@ -50,9 +51,8 @@ class Grader:
         flat = [ok for checked in units for _, ok in checked] if self.checker else None
         scores = {**_retrieval(ranked, gold), **self._answer_scores(q, answer),
                   **_grounding(answer, q.answerable, flat, list(precise.values()) if self.checker else None, cited, gold)}
-        # Right: the expected answer, shown with a citation of a page that holds it (an abstention is not right).
-        cited_gold = 0.0 if answer.abstained and gold else scores["gold_cited"]
-        record["scores"] = scores | {"right": am.right(scores["contains_answer"], cited_gold)}
+        record["scores"] = scores | {"right": answer_right(q, answer.text, [c.passage for c in answer.citations],
+                                                           self.names, answer.abstained)}
         return record
 
     def _judge(self, answer: Answer, shown: list) -> tuple[list, dict[int, bool]]:
@@ -66,14 +66,6 @@ class Grader:
         for (c, _), checked in zip(citing, verdicts[len(shown):]):
             precise[c.n] = precise[c.n] or any(ok for _, ok in checked)
         return verdicts[:len(shown)], precise
-
-    def _key(self, passage: Passage, q: Question) -> Key:
-        """(doc, page) under the dataset's name for the document when it names this one."""
-        names = self.names.get(passage.chunk.doc_id, frozenset({passage.doc_title}))
-        for doc, _ in q.gold:
-            if doc in names or Path(doc).stem in names:
-                return doc, passage.chunk.page
-        return passage.doc_title, passage.chunk.page
 
     @staticmethod
     def _passages(answer: Answer, numbers: Sequence[int]) -> list[Passage]:
@@ -92,6 +84,35 @@ class Grader:
             similarity = am.best_cosine(vectors[0], vectors[1:])
         return {"contains_answer": am.contains_answer(text, q.answers), "token_f1": am.token_f1(text, q.answers),
                 "exact_match": am.exact_match(text, q.answers), "semantic_similarity": similarity}
+
+
+def gold_key(passage: Passage, q: Question, names: Names | None = None) -> Key:
+    """A passage's (doc, page), under the question's name for the document when it names this one."""
+    known = (names or {}).get(passage.chunk.doc_id, frozenset({passage.doc_title}))
+    for doc, _ in q.gold:
+        if doc in known or Path(doc).stem in known:
+            return doc, passage.chunk.page
+    return passage.doc_title, passage.chunk.page
+
+
+def on_gold(passage: Passage, q: Question, names: Names | None = None) -> bool:
+    """Whether a passage lies on one of the question's gold pages."""
+    return gold_key(passage, q, names) in set(q.gold)
+
+
+def answer_right(q: Question, text: str, cited: Sequence[Passage], names: Names | None = None,
+                 abstained: bool = False) -> float | None:
+    """The report's `right`: 1.0 when text holds an expected answer and cites a gold page, else 0.0.
+
+    None where it is undefined: no expected answers, not answerable, or no gold pages. An
+    abstention is not right.
+    """
+    if not q.answers or not q.answerable or not q.gold:
+        return None
+    if abstained:
+        return 0.0
+    cited_gold = am.gold_cited({gold_key(p, q, names) for p in cited}, set(q.gold))
+    return am.right(am.contains_answer(am.strip_markers(text), q.answers), cited_gold)
 
 
 def _retrieval(ranked: list[Key], gold: set[Key]) -> dict:

@@ -94,3 +94,31 @@ def test_the_fit_reuses_cached_facts_only_for_the_library_they_were_asked_of(tmp
         args.library = str(tmp_path / "b")  # another library: its facts must be asked again (here: none to ask)
         with pytest.raises(LibraryError):
             collect(args, [Question("q1", "Q?")])
+
+
+class _Shown:
+    """An engine whose extractive answer is fixed and whose gate stays shut (so no model is asked)."""
+
+    def __init__(self, answer):
+        self.answer = lambda question: answer
+
+
+@pytest.mark.parametrize("title, gold, names", [
+    ("R 4.3 notes", "R 4.3 notes", None),  # a dotted title: its 'stem' is not its name
+    ("An Introduction to R", "R-intro.pdf", {"d1": frozenset({"An Introduction to R", "R-intro.pdf", "R-intro"})}),
+    ("Guide", "Guide", None),
+])
+def test_the_fit_counts_as_right_what_the_report_counts_as_right(title, gold, names):
+    from eval.fit_guided import facts
+    from eval.grade import Grader
+    from eval.questions import Question
+    from index.records import Chunk, Passage
+    from qa.records import Answer, Citation, Sentence
+    text = "Use lm to fit linear models."
+    p = Passage(Chunk(1, "d1", 3, 0, len(text), text), title, 1.0)
+    answer = Answer(f"{text} [1]", (Sentence(text, (1,), True, 0.9),), (Citation(1, p),), False, {}, True,
+                    "extractive", (p,), answerability={"p_answerable": 0.1, "threshold": 0.5})
+    q = Question("q", "How are linear models fitted?", ("fit linear models",), ((gold, 3),), True)
+    report = Grader(None, names or {}).record(q, answer)["scores"]["right"]
+    named = {"names": names} if names else {}  # facts names the documents as `eval run` does when told how
+    assert report == 1.0 and facts(_Shown(answer), None, q, **named)["ranker_right"] is True
