@@ -38,13 +38,13 @@ def facts(engine, llm, q: Question, names: Names | None = None) -> dict:
 
     Right is the report's `right` (eval.grade.answer_right), with the documents named as `eval run` names them.
     """
-    shown = engine.answer(q.question)  # extractive: the ranker's choice, after the gate and verification
+    evidence = engine.evidence(q.question)  # once: for the answer and for the candidates offered to the model
+    shown = engine.answer(q.question, evidence=evidence)  # extractive: the ranker's choice, gated and verified
     gated = shown.answerability["p_answerable"] >= shown.answerability["threshold"]
     out = {"answerable": bool(q.answerable), "gated": gated, "ranker_abstained": shown.abstained,
            "ranker_right": _right(q, shown.text, [c.passage for c in shown.citations], names, shown.abstained)}
     if not gated:
         return out
-    evidence = engine.evidence(q.question)
     offered = list(engine.picks(q.question, evidence)[: engine.settings.statements])
     texts, started = [c.text for c in offered], time.perf_counter()
     out["forward"] = guided.ask_order(llm, q.question, texts, llm.special_tokens)

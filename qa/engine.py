@@ -100,13 +100,18 @@ class AnswerEngine:
         return time.perf_counter() - start
 
     def answer(self, question: str, history: Sequence[tuple[str, str]] = (), filters: Filters = Filters(),
-               on_text: Callable[[str], None] | None = None, reader: Reader | None = None) -> Answer:
-        """A verified, cited answer from what `reader` may read (None: all); `on_text` receives generated text."""
+               on_text: Callable[[str], None] | None = None, reader: Reader | None = None,
+               evidence: Evidence | None = None) -> Answer:
+        """A verified, cited answer from what `reader` may read (None: all); `on_text` receives generated text.
+
+        `evidence`: what self.evidence() gave for this question already (a fit that also reads its candidates).
+        """
         question = _checked(question)
         timings: dict[str, float] = {}
         with _timer(timings, "rewrite"):
             question = standalone_question(question, history, self.llm) if history else question
-        evidence = self.evidence(question, filters, timings, reader)
+        if evidence is None:
+            evidence = self.evidence(question, filters, timings, reader)
         with _timer(timings, "rerank"):
             support_by = self.verifier if self.gate.weighs("support") else None
             found = signals(self.library, question, evidence, support_by, self.settings.keep, reader)

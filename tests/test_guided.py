@@ -100,7 +100,8 @@ class _Shown:
     """An engine whose extractive answer is fixed and whose gate stays shut (so no model is asked)."""
 
     def __init__(self, answer):
-        self.answer = lambda question: answer
+        self.answer = lambda question, evidence=None: answer
+        self.evidence = lambda question: None
 
 
 @pytest.mark.parametrize("title, gold, names", [
@@ -122,3 +123,29 @@ def test_the_fit_counts_as_right_what_the_report_counts_as_right(title, gold, na
     report = Grader(None, names or {}).record(q, answer)["scores"]["right"]
     named = {"names": names} if names else {}  # facts names the documents as `eval run` does when told how
     assert report == 1.0 and facts(_Shown(answer), None, q, **named)["ranker_right"] is True
+
+
+def test_the_fit_retrieves_each_questions_evidence_once(monkeypatch, tmp_path):
+    from fakes import HashEmbedder, WordVerifier, put
+
+    from eval.fit_guided import facts
+    from eval.questions import Question
+    from index.store import Library
+    from qa import engine as engine_module
+    from qa.answerability import Gate
+    from qa.engine import AnswerEngine, Settings
+    searched = []
+    search = engine_module.search
+    monkeypatch.setattr(engine_module, "search", lambda *a, **k: searched.append(a[2]) or search(*a, **k))
+
+    class Model:  # the model's log-probabilities: it prefers the first statement listed
+        special_tokens = ()
+
+        def choice_logprobs(self, messages, choices):
+            return {c: -float(n + 1) for n, c in enumerate(choices)}
+
+    with Library.writing(tmp_path / "lib", create=True) as library:
+        put(library, "/lm.pdf", "lm00", ["The function lm fits ordinary linear models by least squares."], "Models")
+        engine = AnswerEngine(library, HashEmbedder(), WordVerifier(), None, Settings(), Gate.strength_only(0.0))
+        fact = facts(engine, Model(), Question("q", "Which function fits linear models?", ("lm",), (("Models", 1),)))
+    assert fact["gated"] and fact["forward"] and searched == ["Which function fits linear models?"]
