@@ -11,7 +11,6 @@ qa/answerability.json, and the engine abstains when P(answerable) is below their
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import numpy as np
 from qa.answertype import missing_kinds
 from qa.evidence import Evidence, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
-from qa.verify import VerifierError, VerifierParams
+from qa.verify import VerifierError, VerifierParams, read_params
 
 if TYPE_CHECKING:
     from index.access import Reader
@@ -56,9 +55,12 @@ class Gate:
     @classmethod
     def load(cls, path: str | Path = PARAMS_PATH) -> Gate:
         """The gate written by eval/fit_answerability.py (VerifierError when it cannot be read)."""
-        params = VerifierParams.load(path, FEATURES, REFIT)
-        fitted_on = json.loads(Path(path).read_text(encoding="utf-8")).get("fitted_on", {})
-        return cls(params, str(fitted_on.get("verifier", "")))
+        data = read_params(path, REFIT)  # once: the parameters and what they were fitted on
+        fitted_on = data.get("fitted_on", {})
+        if not isinstance(fitted_on, dict):
+            raise VerifierError(f"cannot read the gate {path} (fitted_on is not an object); "
+                                f"refit it: {REFIT} --out {path}")
+        return cls(VerifierParams.from_dict(data, path, FEATURES, REFIT), str(fitted_on.get("verifier", "")))
 
     @classmethod
     def for_verifier(cls, verifier: str, path: str | Path | None = None) -> Gate:

@@ -39,6 +39,18 @@ class Verifier(Protocol):
         """(supported, score in [0, 1]); no passages means unsupported."""
 
 
+def read_params(path: str | Path, refit: str = "python -m eval.fit_verifier") -> dict:
+    """The JSON object of a parameters file written by `refit`; VerifierError when it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise VerifierError(f"cannot read parameters {path} ({exc}); refit them with `{refit} --out {path}`") from exc
+    if not isinstance(data, dict):
+        raise VerifierError(f"cannot read parameters {path} (not a JSON object); refit them with "
+                            f"`{refit} --out {path}`")
+    return data
+
+
 @dataclass(frozen=True)
 class VerifierParams:
     """A logistic regression over standardised features and the threshold that turns it into a verdict.
@@ -57,11 +69,16 @@ class VerifierParams:
     def load(cls, path: str | Path = PARAMS_PATH, features: tuple[str, ...] = FEATURES,
              refit: str = "python -m eval.fit_verifier") -> VerifierParams:
         """Parameters over `features` from a JSON file written by `refit` (eval/fit_verifier.py by default)."""
+        return cls.from_dict(read_params(path, refit), path, features, refit)
+
+    @classmethod
+    def from_dict(cls, data: dict, path: str | Path, features: tuple[str, ...] = FEATURES,
+                  refit: str = "python -m eval.fit_verifier") -> VerifierParams:
+        """Parameters over `features` from the object read_params() read from `path` (named in errors)."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
             params = cls(tuple(data["features"]), *(np.asarray(data[k], float) for k in ("mean", "scale", "weights")),
                          float(data["bias"]), float(data["threshold"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise VerifierError(f"cannot read parameters {path} ({exc}); refit them with "
                                 f"`{refit} --out {path}`") from exc
         shapes = {params.mean.shape, params.scale.shape, params.weights.shape}

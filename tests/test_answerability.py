@@ -233,3 +233,15 @@ def test_the_memo_embedder_embeds_each_text_once():
     memo = MemoEmbedder(Counting())
     first = memo.embed(["a b", "c d"])
     assert np.array_equal(memo.embed(["c d", "a b", "e"])[:2], first[::-1]) and calls == [["a b", "c d"], ["e"]]
+
+
+def test_the_gate_file_is_read_once_and_a_malformed_fitted_on_is_a_one_line_error(tmp_path, monkeypatch):
+    from pathlib import Path
+    path = weighing_support(tmp_path, "features")
+    reads, read_text = [], Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or read_text(self, *a, **k))
+    assert Gate.load(path).verifier == "features" and reads == [path]
+    data = json.loads(read_text(path))
+    path.write_text(json.dumps(data | {"fitted_on": "features"}))
+    with pytest.raises(VerifierError, match="fitted_on is not an object"):
+        Gate.load(path)
