@@ -5,7 +5,7 @@
 
 Each (dataset, library) pair is a corpus: its dev questions are asked of its library through the answer
 engine (extractive) to read their evidence signals; they are cached in --cache, so a refit does not ask
-again. An L2 logistic regression over all the corpora's signals, each weight kept to its expected sign,
+again while the code that reads them (SIGNAL_SOURCES) is unchanged. An L2 logistic regression over all the corpora's signals, each weight kept to its expected sign,
 gives P(answerable). The threshold is chosen by k-fold cross-validation inside dev, the folds stratified
 by corpus and label: the highest mean refusal of unanswerable questions whose out-of-fold false refusal
 of answerable ones stays at or under --max-false-refusal on every corpus, since a gate meant for
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eval import stats
+from eval.fit_cache import say_stale, source_hash
 from eval.fit_verifier import fit_logistic
 from eval.metrics import auroc
 from eval.questions import Question
@@ -37,6 +38,9 @@ L2S = (0.1, 1.0, 10.0)  # regularisation strengths tried; the one with the best 
 FOLDS = 5
 MAX_FALSE_REFUSAL = 0.10
 SignalsOf = Callable[[Question], dict[str, float]]
+# What computes a question's signals (retrieval, rerank, answer units, signals, the verifier's support): a
+# cache read by other code is stale. Folders count by their Python files; the fit's own output is not here.
+SIGNAL_SOURCES = ("index", "qa", "qa/verifier.json", "qa/models/groundedness/model.onnx")
 
 
 def dev_questions(dataset: str) -> list[Question]:
@@ -48,12 +52,16 @@ def dev_questions(dataset: str) -> list[Question]:
 def collect(questions: Sequence[Question], signals_of: SignalsOf, cache: Path | None, key: dict) -> list[dict]:
     """Each question's signals, from the cache where it holds them under the same `key`, else asked and cached.
 
-    The cache holds one entry per library (its key: the library, its epoch, the verifier and features), so
-    one file serves a fit over several corpora; an entry whose key no longer matches is replaced.
+    The cache holds one entry per library (its key: cache_key), so one file serves a fit over several
+    corpora; an entry whose key no longer matches is replaced, and a line says what changed.
     """
     stored = json.loads(cache.read_text(encoding="utf-8")) if cache and cache.is_file() else {}
     entries = [e for e in stored.get("entries", []) if e.get("key", {}).get("library") != key.get("library")]
-    known = next((e["signals"] for e in stored.get("entries", []) if e.get("key") == key), {})
+    mine = [e for e in stored.get("entries", []) if e not in entries]
+    known = next((e["signals"] for e in mine if e.get("key") == key), None)
+    if mine and known is None:
+        say_stale(cache, mine[0].get("key", {}), key)
+    known = known or {}
     out = []
     for n, q in enumerate(questions, start=1):
         if q.question not in known:
@@ -192,9 +200,14 @@ def _signals_of(library_dir: str, verifier: str) -> tuple[SignalsOf, dict, Calla
     # The gate shut: signals are read before it decides, and nothing is drafted.
     engine = AnswerEngine(library, embedder, make_verifier(verifier, embedder), None,
                           Settings(mode="extractive"), gate=Gate.shut())
-    key = {"library": str(Path(library_dir).resolve()), "epoch": library.epoch(), "verifier": verifier,
-           "features": list(FEATURES)}
+    key = cache_key(library_dir, library.epoch(), verifier)
     return (lambda q: engine.answer(q.question).answerability), key, library.close
+
+
+def cache_key(library_dir: str, epoch: int, verifier: str) -> dict:
+    """What cached signals hold for: the library and its epoch, the verifier, the features and the code."""
+    return {"library": str(Path(library_dir).resolve()), "epoch": epoch, "verifier": verifier,
+            "features": list(FEATURES), "code": source_hash(SIGNAL_SOURCES)}
 
 
 def corpora_of(datasets: Sequence[str] | None, libraries: Sequence[str]) -> list[tuple[str, str]]:

@@ -4,8 +4,9 @@
 
 Each dev question is answered once in extractive mode (the ranker's choice, the gate's verdict) and
 the model is asked once per order (the ranker's, reversed) for its log-probabilities over the
-candidates; all of it is cached, so the sweep costs nothing. A candidate is right when it holds an
-expected answer and lies on a gold page (the report's `right`; candidates are verbatim quotes).
+candidates; all of it is cached (until the code that computed it, FACT_SOURCES, changes), so the sweep
+costs nothing. A candidate is right when it holds an expected answer and lies on a gold page (the
+report's `right`; candidates are verbatim quotes).
 The sweep: which orders are read (the ranker's, the reverse, both), the weight of the ranker's
 score (WEIGHTS, and the ranker alone), and the abstention rule (P(none) at least ABSTAIN, or never).
 The rule kept has the most right answers, then the most refused unanswerable questions, then the
@@ -23,7 +24,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from eval.fit_answerability import DATASET, dev_questions
+from eval.fit_answerability import DATASET, SIGNAL_SOURCES, dev_questions
+from eval.fit_cache import say_stale, source_hash
 from eval.grade import Names, answer_right
 from eval.questions import Question
 from qa import guided
@@ -31,6 +33,8 @@ from qa import guided
 WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
 ABSTAIN = (0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 ORDERS = ("both", "forward", "backward")
+# What computes the facts: the signals' code, the gate, the model's prompt and client, and the grader's `right`.
+FACT_SOURCES = (*SIGNAL_SOURCES, "qa/answerability.json", "eval/grade.py", "eval/answer_metrics.py", "eval/dataset.py")
 
 
 def facts(engine, llm, q: Question, names: Names | None = None) -> dict:
@@ -111,8 +115,11 @@ def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
     from qa.verifiers import make_verifier
     llm = LLMClient(args.url)
     stored = json.loads(args.cache.read_text()) if args.cache and args.cache.is_file() else {}
-    library = str(Path(args.library).resolve())  # facts (ranker scores, right or not) are one library's
-    known = stored.get("facts", {}) if (stored.get("model"), stored.get("library")) == (llm.model, library) else {}
+    # Facts are one model's, over one library (ranker scores, right or not), as this code computes them.
+    key = {"model": llm.model, "library": str(Path(args.library).resolve()), "code": source_hash(FACT_SOURCES)}
+    known = stored.get("facts", {}) if {k: stored.get(k) for k in key} == key else {}
+    if stored and not known:
+        say_stale(args.cache, stored, key)
     missing = [q for q in questions if q.question not in known]
     if missing:
         embedder = SentenceTransformerEmbedder(default_model())
@@ -124,7 +131,7 @@ def collect(args, questions: Sequence[Question]) -> tuple[list[dict], str]:
                 print(f"\r{n}/{len(missing)} questions asked", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         if args.cache:
-            args.cache.write_text(json.dumps({"model": llm.model, "library": library, "facts": known}))
+            args.cache.write_text(json.dumps({**key, "facts": known}))
     return [known[q.question] for q in questions], llm.model
 
 

@@ -119,3 +119,22 @@ def test_the_cache_keeps_one_entry_per_library_and_asks_again_when_its_key_chang
     assert len(asked) == 9
     assert sorted((e["key"]["library"], e["key"]["epoch"]) for e in json.loads(cache.read_text())["entries"]) == \
         [("a", 2), ("b", 1)]
+
+
+def test_cached_signals_that_other_code_computed_are_read_again_and_it_says_so(tmp_path, capsys):
+    from eval.fit_cache import source_hash
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "qa" / "evidence.py").write_text("WEIGHT = 1\n")
+    before = source_hash(["qa", "qa/verifier.json"], root=tmp_path)
+    (tmp_path / "qa" / "evidence.py").write_text("WEIGHT = 2\n")
+    assert source_hash(["qa", "qa/verifier.json"], root=tmp_path) != before
+    assert fa.cache_key("lib", 3, "features")["code"] == source_hash(fa.SIGNAL_SOURCES)
+    qs, cache, asked = [type("Q", (), {"question": "q?"})()], tmp_path / "c.json", []
+
+    def signals_of(q):
+        asked.append(q.question)
+        return {"strength": 1.0}
+
+    fa.collect(qs, signals_of, cache, {"library": "a", "code": before})
+    fa.collect(qs, signals_of, cache, {"library": "a", "code": "changed"})
+    assert asked == ["q?", "q?"] and "stale (code changed); computing them again" in capsys.readouterr().err

@@ -82,18 +82,47 @@ def test_the_fit_reuses_cached_facts_only_for_the_library_they_were_asked_of(tmp
 
     from llm_server import FakeLLM
 
-    from eval.fit_guided import collect
+    from eval.fit_cache import source_hash
+    from eval.fit_guided import FACT_SOURCES, collect
     from eval.questions import Question
     from index.store import LibraryError
     cache = tmp_path / "facts.json"
     with FakeLLM() as llm:
-        asked_of = str((tmp_path / "a").resolve())
-        cache.write_text(json.dumps({"model": llm.model, "library": asked_of, "facts": {"Q?": fact()}}))
+        asked_of, code = str((tmp_path / "a").resolve()), source_hash(FACT_SOURCES)
+        cache.write_text(json.dumps({"model": llm.model, "library": asked_of, "code": code, "facts": {"Q?": fact()}}))
         args = Namespace(url=llm.url, library=str(tmp_path / "a"), cache=cache)
         assert collect(args, [Question("q1", "Q?")]) == ([fact()], llm.model)
         args.library = str(tmp_path / "b")  # another library: its facts must be asked again (here: none to ask)
         with pytest.raises(LibraryError):
             collect(args, [Question("q1", "Q?")])
+
+
+def test_cached_facts_that_other_code_computed_are_asked_again_and_it_says_so(tmp_path, monkeypatch, capsys):
+    from argparse import Namespace
+
+    from fakes import HashEmbedder
+    from llm_server import FakeLLM
+
+    import index.embedder
+    from eval import fit_guided
+    from eval.fit_cache import source_hash
+    from eval.questions import Question
+    from index.store import Library
+    with Library.writing(tmp_path / "lib", create=True):
+        pass
+    monkeypatch.setattr(index.embedder, "SentenceTransformerEmbedder", lambda path: HashEmbedder())
+    asked = []
+    monkeypatch.setattr(fit_guided, "facts", lambda engine, llm, q, names: asked.append(q.question) or fact())
+    cache, questions = tmp_path / "facts.json", [Question("q1", "Q?")]
+    with FakeLLM() as llm:
+        old = {"model": llm.model, "library": str((tmp_path / "lib").resolve()), "code": "0123456789abcdef"}
+        cache.write_text(json.dumps({**old, "facts": {"Q?": fact(answerable=False)}}))
+        args = Namespace(url=llm.url, library=str(tmp_path / "lib"), cache=cache)
+        assert fit_guided.collect(args, questions) == ([fact()], llm.model) and asked == ["Q?"]
+        assert "stale (code changed); computing them again" in capsys.readouterr().err
+        assert json.loads(cache.read_text())["code"] == source_hash(fit_guided.FACT_SOURCES)
+        assert fit_guided.collect(args, questions) == ([fact()], llm.model) and asked == ["Q?"]  # now reused
+        assert "stale" not in capsys.readouterr().err
 
 
 class _Shown:
