@@ -25,8 +25,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_free(host: str, port: int) -> bool:
-    """Whether port on host can be bound now."""
+    """Whether a server could listen on port on host now (nobody listens there)."""
     with socket.socket() as sock:
+        # As servers bind (uvicorn, Tornado): else connections of a server stopped a moment ago, left in
+        # TIME_WAIT for ~60 s, make the port look taken although a new server binds it fine.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from app import serve
-from app.serve import ServeError, launch_server, wait_ready
+from app.serve import ServeError, launch_server, start_server, wait_ready
 from app.serve_watch import phase_of
 
 AVX2_ONLY = frozenset({"fpu", "sse4_2", "avx", "avx2", "fma", "f16c"})
@@ -107,6 +107,27 @@ def test_ready_once_the_model_is_listed_saying_each_phase(tmp_path, monkeypatch)
     phases = [line for line in said if "vLLM:" in line]
     for phase in ("reading the model's configuration", "loading the weights", "allocating the KV cache", "ready"):
         assert any(phase in line for line in phases), (phase, phases)
+
+
+def test_a_port_is_served_again_at_once_after_its_server_stopped(tmp_path, monkeypatch):
+    # The readiness polls leave the server's side of their connections in TIME_WAIT for ~60 s after it
+    # stops; a new server binds with SO_REUSEADDR (as vLLM's uvicorn does), so the port is free to it.
+    from app.processes import free_port, port_free
+    port = free_port()
+    _fake_server(monkeypatch, f"""
+        import json
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        class Models(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps({{"data": [{{"id": "m"}}]}}).encode()
+                self.send_response(200); self.end_headers(); self.wfile.write(body)
+        HTTPServer(("127.0.0.1", {port}), Models).serve_forever()
+    """)
+    (tmp_path / "m").mkdir()
+    for _ in range(2):  # serve, stop, serve again
+        with start_server(tmp_path / "m", port=port, log_path=tmp_path / "log", stall_s=30) as server:
+            assert not port_free("127.0.0.1", port)  # while it listens, nobody else may take the port
+        assert server.process.returncode is not None
 
 
 def test_the_log_is_private_and_a_planted_link_is_not_followed(tmp_path, monkeypatch):
