@@ -7,7 +7,9 @@ lines right after it (up to MAX_CODE_LINES), and the unit is ranked, shown and v
 When the sentence stopped mid-way (no punctuation, or a comma) and goes on in lower case after the
 code ("The function sink,\n> sink(\"record.lis\")\nwill divert all subsequent output ..."), the rest
 of it belongs to the unit too. A sentence that opens by pointing back ("This is called lexical
-scope.") says nothing without the sentence before it, so the two are one unit.
+scope.") says nothing without the sentence before it, so the two are one unit; so does the first sentence
+under a title on a paragraph of its own ("--test: build a test harness\n\nWhen compiling this crate, rustc
+will ignore your main function ...").
 A row of a pipe table (Markdown, and HTML tables as ingest writes them) is one unit with its
 header row above it: "| --max-ppsize | 5000 |" means nothing without "| Option | Default |".
 """
@@ -26,6 +28,9 @@ _CONTINUES = re.compile(r"[a-z]")  # the rest of a sentence after its code goes 
 # A demonstrative subject points back to the sentence before: "This is the only way to ...".
 _REFERS_BACK = re.compile(r"(?:This|These|Those|That|Such)\b")
 _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
+MAX_HEADING_WORDS = 12
+_UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
+_NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
 MAX_UNIT_WORDS = 80  # a unit longer than this is a listing, not an answer (evidence.answer_like)
 _ROW = re.compile(r"^\|.*\|$")
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
@@ -33,7 +38,7 @@ _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
 
 def unit_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each answer unit of `text`: sentence spans, code joined to its introduction."""
-    spans, units, i = sentence_spans(text), [], 0
+    spans, units, i, headed = sentence_spans(text), [], 0, False
     while i < len(spans):
         start, end = spans[i]
         i += 1
@@ -44,11 +49,25 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
             if taken and i < len(spans) and _MID.search(text[start:spans[i - taken][0]].rstrip()) \
                     and _CONTINUES.match(text[spans[i][0]:spans[i][1]]):
                 end, i = spans[i][1], i + 1
-        if units and refers_back(text[start:end]) and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS:
-            units[-1] = (units[-1][0], end)
+        joins = refers_back(text[start:end]) or (headed and _CLOSED.search(text[start:end].rstrip()))
+        if units and joins and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS:
+            units[-1], headed = (units[-1][0], end), False
         else:
             units.append((start, end))
+            headed = _heading(text[start:end], text[end:spans[i][0]] if i < len(spans) else "")
     return units
+
+
+def _heading(unit: str, gap: str) -> bool:
+    """A title on a paragraph of its own ("--explain: provide a detailed explanation", "Concepts\n--------").
+
+    The sentence under it often leaves the title's subject unsaid ("Each error comes with a code; this will
+    print out a longer explanation of it."): the title and that first sentence are one unit.
+    """
+    first, *rest = unit.split("\n")
+    return "\n\n" in gap and all(_UNDERLINE.fullmatch(line.strip()) for line in rest) \
+        and 0 < len(first.split()) <= MAX_HEADING_WORDS and not _CLOSED.search(first.rstrip()) \
+        and not _console_line(first) and bool(_NAMED.search(first))
 
 
 def refers_back(unit: str) -> bool:

@@ -132,3 +132,13 @@ def test_a_unit_without_the_asked_kind_of_fact_ranks_lower(tmp_path):
     assert typed["HTML help pages are built when needed."] == plain["HTML help pages are built when needed."] - 0.05
     prebuilt = "The configure option --enable-prebuilt-html builds them at install time."
     assert typed[prebuilt] == plain[prebuilt]  # it holds an option name: the kind the question asks for
+
+
+def test_a_title_on_its_own_paragraph_is_one_unit_with_the_first_sentence_under_it():
+    page = ("--test: build a test harness\n\nWhen compiling this crate, rustc will ignore your main function and "
+            "instead produce a test harness. It runs the tests.\n\nConcepts\n--------\n\nEach trigger is named.\n\n"
+            "Authors:\n\nNeil Schemenauer <nas@debian.org>\n\nMatthias Klose <doko@debian.org>")
+    assert _units(page) == [
+        "--test: build a test harness When compiling this crate, rustc will ignore your main function and instead "
+        "produce a test harness.", "It runs the tests.", "Concepts -------- Each trigger is named.",
+        "Authors:", "Neil Schemenauer <nas@debian.org>", "Matthias Klose <doko@debian.org>"]  # a name is no sentence
