@@ -1,9 +1,10 @@
 """Answer units: a sentence, a sentence together with the command or code line it introduces, or a table row.
 
 Manuals answer in code as often as in prose: "...avoid computing the eigenvectors by using the
-expression" is no answer without the "> eigen(Sm, only.values = TRUE)$values" on the next line.
-A sentence that stops without closing punctuation, or with a colon, is joined to the console
-lines right after it (up to MAX_CODE_LINES), and the unit is ranked, shown and verified whole.
+expression" is no answer without the "> eigen(Sm, only.values = TRUE)$values" on the next line, nor
+"We can use the F test to test for equality in the variances." without "> var.test(A, B)". A sentence
+is joined to the console lines right after it (up to MAX_CODE_LINES), and the unit is ranked, shown
+and verified whole.
 When the sentence stopped mid-way (no punctuation, or a comma) and goes on in lower case after the
 code ("The function sink,\n> sink(\"record.lis\")\nwill divert all subsequent output ..."), the rest
 of it belongs to the unit too. A sentence that opens by pointing back ("This is called lexical
@@ -42,7 +43,7 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
     while i < len(spans):
         start, end = spans[i]
         i += 1
-        if _introduces(text[start:end]):
+        if _prose(text[start:end]):
             taken = 0
             while i < len(spans) and taken < MAX_CODE_LINES and _console_line(text[spans[i][0]:spans[i][1]]):
                 end, i, taken = spans[i][1], i + 1, taken + 1
@@ -121,10 +122,10 @@ def lead(unit: str) -> str:
     return " ".join([first] + [line for line in rest if not _console_line(line)])
 
 
-def _introduces(sentence: str) -> bool:
-    """Prose that stops short (no closing punctuation, or a colon): what follows completes it."""
+def _prose(sentence: str) -> bool:
+    """A sentence of three words or more, not itself code: the console lines right after it show what it says."""
     stripped = sentence.rstrip()
-    return not _console_line(stripped) and len(stripped.split()) >= 3 and not _CLOSED.search(stripped)
+    return not _console_line(stripped) and len(stripped.split()) >= 3
 
 
 def _console_line(text: str) -> bool:

@@ -26,9 +26,11 @@ def test_a_sentence_that_stops_short_takes_the_code_line_it_introduces():
     assert "The function svd(M) takes an arbitrary matrix argument." in units  # closed sentences stay alone
 
 
-def test_a_closed_sentence_does_not_swallow_the_code_after_it():
-    units = _units("Fit the model first.\n> fit <- lm(y ~ x)\n")
-    assert units == ["Fit the model first.", "> fit <- lm(y ~ x)"]
+def test_a_closed_sentence_takes_the_code_that_shows_it():
+    units = _units("We can use the F test to test for equality in the variances.\n> var.test(A, B)\n"
+                   "F test to compare two variances\n")
+    assert units == ["We can use the F test to test for equality in the variances.\n> var.test(A, B)",
+                     "F test to compare two variances"]  # the output after the code is not part of it
 
 
 def test_at_most_three_code_lines_and_only_console_lines_join():
