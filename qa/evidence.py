@@ -23,7 +23,8 @@ from index.store import Library
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, words
-from qa.units import MAX_UNIT_WORDS, lead, opens_mid_sentence, refers_back, table_split, unit_spans, unit_text
+from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_split, refers_back, table_split,
+                      unit_spans, unit_text)
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -150,14 +151,17 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
 def answer_units(text: str) -> list[str]:
     """The units of a passage worth offering as answers, in reading order.
 
-    A passage's first unit that starts mid-sentence or points back at a sentence before the passage
-    is a fragment: the overlapping passage before it holds it whole.
+    A table's rows (pipes or not) come each under its header. A passage's first unit that starts mid-sentence
+    or points back at a sentence before the passage is a fragment: the overlapping passage before it holds it whole.
     """
-    out = []
+    out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
         if n == 0 and (opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):
             continue
         before, rows, after = table_split(text[s:e])
+        if not rows:  # rows without pipes are told from code or a listing only by being worded like an answer
+            before, rows, after = plain_table_split(text[s:e], width)
+            rows = [row for row in rows if answer_like(lead(row))]
         out += _prose_unit(before)
         out += [row for row in rows if without_instructions(row) == row]
         out += _prose_unit(after)

@@ -12,7 +12,8 @@ scope.") says nothing without the sentence before it, so the two are one unit; s
 under a title on a paragraph of its own ("--test: build a test harness\n\nWhen compiling this crate, rustc
 will ignore your main function ...").
 A row of a pipe table (Markdown, and HTML tables as ingest writes them) is one unit with its
-header row above it: "| --max-ppsize | 5000 |" means nothing without "| Option | Default |".
+header row above it: "| --max-ppsize | 5000 |" means nothing without "| Option | Default |"; so is a
+row of a table that PDF text gives as short lines without pipes.
 """
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
+MIN_PLAIN_ROWS = 3  # fewer short lines in a row are a heading or a wrapped list, not a table
+PLAIN_ROW_SHARE = 0.5  # a table's row is at most half as long as the passage's longest line
 MAX_UNIT_WORDS = 80  # a unit longer than this is a listing, not an answer (evidence.answer_like)
 _ROW = re.compile(r"^\|.*\|$")
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
@@ -109,6 +112,33 @@ def table_split(text: str) -> tuple[str, list[str], str]:
     header = rows[start]
     units = [f"{header}\n{row}" for row in rows[start + 2:end] if _filled(row)]
     return "\n".join(lines[:start]), units, "\n".join(lines[end:])
+
+
+def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
+    """(text before a table without pipes, its rows each under its first line, text after); none: (text, [], '').
+
+    PDF text keeps a table's rows as lines but no cell borders: "log-normal lnorm meanlog, sdlog" means
+    nothing without "Distribution R name additional arguments" above it. A run of MIN_PLAIN_ROWS or more
+    lines, each of two words or more, none ending a sentence or a clause, all much shorter than the
+    passage's longest line (`width`: wrapped prose fills it), is a table whose first line is its header.
+    """
+    lines = text.split("\n")
+    short = [_plain_row(line, width) for line in lines]
+    n = 0
+    while n < len(lines):
+        end = next((k for k in range(n, len(lines)) if not short[k]), len(lines))
+        if end - n > MIN_PLAIN_ROWS:
+            header = lines[n].strip()
+            rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
+            return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
+        n = end + 1
+    return text, [], ""
+
+
+def _plain_row(line: str, width: int) -> bool:
+    stripped = line.strip()
+    return len(stripped.split()) >= 2 and len(stripped) <= PLAIN_ROW_SHARE * width \
+        and not stripped.endswith(tuple(".!?:;,")) and not _console_line(stripped)
 
 
 def _filled(row: str) -> bool:

@@ -5,7 +5,7 @@ from test_engine import engine
 
 from index.store import Library
 from qa.evidence import answer_units
-from qa.units import lead, table_split, unit_spans, unit_text
+from qa.units import lead, plain_table_split, table_split, unit_spans, unit_text
 
 PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
         "evals now holds the vector of eigenvalues. For large\nmatrices it is better to avoid computing the "
@@ -144,3 +144,25 @@ def test_a_title_on_its_own_paragraph_is_one_unit_with_the_first_sentence_under_
         "--test: build a test harness When compiling this crate, rustc will ignore your main function and instead "
         "produce a test harness.", "It runs the tests.", "Concepts -------- Each trigger is named.",
         "Authors:", "Neil Schemenauer <nas@debian.org>", "Matthias Klose <doko@debian.org>"]  # a name is no sentence
+
+
+DISTRIBUTIONS = ("Functions are provided to evaluate the cumulative distribution function and the density function\n"
+                 "and to simulate from the distribution.\nDistribution R name additional arguments\n"
+                 "beta beta shape1, shape2, ncp\nbinomial binom size, prob\nlog-normal lnorm meanlog, sdlog\n"
+                 "Prefix the name given here by 'd' for the density, 'p' for the CDF, 'q' for the quantile\n"
+                 "function and 'r' for simulation (random deviates).")
+
+
+def test_a_pdf_table_row_without_pipes_is_one_unit_under_its_header_line():
+    units = answer_units(DISTRIBUTIONS)
+    assert "Distribution R name additional arguments\nlog-normal lnorm meanlog, sdlog" in units
+    assert "Functions are provided to evaluate the cumulative distribution function and the density function and " \
+           "to simulate from the distribution." in units
+    assert units[-1] == ("Prefix the name given here by 'd' for the density, 'p' for the CDF, 'q' for the quantile "
+                         "function and 'r' for simulation (random deviates).")
+
+
+def test_wrapped_prose_is_no_plain_table():
+    prose = ("Sentences wrap at the width of\nthe page, so their lines\nare about as long as\neach other and\n"
+             "none of them is short.")
+    assert plain_table_split(prose, max(len(line) for line in prose.split("\n")))[1] == []
