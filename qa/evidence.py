@@ -11,6 +11,7 @@ down a little: it cannot be the whole answer.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -28,6 +29,9 @@ from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_spli
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
+
+# A table of contents leads its titles to their page numbers with dots: "Reading data ........ 14", ". . . . 14".
+_DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ def _prose_unit(text: str) -> list[str]:
 
 
 def answer_like(sentence: str) -> bool:
-    """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing, not a question."""
+    """A sentence worth quoting: a handful of words or more, mostly prose, not a run-on listing, not a question,
+    not a line of a table of contents ("10.2 Defining new binary operators ........ 45")."""
     n = len(sentence.split())
-    return 4 <= n <= MAX_UNIT_WORDS and prose_ratio(sentence) >= 0.5 and not sentence.rstrip().endswith("?")
+    return 4 <= n <= MAX_UNIT_WORDS and prose_ratio(sentence) >= 0.5 and not sentence.rstrip().endswith("?") \
+        and not _DOT_LEADER.search(sentence)

@@ -166,3 +166,10 @@ def test_wrapped_prose_is_no_plain_table():
     prose = ("Sentences wrap at the width of\nthe page, so their lines\nare about as long as\neach other and\n"
              "none of them is short.")
     assert plain_table_split(prose, max(len(line) for line in prose.split("\n")))[1] == []
+
+
+def test_a_table_of_contents_line_is_no_answer_unit():
+    page = ("10.2 Defining new binary operators ................................ 45\n"
+            "10.3 Named arguments and defaults . . . . . . . . . . . . . . . . 46\n\n"
+            "Operators of the form %anything% can be defined as functions.")
+    assert answer_units(page) == ["Operators of the form %anything% can be defined as functions."]
