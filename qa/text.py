@@ -24,6 +24,8 @@ _WORD = re.compile(r"[^\W\d_](?:[^\W_]|[_'’](?=[^\W_])|\.(?=[a-z0-9]))*|\d+(?:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")  # Arthur's, I'm, they've -> Arthur, I, they
+# A list item's number alone ("1.", "2)") is no sentence: the item's text after it belongs to it.
+_MARKER_ONLY = re.compile(r"\(?\d{1,3}[.)]")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "cf.", "vs.", "Fig.", "fig.", "No.", "Dr.", "Mr.", "Ms.", "et al.")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -58,7 +60,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of `text`, surrounding space excluded."""
     spans, start = [], 0
     for b_start, b_end in _boundaries(text):
-        if b_start < start or _ends_with_abbreviation(text[start:b_start]):
+        if b_start < start or _ends_with_abbreviation(text[start:b_start]) \
+                or _MARKER_ONLY.fullmatch(text[start:b_start].strip()):
             continue
         spans.append((start, b_start))
         start = b_end

@@ -126,3 +126,9 @@ def test_follow_ups_carry_the_topic_of_the_previous_question():
     rewritten = carry_topic("And how do I plot it?", history)
     assert rewritten.startswith("And how do I plot it?") and "linear" in rewritten and "model" in rewritten
     assert carry_topic("Plot a linear model?", history).count("linear") == 1
+
+
+def test_a_numbered_list_items_number_stays_with_its_text():
+    draft = "Follow these steps:\n1. Open the file with read.csv [1].\n2) Check the header [2].\n3. Save it."
+    assert cited_sentences(draft, 2) == [("Follow these steps:", ()), ("1. Open the file with read.csv.", (1,)),
+                                         ("2) Check the header.", (2,)), ("3. Save it.", ())]
