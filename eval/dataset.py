@@ -14,6 +14,7 @@ Prints a summary; exits 1 with one line per problem when any check fails.
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import re
 import sys
@@ -48,7 +49,14 @@ def answer_in(answer: str, text: str) -> bool:
 def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The JSON objects of a JSONL file, and a problem line for each line that is not one."""
     rows, problems = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    data = path.read_bytes()
+    # Windows tools save UTF-8 with a BOM (Notepad, Excel) or UTF-16 (PowerShell's `>`).
+    wide = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    try:
+        text = data.decode("utf-16" if wide else "utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); save the file as UTF-8"]
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:

@@ -2,6 +2,7 @@
 page of its PDF; drafts checked against the library they came from."""
 from __future__ import annotations
 
+import codecs
 import json
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from pdfs import write_small_corpus
 
 from eval.dataset import (DEFAULT_DATASET, DEFAULT_DOCS, answer_in, check_file, check_rows, main, read_rows,
                           shape_problems)
+from eval.halueval import DatasetError
 from eval.questions import load
 from index.store import Library
 from ingest.pipeline import ingest
@@ -174,3 +176,16 @@ def test_two_documents_of_one_name_under_docs_are_an_error_not_a_silent_choice(t
     capsys.readouterr()
     assert main([str(qs), "--docs", str(tmp_path / "a"), str(tmp_path / "b")]) == 2
     assert "two documents named index.md" in capsys.readouterr().out
+
+
+def test_a_set_saved_by_windows_tools_reads_as_the_same_rows_and_other_encodings_are_one_line(tmp_path):
+    rows = [row("q1", question="Où est lm ?"), unanswerable("q2")]
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows)
+    for name, data in [("bom.jsonl", codecs.BOM_UTF8 + text.encode()), ("utf16.jsonl", text.encode("utf-16"))]:
+        (tmp_path / name).write_bytes(data)
+        assert read_rows(tmp_path / name) == (rows, [])
+        assert [q.id for q in load(str(tmp_path / name))] == ["q1", "q2"]
+    (tmp_path / "latin1.jsonl").write_bytes(text.encode("latin-1"))
+    assert read_rows(tmp_path / "latin1.jsonl")[1] == ["not UTF-8 text (byte 0xf9 at offset 27); save the file as UTF-8"]
+    with pytest.raises(DatasetError, match="not UTF-8 text"):
+        load(str(tmp_path / "latin1.jsonl"))
