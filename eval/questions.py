@@ -70,7 +70,12 @@ def _split_rows(rows: list[dict[str, Any]], split: str, path: Path) -> list[dict
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     if not any("split" in r for r in rows):
         raise DatasetError(f"{path} has no dev/test split (no \"split\" field); run it without --split")
-    return [r for r in rows if r.get("split") == split]
+    kept = [r for r in rows if r.get("split") == split]
+    if rows and not kept:
+        named = sorted({str(r["split"]) for r in rows if "split" in r})
+        raise DatasetError(f"{path} holds no {split} questions (its splits: {', '.join(named)}); "
+                           f"pick another --split")
+    return kept
 
 
 def from_question_set(rows: list[dict[str, Any]], origin: Path | str = "dataset") -> list[Question]:

@@ -47,6 +47,13 @@ def test_a_split_keeps_one_side_and_asking_for_one_that_is_not_there_says_so(tmp
     assert "no dev/test split" in err and "halueval-qa has no dev/test split" in err
 
 
+def test_a_split_no_row_has_is_named_not_an_empty_file(tmp_path):
+    dev_only = write(tmp_path / "dev.jsonl", [{"id": "x", "question": "q?", "answers": [], "doc": None,
+                                               "pages": [], "answerable": False, "split": "dev"}])
+    with pytest.raises(DatasetError, match=r"holds no test questions \(its splits: dev\)"):
+        questions.load(str(dev_only), split="test")
+
+
 def test_a_bad_question_set_says_which_row(tmp_path):
     path = write(tmp_path / "bad.jsonl", [{"id": "x", "question": "q?", "answers": [], "doc": "a.pdf",
                                             "pages": [1], "answerable": True}])
