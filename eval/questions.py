@@ -98,16 +98,20 @@ def from_feedback(rows: list[dict[str, Any]]) -> list[Question]:
     out = []
     for n, row in enumerate(rows, start=1):
         question, answer, rating = row.get("question"), row.get("answer") or "", row.get("rating")
+        citations = row.get("citations") or []
         if not isinstance(question, str) or not question.strip() or rating not in (1, -1):
             raise DatasetError(f"feedback row {n}: needs a question and a rating of +1 or -1")
+        if not isinstance(answer, str) or not isinstance(citations, list) or not all(
+                isinstance(c, dict) and type(c.get("page", 1)) is int for c in citations):
+            raise DatasetError(f"feedback row {n}: the answer must be text and the citations a list of "
+                               f"{{\"doc\", \"page\"}} objects with whole page numbers, as the UI exports them")
         abstained = answer.strip().startswith(ABSTAIN_PREFIX)
         # Exports number rows by their database id; the prefix keeps them apart from question-set ids.
         qid = f"feedback-{row['id']}" if row.get("id") is not None else f"feedback-row-{n:04d}"
         if rating == 1 and abstained:
             out.append(Question(qid, question, answerable=False))
         elif rating == 1:
-            gold = tuple(dict.fromkeys((str(c["doc"]), int(c["page"])) for c in row.get("citations") or []
-                                       if isinstance(c, dict) and "doc" in c and "page" in c))
+            gold = tuple(dict.fromkeys((str(c["doc"]), c["page"]) for c in citations if "doc" in c and "page" in c))
             out.append(Question(qid, question, (answer,), gold, True))
         else:
             out.append(Question(qid, question, answerable=True if abstained else None))

