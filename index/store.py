@@ -50,8 +50,15 @@ class Library(LibraryQueries):
             raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
         # The database holds every document's text: readable by its owner only unless asked otherwise.
         # An existing folder keeps the permissions its owner gave it.
-        root.mkdir(mode=mode, parents=True, exist_ok=True)
-        return cls(root, connect(db))
+        try:
+            root.mkdir(mode=mode, parents=True, exist_ok=True)
+        except OSError as exc:  # a file of that name, or a folder one may not write
+            raise LibraryError(f"cannot make library folder {root}: {exc.strerror or exc}; "
+                               f"pick another --library") from None
+        try:
+            return cls(root, connect(db))
+        except sqlite3.DatabaseError as exc:
+            raise LibraryError(f"cannot open {db}: {exc}; is --library {root} a Groundwork library?") from None
 
     def close(self) -> None:
         """Close the database and release the writer lock."""

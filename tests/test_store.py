@@ -24,6 +24,17 @@ def test_open_missing_library_says_what_to_run(tmp_path):
         Library.open(tmp_path / "nowhere")
 
 
+def test_a_library_path_that_is_a_file_or_another_database_is_one_line(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    for path in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "lib"):
+        with pytest.raises(LibraryError, match="cannot make library folder .*; pick another --library"):
+            Library.open(path, create=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "library.sqlite").write_text("not a database")
+    with pytest.raises(LibraryError, match="file is not a database; is --library .* a Groundwork library"):
+        Library.open(tmp_path / "other")
+
+
 def test_write_then_read_back(lib):
     assert put(lib, "/a.pdf", "aaaa", ["alpha beta", "gamma delta"], "Alpha") == "added"
     [info] = lib.documents()
