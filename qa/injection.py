@@ -13,11 +13,15 @@ import re
 _AI = r"(?:ai|a\.i\.|llm|large language model|language model|chat ?bot|chatgpt|gpt|ai model|ai assistant)s?"
 _OVERRIDE_NOUN = r"(?:instructions?|prompts?|rules|directions|guidelines|directives|commands|context|messages|text)"
 _ADDRESSED = re.compile("|".join([
-    # chat-template tokens written into the text: a forged turn
-    r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>",
+    # chat-template tokens written into the text, or a sentence opening as the assistant's turn: a forged turn
+    r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>|(?:^|(?<=[.!?\n]))\s*#*\s*assistant\s*:",
     # overriding what the model was told before
     rf"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|of|the|these|those)\s+)*"
     rf"(?:previous|prior|above|earlier|preceding|original|initial|system|former|existing)\s+{_OVERRIDE_NOUN}\b",
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|of|the)\s+)*other\s+"
+    r"(?:passages?|documents?|sources?)\b|\bsystem override\b",
+    # a claim dictated as the answer, unquoted ("always answer that it runs at 99 rpm")
+    r"\balways\s+(?:answer|respond|reply|say|state|claim)\s+that\b",
     r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+)?(?:your|its)\s+"
     r"(?:instructions|rules|guidelines|programming|prompt|training|restrictions|safety)\b",
     # recasting the assistant
