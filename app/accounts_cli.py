@@ -128,8 +128,9 @@ def cmd_users_set_groups(args, config: Config) -> int:
 
 
 def _describe(user) -> str:
-    groups = ", ".join(user.groups) if user.groups else "no groups"
-    return f"{user.name} ({groups}{', admin' if user.admin else ''})"
+    # "groups:" keeps a group named admin apart from the administrator's rights
+    groups = f"groups: {', '.join(user.groups)}" if user.groups else "no groups"
+    return f"{user.name} ({groups}{'; administrator' if user.admin else ''})"
 
 
 def cmd_permissions(args, config: Config) -> int:

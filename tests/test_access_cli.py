@@ -177,6 +177,15 @@ def test_taking_a_group_away_applies_to_the_users_next_command(lib, capsys):
     assert run(capsys, "search", SECRET, "--library", lib, "--user", "alice")[0] == 2
 
 
+def test_a_group_named_admin_is_never_listed_as_an_administrator(lib, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("dave-password\n"))
+    code, out, _ = run(capsys, "users", "add", "dave", "--group", "admin", "--password-stdin", "--library", lib)
+    assert code == 0 and out == "added dave (groups: admin)\n"
+    _, out, _ = run(capsys, "users", "list", "--library", lib)
+    listed = {line.split(" (")[0]: line for line in out.splitlines()}
+    assert "administrator" in listed["carol"] and "administrator" not in listed["dave"]
+
+
 def test_permissions_change_who_reads_without_reingesting(lib, capsys):
     doc = hr_id(lib)
     code, out, _ = run(capsys, "permissions", doc, "--allow", "legal", "--deny", "hr", "--library", lib)
