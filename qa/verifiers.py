@@ -18,6 +18,7 @@ from qa.injection import instruction_start
 from qa.llm import LLMClient, Sampling
 from qa.prompt import quote
 from qa.text import claim, states_something
+from qa.units import table_split
 from qa.verify import FeatureVerifier, Verifier, VerifierError
 
 if TYPE_CHECKING:
@@ -98,12 +99,24 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
     memory.", nor "lasts two" of "lasts twenty"."""
     pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
     for text in (p.chunk.text for p in passages):
+        if sentence.startswith("|") and sentence in _table_rows(text):  # a row shown under its header row
+            return True
         found = pattern.search(text)
         while found:
             if _sentence_start(text, found.start()) and not re.match(r"\w\w", text[found.end() - 1:found.end() + 1]):
                 return True
             found = pattern.search(text, found.start() + 1)
     return False
+
+
+def _table_rows(text: str) -> list[str]:
+    """Each row of each pipe table in `text` under its header row, as extractive answers show them."""
+    rows: list[str] = []
+    while True:
+        _, found, text = table_split(text)
+        if not found:
+            return rows
+        rows += found
 
 
 def _sentence_start(text: str, at: int) -> bool:

@@ -166,3 +166,13 @@ def test_a_planted_instruction_is_not_supported_for_being_repeated_word_for_word
     gate = ContentGate(Never(), "never")
     assert gate.verify(planted, passages) == (False, 0.1)  # the verifier decides, as for any other sentence
     assert gate.verify("The pump warranty lasts two years.", passages) == (True, 1.0)
+
+
+def test_a_table_row_under_its_header_row_is_a_quote_of_the_table_that_holds_both():
+    table = "Cables:\n\n| Cable | Volts |\n|---|---|\n| alpha | 250 |\n| kilo | 560 |\n\nThen\n\n| Part | Size |\n|---|---|\n| bolt | M4 |"
+    passages = [Passage(Chunk(1, "d1", 3, 0, len(table), table), "Chart", 1.0)]
+    gate = ContentGate(Never(), "never")
+    assert gate.verify("| Cable | Volts |\n| kilo | 560 |", passages) == (True, 1.0)
+    assert gate.verify("| Part | Size |\n| bolt | M4 |", passages) == (True, 1.0)  # the second table's own header
+    assert gate.verify("| Part | Size |\n| kilo | 560 |", passages) == (False, 0.1)  # a row under another table's header
+    assert gate.verify("| Cable | Volts |\n| kilo | 999 |", passages) == (False, 0.1)
