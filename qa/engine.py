@@ -222,7 +222,8 @@ class AnswerEngine:
             out.append(Sentence(text, cites, ok, score))
             if not ok:
                 rejected += 1
-                quote = self._repair(cites, evidence, {s.text for s in out})
+                # a quote the draft says later anyway would show twice
+                quote = self._repair(cites, evidence, {s.text for s in out} | {t for t, _ in draft.sentences})
                 out += [quote] if quote else []
         return out, rejected
 

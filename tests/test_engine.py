@@ -116,6 +116,15 @@ def test_generative_keeps_supported_sentences_and_replaces_an_invented_one(libra
     assert sent[0]["content"] == SYSTEM and "<passage n=\"1\"" in sent[1]["content"]
 
 
+def test_a_quote_standing_in_for_a_rejected_sentence_is_not_one_the_answer_says_later(library, llm):
+    llm.queue(cite("ordinary", "Linear models were invented on the moon in 1802 [n]. "
+                               "The basic function for fitting ordinary linear models is lm. [n]"))
+    answer = engine(library, "generative", llm, max_rejected=0.5).answer("Which function fits ordinary linear models?")
+    shown = [s.text for s in answer.sentences if s.supported]
+    assert "The basic function for fitting ordinary linear models is lm." in shown
+    assert len(shown) == len(set(shown)), answer.text
+
+
 def test_sentences_without_markers_are_attributed_to_the_passage_that_supports_them(library, llm):
     llm.queue("The function glm fits generalized linear models.")
     answer = engine(library, "generative", llm).answer("What fits generalized linear models?")
