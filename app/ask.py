@@ -8,6 +8,7 @@ from collections.abc import Callable
 from app import wiring
 from app.config import Config
 from index.control_chars import visible
+from qa.engine import QuestionError
 from qa.records import CLOSEST, Answer
 
 
@@ -79,7 +80,11 @@ def cmd_chat(args, config: Config) -> int:
         chosen = wiring.filters(library, args.doc, args.tag, reader)
         engine = wiring.answer_engine(config, library, args.mode)
         while (question := _read_question()) is not None:
-            answer = ask_once(engine, question, False, history=history, filters=chosen, reader=reader)
+            try:
+                answer = ask_once(engine, question, False, history=history, filters=chosen, reader=reader)
+            except QuestionError as exc:  # one question too long: the conversation goes on
+                print(f"error: {exc}", file=sys.stderr)
+                continue
             history.append((answer.query, answer.text))
     return 0
 

@@ -64,6 +64,14 @@ def test_chat_rewrites_follow_ups(built, capsys, monkeypatch):
     assert "searched for: and plot it? (" in captured.err
 
 
+def test_a_question_chat_refuses_does_not_end_the_conversation(built, capsys, monkeypatch):
+    _, lib, _ = built
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("x" * 3000 + "\nHow long does the warranty of the pump last?\n"))
+    assert main(["chat", "--library", str(lib)]) == 0
+    captured = capsys.readouterr()
+    assert "question is 3000 characters long" in captured.err and "two years" in captured.out
+
+
 def test_ask_errors_are_one_line_and_say_what_to_run(built, tmp_path):
     _, lib, _ = built
     env = {**os.environ, "GROUNDWORK_LLM_URL": "http://127.0.0.1:9/v1"}
