@@ -203,6 +203,9 @@ def _embed_and_write(library: Library, embedder: Embedder, ready, options: Inges
 def write_parsed(library: Library, item: Pending, doc: Document, chunks: list[Chunk], vectors: np.ndarray,
                  model: str, tags: Sequence[str], allow: Sequence[str] = ()) -> Iterator[FileResult]:
     """Write one embedded document, its tags and the groups that may read it in one transaction; then its twins."""
+    if _changed_since(item.source):  # its text would be stored under the hash of what it held before
+        yield fail(library, item.source.path, "the file changed while it was being ingested; run ingest again")
+        return
     status = library.write_document(doc, item.sha256, chunks, vectors, item.source, model, tags, allow)
     yield FileResult(item.source.path, status, len(doc.pages), len(chunks), doc_id=doc.doc_id)
     for twin in item.twins:
@@ -266,6 +269,15 @@ def parse_file(path: str, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits:
         return "out of memory while reading the file"
     except Exception as exc:  # a reader bug must fail this file alone, not the batch
         return f"unexpected error reading the file: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def _changed_since(source: Source) -> bool:
+    """Whether the file's size or modification time differ from those seen when it was hashed."""
+    try:
+        stat = os.stat(source.path)
+    except OSError:
+        return True
+    return (stat.st_size, stat.st_mtime_ns) != (source.size, source.mtime_ns)
 
 
 def _sha256(path: Path) -> str:

@@ -77,6 +77,27 @@ def test_changed_file_replaces_its_chunks(tmp_path):
         assert len(lib.documents()) == 4
 
 
+def test_a_file_changed_between_its_hash_and_its_parse_is_not_stored_under_the_old_hash(tmp_path, monkeypatch):
+    from ingest import pipeline
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    notes = docs / "notes.txt"
+    notes.write_text("Version one says the valve opens clockwise.\n")
+    parsed = pipeline._parsed_in_order
+
+    def edited_meanwhile(todo, options):  # the user saves the file after it was hashed, before it is read
+        notes.write_text("Version two says the valve opens anticlockwise, always.\n")
+        os.utime(notes, ns=(1, 1))
+        yield from parsed(todo, options)
+    monkeypatch.setattr(pipeline, "_parsed_in_order", edited_meanwhile)
+    result = run([docs], tmp_path / "lib")["notes.txt"]
+    assert result.status == "failed" and "changed while" in result.error
+    monkeypatch.undo()
+    assert run([docs], tmp_path / "lib")["notes.txt"].status == "added"  # the next run takes the new text
+    (docs / "backup.txt").write_text("Version one says the valve opens clockwise.\n")
+    assert run([docs / "backup.txt"], tmp_path / "lib")["backup.txt"].status == "added"  # not a 'copy' of version two
+
+
 def test_same_content_is_stored_once(tmp_path):
     docs = corpus(tmp_path / "docs")
     (docs / "copy.txt").write_bytes((docs / "notes.txt").read_bytes())
