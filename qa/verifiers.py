@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.records import Passage
+from qa.evidence import answer_units
 from qa.injection import instruction_start
 from qa.llm import LLMClient, Sampling
 from qa.prompt import quote
 from qa.text import claim, states_something
-from qa.units import table_split
 from qa.verify import FeatureVerifier, Verifier, VerifierError
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
     memory.", nor "lasts two" of "lasts twenty"."""
     pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
     for text in (p.chunk.text for p in passages):
-        if sentence.startswith("|") and sentence in _table_rows(text):  # a row shown under its header row
+        if "\n" in sentence and sentence in answer_units(text):  # its own unit: a table row under its header
             return True
         found = pattern.search(text)
         while found:
@@ -107,16 +107,6 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
                 return True
             found = pattern.search(text, found.start() + 1)
     return False
-
-
-def _table_rows(text: str) -> list[str]:
-    """Each row of each pipe table in `text` under its header row, as extractive answers show them."""
-    rows: list[str] = []
-    while True:
-        _, found, text = table_split(text)
-        if not found:
-            return rows
-        rows += found
 
 
 def _sentence_start(text: str, at: int) -> bool:

@@ -176,3 +176,8 @@ def test_a_table_row_under_its_header_row_is_a_quote_of_the_table_that_holds_bot
     assert gate.verify("| Part | Size |\n| bolt | M4 |", passages) == (True, 1.0)  # the second table's own header
     assert gate.verify("| Part | Size |\n| kilo | 560 |", passages) == (False, 0.1)  # a row under another table's header
     assert gate.verify("| Cable | Volts |\n| kilo | 999 |", passages) == (False, 0.1)
+    pdf = "R has functions for the density, the distribution function, the quantiles and random draws of:\n" + "\n".join(
+        ["Distribution R name additional arguments", "beta beta shape1, shape2", "binomial binom size, prob",
+         "log-normal lnorm meanlog, sdlog", "Poisson pois lambda"])
+    passages = [Passage(Chunk(1, "d1", 3, 0, len(pdf), pdf), "R-intro", 1.0)]
+    assert gate.verify("Distribution R name additional arguments\nlog-normal lnorm meanlog, sdlog", passages) == (True, 1.0)
