@@ -88,7 +88,16 @@ class Library(LibraryQueries):
     def manifest(self) -> dict:
         """The embedding model and dimension the library was built with ({} while empty)."""
         path = self.root / "manifest.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        if not path.exists():
+            return {}
+        try:
+            found = json.loads(path.read_bytes())
+        except ValueError:  # not JSON, or not UTF-8 text
+            found = None
+        if not isinstance(found, dict):
+            raise LibraryError(f"{path} is damaged (it should name the embedding model the library was built "
+                               f"with); restore it from a backup, or ingest into a new --library")
+        return found
 
     def check_model(self, model: str) -> None:
         """Refuse to mix vectors of two embedding models in one library."""

@@ -35,6 +35,13 @@ def test_a_library_path_that_is_a_file_or_another_database_is_one_line(tmp_path)
         Library.open(tmp_path / "other")
 
 
+@pytest.mark.parametrize("damage", [b"{bad", b"[]", b"\xff\xfe"])
+def test_a_damaged_manifest_is_one_line_naming_it(lib, damage):
+    (lib.root / "manifest.json").write_bytes(damage)
+    with pytest.raises(LibraryError, match="manifest.json is damaged"):
+        lib.check_model("any-model")
+
+
 def test_write_then_read_back(lib):
     assert put(lib, "/a.pdf", "aaaa", ["alpha beta", "gamma delta"], "Alpha") == "added"
     [info] = lib.documents()
