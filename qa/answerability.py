@@ -40,6 +40,9 @@ SIGNS = {"strength": 1, "margin": 1, "passage": 1, "coverage": 1, "missing_share
 # A term written like code or a name: dotted or underscored (wilcox.test, R_MAX_VSIZE), with a digit
 # (4.3, x64), camel case (setRefClass), called (loess()), or capitalised inside the sentence (Feather, CUDA).
 _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\(\))|[A-Z]\w*)(?![\w])")
+# A name written as initials, with a version after it or not (GPLv3, GFDL-1.3, FDL).
+_INITIALS = re.compile(r"(?<![\w.-])([A-Z]{2,8})(?:[v-]?(\d+(?:\.\d+)?))?(?![\w-]|\.\d)")
+_LINKING = {"a", "an", "and", "for", "in", "of", "on", "the", "to"}  # skipped in a name spelled out
 _CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")
 # British -ise/-yse spellings; the embedder's vocabulary and most manuals spell them -ize/-yze.
 _BRITISH = re.compile(r"(?<=\w{3})(is|ys)(e|es|ed|ing|er|ers|ation|ations)$")
@@ -109,7 +112,10 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     idf = question_idf(library, question, reader)
     seen = {w for p in evidence.passages for w in content_words(p.chunk.text)}
     total = sum(idf.values())
-    specific = _specific_missing(question, evidence) + unknown_terms(library, question, reader)
+    texts = [p.chunk.text for p in evidence.passages]
+    initials = {n.lower() for m in _INITIALS.finditer(question) if spelled_out(m[0], texts) for n in (m[0], m[1])}
+    specific = [t for t in _specific_missing(question, evidence) + unknown_terms(library, question, reader)
+                if t.lower() not in initials]
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
            "missing_specific": float(bool(specific)), "support": 0.0,
@@ -159,6 +165,26 @@ def _vocabulary() -> frozenset[str]:
     except (ImportError, OSError):
         return frozenset()
     return frozenset(w for w in lines if w.isalpha())
+
+
+def spelled_out(term: str, texts: Sequence[str]) -> bool:
+    """Whether `term` is initials (GFDL; a version may follow: GPLv3) that a text spells out in capitalised words.
+
+    Users name a document or body by its initials (GPLv3, GFDL) where the text writes it in full ('GNU
+    Free Documentation License', 'General Public License ... Version 3'): such a term is not missing.
+    """
+    m = _INITIALS.fullmatch(term)
+    if not m:
+        return False
+    letters, version = m[1].lower(), m[2]
+    for text in texts:
+        found = [w for w in re.findall(r"[A-Za-z]+", text) if w.lower() not in _LINKING]
+        initials, capital = "".join(w[0].lower() for w in found), [w[0].isupper() for w in found]
+        starts = (i for i in range(len(initials)) if initials.startswith(letters, i))
+        if any(all(capital[i:i + len(letters)]) for i in starts) and (
+                not version or re.search(rf"(?<![\w.]){re.escape(version)}(?![\w]|\.\d)", text)):
+            return True
+    return False
 
 
 def _specific_missing(question: str, evidence: Evidence) -> list[str]:

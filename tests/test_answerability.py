@@ -9,7 +9,8 @@ from eval import fit_answerability as fa
 from eval.summary import gates
 from index.records import Chunk, Passage
 from index.store import Library
-from qa.answerability import BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_terms, unknown_terms
+from qa.answerability import (BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_terms, spelled_out,
+    unknown_terms)
 from qa.evidence import Candidate, Evidence
 from qa.verify import VerifierError
 
@@ -51,6 +52,21 @@ def test_a_specific_term_no_passage_holds_is_flagged_and_one_it_holds_is_not(lib
 def test_a_file_extension_the_passage_holds_is_not_missing(library):
     ev = evidence("Files from Stata in .dta format are read by read.dta in package foreign.")
     assert signals(library, "Which function reads Stata .dta files?", ev, Recall(), keep=6)["missing_specific"] == 0.0
+
+
+def test_initials_a_passage_spells_out_are_not_missing_but_other_initials_are(library):
+    ev = evidence("A Front-Cover Text of the GNU Free Documentation License, Version 1.3, may be five words.")
+    for question, missing in (("How long may a Front-Cover Text be under the GNU FDL?", 0.0),
+                              ("Is a Front-Cover Text under the GFDL long?", 0.0),
+                              ("How long may a Front-Cover Text be under the GNU GPL?", 1.0),
+                              ("How long may a Front-Cover Text be in CUDA?", 1.0)):
+        assert signals(library, question, ev, Recall(), keep=6)["missing_specific"] == missing, question
+
+
+def test_initials_with_a_version_are_spelled_out_only_where_the_text_gives_that_version():
+    text = ["GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007", "the GNU Free Documentation License, Version 1.3."]
+    assert [spelled_out(t, text) for t in ("GPLv3", "GPL-3", "GFDL-1.3", "GPLv2", "GFDL-1.2", "LGPL", "gfdl")] == [
+        True, True, True, False, False, False, False]
 
 
 def test_a_kind_of_fact_asked_that_no_best_unit_holds_is_flagged(library):
