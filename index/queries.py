@@ -17,6 +17,7 @@ from index.access import Reader
 from index.control_chars import visible
 from index.errors import GroundworkError
 from index.records import Chunk, DocumentInfo, Source
+from index.spelling import variants
 from index.vectors import IdFilter
 
 _LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
@@ -157,8 +158,9 @@ class LibraryQueries:
         return [(r[0], -r[1]) for r in rows]
 
     def doc_freq(self, word: str, reader: Reader | None = None) -> int:
-        """How many chunks `reader` may read contain `word`, as FTS5 tokenises it (so 'models' counts 'model')."""
-        match = '"' + word.replace('"', '""') + '"'
+        """How many chunks `reader` may read contain `word`, as FTS5 tokenises it (so 'models' counts 'model'),
+        in any of its spellings ('licence' counts 'license')."""
+        match = " OR ".join('"' + v.replace('"', '""') + '"' for v in variants(word))
         scope = self.scope(reader)
         if scope is not None:  # not cached: groups may change between two questions
             clause, args = access.doc_clause("c.doc_id", scope)

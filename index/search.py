@@ -16,6 +16,7 @@ import numpy as np
 
 from index.access import Reader
 from index.records import Passage
+from index.spelling import variants
 from index.store import Library
 from index.vectors import IdFilter
 
@@ -85,9 +86,9 @@ def lexical_hits(library: Library, query: str, n: int, filters: Filters = Filter
 
 
 def fts_query(query: str, max_terms: int = 64) -> str:
-    """An FTS5 expression matching any word of the query; user text never reaches FTS5 syntax."""
+    """An FTS5 expression matching any word of the query in any of its spellings; user text never reaches FTS5 syntax."""
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:max_terms]
-    return " OR ".join(f'"{w}"' for w in words)
+    return " OR ".join(f'"{v}"' for w in words for v in variants(w))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from index.spelling import canonical
+
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a
 # capital, digit, quote or bracket; or at a blank line. PDF text breaks lines mid-sentence, so a
 # single line break is a boundary only after a colon or semicolon, before a line of code (a
@@ -101,8 +103,9 @@ def content_words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet; number words become digits."""
-    w = _CLITIC.sub("", word.lower())
+    """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet (and 'licence', 'licensing':
+    British and American spellings are made one first); number words become digits."""
+    w = canonical(_CLITIC.sub("", word.lower()))
     if w in NUMBER_WORDS:
         return NUMBER_WORDS[w]
     if any(c.isdigit() for c in w):
