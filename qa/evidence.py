@@ -21,9 +21,10 @@ import numpy as np
 from index.access import Reader
 from index.records import Passage
 from index.store import Library
+from index.titles import document_keys, name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
-from qa.text import content_words, prose_ratio, words
+from qa.text import content_words, prose_ratio, tokens, words
 from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_split, refers_back, table_split,
                       unit_spans, unit_text)
 
@@ -89,21 +90,23 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
     """
     if not hits:
         return Evidence((), ())
-    idf = question_idf(library, question, reader)
+    named = title_named(library, question, reader)
+    idf = _titles_counted(question_idf(library, question, reader), named, library, reader)
     qvec = embedder.embed([question], kind="query")[0] if query_vector is None else query_vector
     stored = library.chunk_vectors([p.chunk.chunk_id for p in hits], reader)
-    scored = sorted(((_passage_score(p, qvec, stored, idf, weights), p) for p in hits), key=lambda sp: -sp[0])
-    best = _rank_sentences([p for _, p in scored[:keep]], qvec, stored, idf, embedder, weights, asked_kinds(question))
+    scored = sorted(((_passage_score(p, qvec, stored, idf, weights, named), p) for p in hits), key=lambda sp: -sp[0])
+    best = _rank_sentences([p for _, p in scored[:keep]], qvec, stored, idf, embedder, weights, asked_kinds(question),
+                           named)
     rest = tuple(replace(p, score=s) for s, p in scored[keep:])
     return Evidence(best.passages + rest, best.candidates)
 
 
-def coverage(text: str, idf: dict[str, float]) -> float:
-    """Share of the question's IDF weight whose words appear in `text`."""
+def coverage(text: str, idf: dict[str, float], named: frozenset[str] = frozenset()) -> float:
+    """Share of the question's IDF weight whose words appear in `text` or are `named` by its document's title."""
     total = sum(idf.values())
     if not total:
         return 0.0
-    present = set(content_words(text))
+    present = set(content_words(text)) | named
     return sum(w for word, w in idf.items() if word in present) / total
 
 
@@ -119,11 +122,41 @@ def question_idf(library: Library, question: str, reader: Reader | None = None) 
     return weights
 
 
-def _passage_score(p: Passage, qvec: np.ndarray, stored: dict[int, np.ndarray],
-                   idf: dict[str, float], w: Weights) -> float:
+def title_named(library: Library, question: str, reader: Reader | None = None) -> dict[str, frozenset[str]]:
+    """Per document id, the stems of the question's words that its title or a file name names ('GPLv3': 'GPL-3').
+
+    A question names its document as readers do ("GPLv3", "GNU FDL") while the text says "this License":
+    the title counts as text of every passage of its document.
+    """
+    out = {}
+    for doc in library.documents(reader=reader):
+        parts = title_words(question, document_keys(doc.title, doc.paths))
+        stems = frozenset(s for t in tokens(question) if set(name_parts(t)) <= parts for s in content_words(t))
+        if stems:
+            out[doc.doc_id] = stems
+    return out
+
+
+def _titles_counted(idf: dict[str, float], named: dict[str, frozenset[str]], library: Library,
+                    reader: Reader | None) -> dict[str, float]:
+    """The IDF weights with a title-named word counted as held by every chunk of the documents naming it."""
+    if not named:
+        return idf
+    n = max(library.count("chunks", reader), 1)
+    sizes = {d.doc_id: d.chunks for d in library.documents(reader=reader) if d.doc_id in named}
+    out = dict(idf)
+    for word in idf.keys() & set().union(*named.values()):
+        df = sum(sizes[d] for d, stems in named.items() if word in stems)
+        out[word] = min(idf[word], math.log((n + 1) / (df + 0.5)))
+    return out
+
+
+def _passage_score(p: Passage, qvec: np.ndarray, stored: dict[int, np.ndarray], idf: dict[str, float], w: Weights,
+                   named: dict[str, frozenset[str]]) -> float:
     vec = stored.get(p.chunk.chunk_id)
     cosine = float(vec @ qvec) if vec is not None else 0.0
-    return w.passage_cosine * cosine + w.passage_coverage * coverage(p.chunk.text, idf) - _junk(p.chunk.text, w)
+    held = coverage(p.chunk.text, idf, named.get(p.chunk.doc_id, frozenset()))
+    return w.passage_cosine * cosine + w.passage_coverage * held - _junk(p.chunk.text, w)
 
 
 def _junk(text: str, w: Weights) -> float:
@@ -132,7 +165,8 @@ def _junk(text: str, w: Weights) -> float:
 
 def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[int, np.ndarray],
                     idf: dict[str, float], embedder: Embedder, w: Weights,
-                    kinds: frozenset[str] = frozenset()) -> Evidence:
+                    kinds: frozenset[str] = frozenset(), named: dict[str, frozenset[str]] | None = None) -> Evidence:
+    named = named or {}
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
         for text in answer_units(p.chunk.text):
@@ -141,10 +175,11 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
                 owners.append(i)
                 texts.append(text)
     cosines = embedder.embed(texts, kind="document") @ qvec if texts else np.zeros(0)
-    sentence = [w.sentence_cosine * float(c) + w.sentence_coverage * coverage(t, idf)
-                - w.missing_kind * any(not holds(t, k) for k in kinds) for t, c in zip(texts, cosines)]
+    titled = [named.get(passages[o].chunk.doc_id, frozenset()) for o in owners]
+    sentence = [w.sentence_cosine * float(c) + w.sentence_coverage * coverage(t, idf, n)
+                - w.missing_kind * any(not holds(t, k) for k in kinds) for t, c, n in zip(texts, cosines, titled)]
     best = [max((s for o, s in zip(owners, sentence) if o == i), default=0.0) for i in range(len(passages))]
-    rescored = [replace(p, score=_passage_score(p, qvec, stored, idf, w) + w.passage_best_sentence * b)
+    rescored = [replace(p, score=_passage_score(p, qvec, stored, idf, w, named) + w.passage_best_sentence * b)
                 for p, b in zip(passages, best)]
     order = sorted(range(len(passages)), key=lambda i: -rescored[i].score)
     candidates = sorted((Candidate(t, rescored[o], s) for t, o, s in zip(texts, owners, sentence)),
