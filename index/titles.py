@@ -48,9 +48,17 @@ def name_keys(text: str) -> dict[str, frozenset[int]]:
 
 
 def document_keys(title: str, paths: Iterable[str] = ()) -> frozenset[str]:
-    """The name keys of a document: of its title and of the names (less suffix) of the files it was read from."""
-    names = [title, *(PurePath(p).stem for p in paths)]
-    return frozenset(k for name in names for k in name_keys(name))
+    """The name keys of a document: of its title and of the names (less suffix) of the files it was read from.
+
+    A title's single plain word is no name of it ('data' of 'R-data', 'options' of 'Codegen Options'): the text
+    holds such words where they matter, and counting them for every passage drew answers to the wrong manual
+    (R dev). A single word counts when written in capitals, as abbreviations are ('GPL', 'FAQ').
+    """
+    keys = set()
+    for name in [title, *(PurePath(p).stem for p in paths)]:
+        toks = _TOKEN.findall(_VERSION_MARK.sub(" ", name))
+        keys |= {k for k, parts in name_keys(name).items() if len(parts) > 1 or toks[min(parts)].isupper()}
+    return frozenset(keys)
 
 
 def title_words(question: str, keys: frozenset[str]) -> frozenset[str]:

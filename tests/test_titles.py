@@ -21,6 +21,11 @@ def test_abbreviations_meet_titles_and_file_names():
         == {"apache", "2.0"}
 
 
+def test_a_plain_word_of_a_title_is_no_name_of_it():
+    assert title_words("My data file has column names", document_keys("R-data", ["/m/R-data.pdf"])) == frozenset()
+    assert title_words("Is this in the R FAQ?", document_keys("R-FAQ")) >= {"faq"}  # capitals: an abbreviation
+
+
 def test_two_initials_are_no_name():
     assert title_words("Do Make Sense?", document_keys("DMS")) == {"do", "make", "sense"}
     assert title_words("Do Make things", document_keys("DM")) == frozenset()
