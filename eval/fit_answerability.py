@@ -246,8 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=PARAMS_PATH, help="where to write the gate (JSON)")
     ap.add_argument("--cache", type=Path, help="JSON file of each question's signals, reused while it matches")
     ap.add_argument("--verifier", default="features", help="verifier whose support score is a signal (default "
-                    "features: it gets weight 0, so the gate serves any verifier; the cross-encoder's did no better "
-                    "in dev CV); an engine refuses a gate that weighs another verifier's support")
+                    "features: its support is left out of the fit, weight 0, so the gate serves any verifier; the "
+                    "cross-encoder's did no better in dev CV); an engine refuses a gate that weighs another "
+                    "verifier's support")
     ap.add_argument("--max-false-refusal", type=float, default=MAX_FALSE_REFUSAL)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -257,6 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         pairs = corpora_of(args.dataset, args.library)
         signals, labels, names = read_corpora(pairs, args.verifier, args.cache)
+        if args.verifier == "features":  # its support is left out, so that the gate serves any verifier
+            signals = [s | {"support": 0.0} for s in signals]
         params, figures = fit(signals, labels, seed=args.seed, max_false_refusal=args.max_false_refusal,
                               corpora=names)
     except (DatasetError, LibraryError, ValueError) as exc:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answertype import missing_kinds
-from qa.evidence import Evidence, coverage, question_idf
+from qa.evidence import Evidence, coverage, question_idf, title_named
 from qa.text import STOPWORDS, content_words, stem, words
 from qa.verify import VerifierError, VerifierParams, read_params
 
@@ -114,8 +114,9 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     total = sum(idf.values())
     texts = [p.chunk.text for p in evidence.passages]
     initials = {n.lower() for m in _INITIALS.finditer(question) if spelled_out(m[0], texts) for n in (m[0], m[1])}
+    titled = _title_held(library, question, evidence, reader)
     specific = [t for t in _specific_missing(question, evidence) + unknown_terms(library, question, reader)
-                if t.lower() not in initials]
+                if t.lower() not in initials and not (content_words(t) and set(content_words(t)) <= titled)]
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
            "missing_specific": float(bool(specific)), "support": 0.0,
@@ -185,6 +186,15 @@ def spelled_out(term: str, texts: Sequence[str]) -> bool:
                 not version or re.search(rf"(?<![\w.]){re.escape(version)}(?![\w]|\.\d)", text)):
             return True
     return False
+
+
+def _title_held(library: Library, question: str, evidence: Evidence, reader: Reader | None) -> set[str]:
+    """Stems of the question's names that a retrieved passage's document title or file name holds ('GPLv3': GPL-3).
+
+    A licence or a standard calls itself "this License" in its text; its reader names it as its title does.
+    """
+    named = title_named(library, question, reader)
+    return set().union(*(named.get(p.chunk.doc_id, frozenset()) for p in evidence.passages))
 
 
 def _specific_missing(question: str, evidence: Evidence) -> list[str]:

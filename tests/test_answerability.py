@@ -63,6 +63,20 @@ def test_initials_a_passage_spells_out_are_not_missing_but_other_initials_are(li
         assert signals(library, question, ev, Recall(), keep=6)["missing_specific"] == missing, question
 
 
+def test_a_name_a_retrieved_documents_title_holds_is_not_missing(tmp_path):
+    text = "You may convey a covered work in object code form under the terms of sections 4 and 5 of this License."
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/licences/GPL-3.txt", "bb00", [text], "GPL-3")
+        put(lib, "/other.txt", "cc00", ["Unrelated text about tea and cakes."], "Tea")
+    passage = Passage(Chunk(1, "bb00", 1, 0, len(text), text), "GPL-3", 0.6)
+    ev = Evidence((passage,), (Candidate(text, passage, 0.6),))
+    with Library.open(tmp_path / "lib") as lib:
+        for question, missing in (("May I convey object code under GPLv3?", 0.0),
+                                  ("May I convey object code under the GPL version 3?", 0.0),
+                                  ("May I convey object code under MPLv2?", 1.0)):
+            assert signals(lib, question, ev, Recall(), keep=6)["missing_specific"] == missing, question
+
+
 def test_initials_with_a_version_are_spelled_out_only_where_the_text_gives_that_version():
     text = ["GNU GENERAL PUBLIC LICENSE Version 3, 29 June 2007", "the GNU Free Documentation License, Version 1.3."]
     assert [spelled_out(t, text) for t in ("GPLv3", "GPL-3", "GFDL-1.3", "GPLv2", "GFDL-1.2", "LGPL", "gfdl")] == [
@@ -262,3 +276,27 @@ def test_the_gate_file_is_read_once_and_a_malformed_fitted_on_is_a_one_line_erro
     path.write_text(json.dumps(data | {"fitted_on": "features"}))
     with pytest.raises(VerifierError, match="fitted_on is not an object"):
         Gate.load(path)
+
+
+def test_a_fit_with_the_features_verifier_leaves_support_out_so_the_gate_serves_any_verifier(tmp_path, monkeypatch):
+    rows = [row(i, "dev", i % 3 != 0) for i in range(60)]
+    for r in rows:
+        if not r["answerable"]:
+            r |= {"answers": [], "doc": None, "pages": []}
+
+    def fake_signals(library, verifier):  # support alone tells the answerable questions apart
+        def signals_of(q):
+            data, _ = synthetic(60, 2)
+            return data[int(q.id.split("-")[1])] | {"support": 0.9 if q.answerable else 0.2}
+        return signals_of, {"fake": 1}, lambda: None
+
+    monkeypatch.setattr(fa, "_signals_of", fake_signals)
+    path = tmp_path / "set.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    weights = {}
+    for verifier in ("features", "cross-encoder"):
+        out = tmp_path / f"{verifier}.json"
+        assert fa.main(["--library", "unused", "--dataset", str(path), "--verifier", verifier, "--out", str(out)]) == 0
+        weights[verifier] = Gate.load(out)
+    assert not weights["features"].weighs("support") and weights["cross-encoder"].weighs("support")
+    Gate.for_verifier("cross-encoder", tmp_path / "features.json")  # refused if it weighed features' support
