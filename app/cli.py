@@ -176,7 +176,8 @@ def cmd_search(args, config: Config) -> int:
     with wiring.open_library(config) as library:
         reader = wiring.reader_for(library, args.user)
         chosen = wiring.filters(library, args.doc, args.tag, reader)
-        passages = search(library, wiring.embedder(config), args.query, args.k, args.mode, chosen, reader=reader)
+        k = min(args.k, max(library.count("chunks", reader), 1))  # more than there are is all of them
+        passages = search(library, wiring.embedder(config), args.query, k, args.mode, chosen, reader=reader)
         empty = library.count("documents", reader) == 0
     if not passages:
         print(wiring.empty_library(config, reader) if empty else "no passages found", file=sys.stderr)

@@ -38,6 +38,14 @@ def test_search_json_best_first_with_one_based_pages(built, capsys):
 
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_search_asked_for_more_passages_than_the_library_holds_gives_them_all(built, capsys, mode):
+    _, lib, _ = built
+    assert main(["search", "plot", "--library", str(lib), "-k", str(10 ** 20), "--mode", mode, "--json"]) == 0
+    rows = lines(capsys.readouterr().out)
+    assert rows and len({r["chunk_id"] for r in rows}) == len(rows)
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_search_modes_and_filters(built, capsys, mode):
     _, lib, _ = built
     main(["search", "watering tomato plants", "--library", str(lib), "--mode", mode, "--json"])
