@@ -96,6 +96,8 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
         path = Path(raw).expanduser().resolve()
         if path.is_dir():
             found += sorted(p for p in path.rglob("*") if _wanted(p, path))
+            failed += [FileResult(str(p), "failed", error=f"broken symbolic link to {os.readlink(p)}")
+                       for p in sorted(path.rglob("*")) if _broken_link(p, path)]
         elif not path.exists():
             failed.append(FileResult(str(path), "failed", error="no such file or directory"))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
@@ -106,9 +108,18 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
     return list(dict.fromkeys(found)), failed
 
 
-def _wanted(path: Path, root: Path) -> bool:
+def _named_like_a_document(path: Path, root: Path) -> bool:
     hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
-    return not hidden and path.suffix.lower() in SUPPORTED_SUFFIXES and path.is_file()
+    return not hidden and path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def _broken_link(path: Path, root: Path) -> bool:
+    """A link to a file that is gone, named like a document: a user would expect it in, so it is said."""
+    return _named_like_a_document(path, root) and path.is_symlink() and not path.exists()
+
+
+def _wanted(path: Path, root: Path) -> bool:
+    return _named_like_a_document(path, root) and path.is_file()
 
 
 def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,

@@ -161,3 +161,13 @@ def test_chunks_respect_the_token_budget(tmp_path, workers):
         chunks = [c for c, _ in lib.chunks(ids.tolist()).values()]
     assert all(len(EMB.token_spans(c.text)) <= 40 for c in chunks)
     assert len(chunks) >= 1000 // 40
+
+
+def test_a_broken_link_in_a_folder_is_a_failure_that_names_its_target(tmp_path):
+    (tmp_path / "a.txt").write_text("A real document.")
+    (tmp_path / "gone.pdf").symlink_to(tmp_path / "moved-away.pdf")
+    (tmp_path / "notes.bak").symlink_to(tmp_path / "nowhere")  # not named like a document: not ours to report
+    found, failed = discover([tmp_path])
+    assert [p.name for p in found] == ["a.txt"]
+    assert [(Path(f.path).name, f.error) for f in failed] == [
+        ("gone.pdf", f"broken symbolic link to {tmp_path / 'moved-away.pdf'}")]
