@@ -32,6 +32,7 @@ class Passage:
     chunk: Chunk
     doc_title: str
     score: float
+    table_header: str = ""  # the header row of a pipe table the chunk opens inside, read from its page at answer time
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from index.titles import document_keys, name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_split, refers_back, table_split,
-                      unit_spans, unit_text)
+from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_split, refers_back, table_header,
+                      table_split, under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -95,8 +95,8 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
     qvec = embedder.embed([question], kind="query")[0] if query_vector is None else query_vector
     stored = library.chunk_vectors([p.chunk.chunk_id for p in hits], reader)
     scored = sorted(((_passage_score(p, qvec, stored, idf, weights, named), p) for p in hits), key=lambda sp: -sp[0])
-    best = _rank_sentences([p for _, p in scored[:keep]], qvec, stored, idf, embedder, weights, asked_kinds(question),
-                           named)
+    best = _rank_sentences([headed(library, p, reader) for _, p in scored[:keep]], qvec, stored, idf, embedder,
+                           weights, asked_kinds(question), named)
     rest = tuple(replace(p, score=s) for s, p in scored[keep:])
     return Evidence(best.passages + rest, best.candidates)
 
@@ -169,7 +169,7 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     named = named or {}
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
-        for text in answer_units(p.chunk.text):
+        for text in answer_units(p.chunk.text, p.table_header):
             if text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
@@ -187,12 +187,24 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     return Evidence(tuple(rescored[i] for i in order), tuple(candidates))
 
 
-def answer_units(text: str) -> list[str]:
+def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:
+    """The passage with the header row of the pipe table its chunk opens inside, read from its page ('' if none)."""
+    first = p.chunk.text.split("\n", 2)[:2]
+    if not any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in first):
+        return p  # no table row in its first lines: no page to read
+    page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
+    header = table_header(page, p.chunk.start) if page else ""
+    return replace(p, table_header=header) if header else p
+
+
+def answer_units(text: str, header: str = "") -> list[str]:
     """The units of a passage worth offering as answers, in reading order.
 
-    A table's rows (pipes or not) come each under its header. A passage's first unit that starts mid-sentence
-    or points back at a sentence before the passage is a fragment: the overlapping passage before it holds it whole.
+    A table's rows (pipes or not) come each under its header, a passage opening inside a pipe table under the
+    `header` read before it (headed). A passage's first unit that starts mid-sentence or points back at a
+    sentence before the passage is a fragment: the overlapping passage before it holds it whole.
     """
+    text = under_header(text, header) if header else text
     out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
         if n == 0 and (opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):

@@ -114,6 +114,41 @@ def table_split(text: str) -> tuple[str, list[str], str]:
     return "\n".join(lines[:start]), units, "\n".join(lines[end:])
 
 
+def table_header(page: str, start: int) -> str:
+    """The header row of the pipe table of `page` whose rule or body holds offset `start`; '' when none.
+
+    A chunk of a long table holds only some of its rows: the header stands in an earlier chunk, and a row
+    read without it names no column. A chunk that starts at its header's start holds the header itself.
+    """
+    lines, at = page.split("\n"), page.count("\n", 0, start)
+    line_start = page.rfind("\n", 0, start) + 1
+    if at + 1 < len(lines) and _ROW.match(lines[at].strip()) and _RULE.match(lines[at + 1].strip()):
+        return lines[at].strip() if start > line_start else ""  # it opens inside the header row
+    n = at
+    while n > 0 and _ROW.match(lines[n].strip()):
+        if _RULE.match(lines[n].strip()) and _ROW.match(lines[n - 1].strip()):
+            return lines[n - 1].strip()
+        n -= 1
+    return ""
+
+
+def under_header(text: str, header: str) -> str:
+    """`text` from its first whole row of `header`'s table on, with the header and a rule line put before it.
+
+    The lines before that row are pieces: of a row the chunk opens in (fewer cells), or of the header's rule.
+    """
+    lines = text.split("\n")
+    first = next((n for n, line in enumerate(lines) if _ROW.match(line.strip()) and not _RULE.match(line.strip())
+                  and _cells(line) == _cells(header)), None)
+    if first is None:
+        return text
+    return "\n".join([header, "|" + "---|" * _cells(header)] + lines[first:])
+
+
+def _cells(row: str) -> int:
+    return len(row.strip().strip("|").split("|"))
+
+
 def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     """(text before a table without pipes, its rows each under its first line, text after); none: (text, [], '').
 

@@ -98,8 +98,8 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
     starts to a word's end: "R keeps data in memory." is no quote of "It is not true that R keeps data in
     memory.", nor "lasts two" of "lasts twenty"."""
     pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
-    for text in (p.chunk.text for p in passages):
-        if "\n" in sentence and sentence in answer_units(text):  # its own unit: a table row under its header
+    for text, header in ((p.chunk.text, p.table_header) for p in passages):
+        if "\n" in sentence and sentence in answer_units(text, header):  # its own unit: a table row under its header
             return True
         found = pattern.search(text)
         while found:

@@ -1,11 +1,15 @@
 """Answer units: a sentence that introduces a command, or a table row under its header, is shown, ranked and
 verified whole."""
-from fakes import put
+from fakes import HashEmbedder, WordVerifier, put
 from test_engine import engine
 
-from index.store import Library
+from index.records import Chunk, Document, Page, Passage
+from index.store import Library, Source
+from ingest.chunking import chunk_id
+from qa.engine import AnswerEngine, Settings
 from qa.evidence import answer_units
-from qa.units import lead, plain_table_split, table_split, unit_spans, unit_text
+from qa.units import lead, plain_table_split, table_header, table_split, unit_spans, unit_text
+from qa.verifiers import ContentGate
 
 PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
         "evals now holds the vector of eigenvalues. For large\nmatrices it is better to avoid computing the "
@@ -173,3 +177,63 @@ def test_a_table_of_contents_line_is_no_answer_unit():
             "10.3 Named arguments and defaults . . . . . . . . . . . . . . . . 46\n\n"
             "Operators of the form %anything% can be defined as functions.")
     assert answer_units(page) == ["Operators of the form %anything% can be defined as functions."]
+
+
+CABLES = "# Cable chart\n\n| Cable | Rated voltage | Wire colour |\n|---|---|---|\n" + "".join(
+    f"| {name}-{n} | {100 + 7 * n} volts | {colour} wire |\n"
+    for n, (name, colour) in enumerate(zip(["alpha", "bravo", "juliet", "kilo", "lima", "mike", "oscar", "papa",
+                                            "quebec", "romeo", "sierra", "tango"], ["red", "blue", "green"] * 4)))
+HEADER = "| Cable | Rated voltage | Wire colour |"
+
+
+def _cable_chunks() -> tuple[int, list[tuple[int, int]]]:
+    """Two overlapping chunks of the chart: the second opens part-way through a row, below the header."""
+    cut = CABLES.index("| lima-4")
+    return cut, [(0, cut + 12), (cut + 3, len(CABLES))]
+
+
+def test_the_header_of_the_table_a_chunk_opens_inside_is_read_from_its_page():
+    cut, _ = _cable_chunks()
+    assert table_header(CABLES, cut + 3) == HEADER
+    assert table_header(CABLES, CABLES.index(HEADER) + 4) == HEADER  # it opens inside the header row itself
+    assert table_header(CABLES, CABLES.index(HEADER)) == ""  # it holds the header whole
+    assert table_header(CABLES, 2) == ""
+
+
+def test_rows_of_a_chunk_below_its_tables_header_are_units_under_it():
+    _, spans = _cable_chunks()
+    text = CABLES[spans[1][0]:]
+    assert not any(unit.endswith("| romeo-9 | 163 volts | red wire |") for unit in answer_units(text))
+    units = answer_units(text, HEADER)
+    assert units[0] == f"{HEADER}\n| mike-5 | 135 volts | green wire |"  # the cut row is the chunk before's
+    assert f"{HEADER}\n| romeo-9 | 163 volts | red wire |" in units
+
+
+def test_a_row_in_a_later_chunk_of_a_long_table_is_quoted_under_its_header(tmp_path):
+    _, spans = _cable_chunks()
+    chunks = [Chunk(chunk_id("cb00", i), "cb00", 1, s, e, CABLES[s:e]) for i, (s, e) in enumerate(spans)]
+    emb = HashEmbedder()
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        lib.write_document(Document("cb00", "Cable chart", (Page("cb00", 1, CABLES),)), "cb00" * 4, chunks,
+                           emb.embed([c.text for c in chunks]), Source("/cables.md", "cb00", 10, 1), emb.name)
+        # as make_verifier builds it: a word-for-word quote of its passage needs no other verdict
+        found = AnswerEngine(lib, emb, ContentGate(WordVerifier(), "words"), None, Settings(min_strength=0.2))
+        answer = found.answer("What is the rated voltage of cable romeo-9?")
+    assert answer.text == f"{HEADER}\n| romeo-9 | 163 volts | red wire | [2]"
+
+
+class Refuses:
+    """A verifier that supports nothing: only a word-for-word quote passes ContentGate."""
+
+    def verify(self, sentence, passages):
+        return False, 0.0
+
+
+def test_a_row_under_a_header_read_from_the_page_is_a_quote_of_its_passage():
+    _, spans = _cable_chunks()
+    chunk = Chunk(1, "cb00", 1, spans[1][0], spans[1][1], CABLES[spans[1][0]:spans[1][1]])
+    row = f"{HEADER}\n| romeo-9 | 163 volts | red wire |"
+    assert ContentGate(Refuses(), "none").verify(row, [Passage(chunk, "Cable chart", 1.0, HEADER)])[0]
+    assert not ContentGate(Refuses(), "none").verify(row, [Passage(chunk, "Cable chart", 1.0)])[0]
+    assert not ContentGate(Refuses(), "none").verify(f"{HEADER}\n| juliet-2 | 114 volts | green wire |",
+                                                     [Passage(chunk, "Cable chart", 1.0, HEADER)])[0]
