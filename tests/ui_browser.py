@@ -30,6 +30,17 @@ def chromium() -> str:
                 "(or point GROUNDWORK_CHROMIUM at a Chrome or Chromium binary)", pytrace=False)
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C and hang-up reach the UI as they do from a terminal, however the tests were launched.
+
+    `nohup` and a script's `cmd &` start the test run with SIGHUP or SIGINT ignored; the UI keeps
+    an ignored signal ignored (so that `nohup groundwork ui &` outlives its terminal), and would
+    then not stop on the signal these tests send.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class UI:
     """`groundwork ui` on a free loopback port, until stop()."""
 
@@ -37,7 +48,7 @@ class UI:
         self.port, self.url = port, f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen([sys.executable, "-m", "app.cli", "ui", "--port", str(port), "--library", str(library)],
                                         cwd=ROOT, env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
+                                        stderr=subprocess.STDOUT, text=True, preexec_fn=_as_from_a_terminal)
         self.started, self.lines = time.monotonic(), []
         # Drain the output all along: a full pipe would block the server.
         threading.Thread(target=self._drain, daemon=True).start()
