@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answertype import missing_kinds
-from qa.evidence import Evidence, coverage, question_idf, title_named
+from qa.evidence import Evidence, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
 from qa.verify import VerifierError, VerifierParams, read_params
 
@@ -114,7 +114,7 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     total = sum(idf.values())
     texts = [p.chunk.text for p in evidence.passages]
     initials = {n.lower() for m in _INITIALS.finditer(question) if spelled_out(m[0], texts) for n in (m[0], m[1])}
-    titled = _title_held(library, question, evidence, reader)
+    titled = _title_held(evidence)
     specific = [t for t in _specific_missing(question, evidence) + unknown_terms(library, question, reader)
                 if t.lower() not in initials and not (content_words(t) and set(content_words(t)) <= titled)]
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
@@ -188,13 +188,13 @@ def spelled_out(term: str, texts: Sequence[str]) -> bool:
     return False
 
 
-def _title_held(library: Library, question: str, evidence: Evidence, reader: Reader | None) -> set[str]:
+def _title_held(evidence: Evidence) -> set[str]:
     """Stems of the question's names that a retrieved passage's document title or file name holds ('GPLv3': GPL-3).
 
     A licence or a standard calls itself "this License" in its text; its reader names it as its title does.
+    The rerank found them (Evidence.named), reading every document's title once for the question.
     """
-    named = title_named(library, question, reader)
-    return set().union(*(named.get(p.chunk.doc_id, frozenset()) for p in evidence.passages))
+    return set().union(*(evidence.named.get(p.chunk.doc_id, frozenset()) for p in evidence.passages))
 
 
 def _specific_missing(question: str, evidence: Evidence) -> list[str]:

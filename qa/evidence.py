@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,6 +71,7 @@ class Evidence:
 
     passages: tuple[Passage, ...]
     candidates: tuple[Candidate, ...]
+    named: dict[str, frozenset[str]] = field(default_factory=dict)  # title_named: the question's stems per document
 
     @property
     def strength(self) -> float:
@@ -98,7 +99,7 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
     best = _rank_sentences([headed(library, p, reader) for _, p in scored[:keep]], qvec, stored, idf, embedder,
                            weights, asked_kinds(question), named)
     rest = tuple(replace(p, score=s) for s, p in scored[keep:])
-    return Evidence(best.passages + rest, best.candidates)
+    return Evidence(best.passages + rest, best.candidates, named)
 
 
 def coverage(text: str, idf: dict[str, float], named: frozenset[str] = frozenset()) -> float:

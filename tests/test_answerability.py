@@ -11,7 +11,7 @@ from index.records import Chunk, Passage
 from index.store import Library
 from qa.answerability import (BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_terms, spelled_out,
     unknown_terms)
-from qa.evidence import Candidate, Evidence
+from qa.evidence import Candidate, Evidence, title_named
 from qa.verify import VerifierError
 
 
@@ -69,11 +69,12 @@ def test_a_name_a_retrieved_documents_title_holds_is_not_missing(tmp_path):
         put(lib, "/licences/GPL-3.txt", "bb00", [text], "GPL-3")
         put(lib, "/other.txt", "cc00", ["Unrelated text about tea and cakes."], "Tea")
     passage = Passage(Chunk(1, "bb00", 1, 0, len(text), text), "GPL-3", 0.6)
-    ev = Evidence((passage,), (Candidate(text, passage, 0.6),))
     with Library.open(tmp_path / "lib") as lib:
         for question, missing in (("May I convey object code under GPLv3?", 0.0),
                                   ("May I convey object code under the GPL version 3?", 0.0),
                                   ("May I convey object code under MPLv2?", 1.0)):
+            # as the rerank hands it on: with the names each document's title holds for this question
+            ev = Evidence((passage,), (Candidate(text, passage, 0.6),), title_named(lib, question))
             assert signals(lib, question, ev, Recall(), keep=6)["missing_specific"] == missing, question
 
 
