@@ -153,9 +153,9 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     """(text before a table without pipes, its rows each under its first line, text after); none: (text, [], '').
 
     PDF text keeps a table's rows as lines but no cell borders: "log-normal lnorm meanlog, sdlog" means
-    nothing without "Distribution R name additional arguments" above it. A run of MIN_PLAIN_ROWS or more
-    lines, each of two words or more, none ending a sentence or a clause, all much shorter than the
-    passage's longest line (`width`: wrapped prose fills it), is a table whose first line is its header.
+    nothing without "Distribution R name additional arguments" above it. A header line with
+    MIN_PLAIN_ROWS or more lines under it, each of two words or more, none ending a sentence or a clause, all
+    much shorter than the passage's longest line (`width`: wrapped prose fills it), is such a table.
     """
     lines = text.split("\n")
     short = [_plain_row(line, width) for line in lines]
