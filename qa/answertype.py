@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from qa.text import NUMBER_WORDS
+from qa.text import NUMBER_WORDS, STOPWORDS, stem
 
 # Each kind of answer: the question forms that ask for it, and what such an answer looks like in a text.
 _ASKS = {
@@ -47,6 +47,29 @@ _HOLD_RES = {kind: re.compile(pattern, 0 if kind in ("code", "version", "size") 
              for kind, pattern in _HOLDS.items()}
 KINDS = tuple(_ASKS)
 
+# Slots whose value the gate also looks for, by the question's own words (not offered to the rerank):
+# 'how many days' wants a count of days, not any digit ('GPL 2.0', 'section 3'); 'how long' a number
+# with a unit; 'what fee' an amount of money; 'what postal address' an address. Near-topic questions
+# the documents do not answer ask these of passages that hold other numbers (the licences' dev questions).
+_NUMBER = (r"(?:\d+(?:[.,]\d+)*|" + "|".join(NUMBER_WORDS) + r"|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+           r"|hundred|thousand|million|a dozen)")
+_UNIT = (r"(?:(?:milli|micro|nano)?seconds?|secs?|minutes?|mins?|hours?|days?|weeks?|months?|years?|bytes?"
+         r"|[KMGT]i?B|kilobytes?|megabytes?|gigabytes?|bits?|characters?|chars?|words?|lines?|pages?|columns?"
+         r"|rows?|digits?|letters?|copies|items?|entries|elements?|times?)")
+_COUNTED = re.compile(r"\bhow many (?!of\b|times\b)([a-z-]+'?)(?: ([a-z-]+'?))?", re.IGNORECASE)
+_NUMBER_THEN = re.compile(_NUMBER + r"(?:[\s-]+[\w-]+){0,2}?[\s-]+(\w+)", re.IGNORECASE)  # 30 (calendar) days
+_QUANTITY = re.compile(r"(?<![\w.])(?:" + _NUMBER + r"|one|an?)[\s-]+(?:\w+[\s-]+)?" + _UNIT + r"\b", re.IGNORECASE)
+_SLOTS = {  # slot: (the question forms that ask for it, what its value looks like in a text)
+    "quantity": (re.compile(r"\bhow long\b", re.IGNORECASE), _QUANTITY),
+    "money": (re.compile(r"\b(?:what|which) (?:\w+ )?(?:fee|price|cost)s?\b"
+                         r"|\b(?:maximum|highest|minimum|lowest) (?:\w+ )?(?:fee|price|cost)\b", re.IGNORECASE),
+              re.compile(r"[$€£¥]\s?\d|\d\s?(?:USD|EUR|GBP|dollars?|euros?|cents?)\b|\bfree of charge\b"
+                         r"|\bno (?:fee|charge|cost)\b|\bany price\b", re.IGNORECASE)),
+    "contact": (re.compile(r"\b(?:e-?mail|postal|mailing|street|web) address\b|\b(?:tele)?phone number\b",
+                           re.IGNORECASE),
+                re.compile(r"\w@\w|\bhttps?://|\+?\d[\d ()-]{6,}\d|\b\d+ \w+ (?:Street|St|Avenue|Ave|Road|Rd|Floor|Suite)\b")),
+}
+
 
 def asked_kinds(question: str) -> frozenset[str]:
     """The kinds of fact the question's form asks for (empty when its form says nothing: 'how do I ...')."""
@@ -61,6 +84,18 @@ def holds(text: str, kind: str) -> bool:
 
 
 def missing_kinds(question: str, texts: Iterable[str]) -> frozenset[str]:
-    """The asked kinds of fact that none of `texts` (the best answer units) holds."""
+    """The asked kinds of fact and slots ('count', and those of _SLOTS) that none of `texts` (the best answer units) holds."""
     texts = list(texts)
-    return frozenset(k for k in asked_kinds(question) if not any(holds(t, k) for t in texts))
+    kinds = {k for k in asked_kinds(question) if not any(holds(t, k) for t in texts)}
+    kinds |= {slot for slot, (asks, value) in _SLOTS.items()
+              if asks.search(question) and not any(value.search(t) for t in texts)}
+    nouns = counted(question)
+    if nouns and not any(stem(m[1]) in nouns for t in texts for m in _NUMBER_THEN.finditer(t)):
+        kinds.add("count")
+    return frozenset(kinds)
+
+
+def counted(question: str) -> frozenset[str]:
+    """Stems of what a 'how many NOUN' question counts (its next word or two: 'how many codegen units')."""
+    m = _COUNTED.search(question)
+    return frozenset(stem(w.rstrip("'")) for w in m.groups() if w and w.lower() not in STOPWORDS) if m else frozenset()

@@ -1,7 +1,7 @@
 """The kind of fact a question asks for, and whether the best answer units hold one (a signal of the gate)."""
 import pytest
 
-from qa.answertype import KINDS, asked_kinds, holds, missing_kinds
+from qa.answertype import KINDS, asked_kinds, counted, holds, missing_kinds
 
 
 @pytest.mark.parametrize("question, kinds", [
@@ -67,3 +67,27 @@ def test_a_kind_no_unit_holds_is_missing_and_one_any_unit_holds_is_not():
 def test_an_unknown_kind_is_a_one_line_error():
     with pytest.raises(ValueError, match="unknown answer kind 'colour'; use one of " + ", ".join(KINDS)):
         holds("red", "colour")
+
+
+@pytest.mark.parametrize("question, units, missing", [
+    # 'how many days' wants a count of days: a version or a section number is not one
+    ("How many days' notice does the Foundation give before a new version?",
+     ["Mozilla Public License Version 2.0", "See section 3 for the steward."], {"count"}),
+    ("How many days do I have to comply?", ["You must comply within 30 days of the notice."], set()),
+    ("How many codegen units does rustc use?", ["codegen-units=1 gives 1 codegen unit."], set()),
+    ("How many pages must a document have?", ["If you publish more than 100 copies, you must ..."], {"count"}),
+    # 'how long' wants a number with a unit, not any digit
+    ("For how long must I keep the NOTICE file?", ["Apache License Version 2.0, January 2004"], {"quantity"}),
+    ("How long must the offer be valid?", ["A written offer, valid for at least three years, to give ..."], set()),
+    ("What fee does the Foundation charge for a licence?", ["You may charge a fee for warranty."], {"money"}),
+    ("What fee does the Foundation charge?", ["The licence is free of charge."], set()),
+    ("What is the Foundation's postal address?", ["Write to the Free Software Foundation."], {"contact"}),
+    ("What is the Foundation's postal address?", ["Write to 51 Franklin Street, Boston."], set()),
+])
+def test_a_slot_the_question_names_needs_its_own_value_in_a_unit(question, units, missing):
+    assert missing_kinds(question, units) - {"number"} == missing
+
+
+def test_how_many_of_counts_no_named_thing():
+    assert counted("How many of the original authors must it name?") == frozenset()
+    assert counted("Roughly how many datasets come with R?") == {"dataset", "com"}  # stems: the next word or two
