@@ -136,11 +136,14 @@ def under_header(text: str, header: str) -> str:
     """`text` from its first whole row of `header`'s table on, with the header and a rule line put before it.
 
     The lines before that row are pieces: of a row the chunk opens in (fewer cells), or of the header's rule.
+    A row after any other line (prose, a blank line, a header over its own rule) is another table's: the
+    header's table ended before it, and none of its rows is in the chunk.
     """
     lines = text.split("\n")
     first = next((n for n, line in enumerate(lines) if _ROW.match(line.strip()) and not _RULE.match(line.strip())
                   and _cells(line) == _cells(header)), None)
-    if first is None:
+    if first is None or not all(_RULE.match(line.strip()) for line in lines[1:first]) \
+            or (first + 1 < len(lines) and _RULE.match(lines[first + 1].strip())):
         return text
     return "\n".join([header, "|" + "---|" * _cells(header)] + lines[first:])
 

@@ -237,3 +237,15 @@ def test_a_row_under_a_header_read_from_the_page_is_a_quote_of_its_passage():
     assert not ContentGate(Refuses(), "none").verify(row, [Passage(chunk, "Cable chart", 1.0)])[0]
     assert not ContentGate(Refuses(), "none").verify(f"{HEADER}\n| juliet-2 | 114 volts | green wire |",
                                                      [Passage(chunk, "Cable chart", 1.0, HEADER)])[0]
+
+
+def test_a_chunk_opening_in_a_tables_last_row_puts_no_other_tables_rows_under_its_header():
+    page = ("| Cable | Colour |\n|---|---|\n| romeo-1 | red |\n| romeo-2 | blue |\n\n"
+            "The second table lists the fuses of each unit in the plant room.\n\n"
+            "| Unit | Fuse |\n|---|---|\n| juliet-9 | 13 A |\n| juliet-10 | 5 A |\n")
+    start = page.index("blue |")  # the chunk opens part-way through the first table's last row
+    header = table_header(page, start)
+    assert header == "| Cable | Colour |"
+    units = answer_units(page[start:], header)
+    assert "| Unit | Fuse |\n| juliet-9 | 13 A |" in units
+    assert not any(unit.startswith(header) for unit in units)  # juliet-9's fuse is no cable colour
