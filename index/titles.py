@@ -18,6 +18,9 @@ _TOKEN = re.compile(r"[^\W\d_]+|\d+(?:\.\d+)*")
 _VERSION_MARK = re.compile(r"(?<=[^\W\d_])v(?=\d)", re.IGNORECASE)
 _VERSION_WORDS = frozenset({"version", "v", "ver"})
 _MIN_ACRONYM = 3  # two initials ("dm", "of") match far too much
+# No name has more initials ("GNU Free Documentation License": 4); without a bound a run of n capitalised words
+# made n^2 acronyms of up to n letters, and a 6,900-character HTML title cost every question 33 s.
+_MAX_ACRONYM = 8
 
 
 def name_keys(text: str) -> dict[str, frozenset[int]]:
@@ -38,7 +41,7 @@ def name_keys(text: str) -> dict[str, frozenset[int]]:
             add(tok.lower() + _short_number(toks[j]), range(i, j + 1))
     for run in _capitalised_runs(toks):
         for a in range(len(run)):
-            for b in range(a + 2, len(run) + 1):
+            for b in range(a + 2, min(len(run), a + _MAX_ACRONYM) + 1):
                 part = [toks[k] for k in run[a:b]]
                 last = part[-1] if part[-1].isupper() and len(part[-1]) > 1 else part[-1][0]
                 acronym = "".join(t[0] for t in part[:-1]).lower() + last.lower()
