@@ -12,6 +12,8 @@ import re
 
 # Words the -our rule must leave alone ('hour', 'your' are too short for it): 'detour' is no 'detor'.
 _OUR_KEPT = r"(?!\w*(?:flour|scour|detour|contour|devour|paramour|velour|amour|troubadour)(?:s|ed|ing|er|ers)?$)"
+# Words the -tre rule must leave alone: 'timbre' (of a sound) is no 'timber', nor French 'entre' an 'enter'.
+_TRE_KEPT = r"(?!(?:timbre|entre|outre|notre)s?$)"
 _OGUE = {"e": "", "es": "s", "ed": "ed", "ing": "ing"}
 _DOUBLED_L = ("travel|model|label|cancel|signal|level|channel|tunnel|fuel|total|counsel|dial|marshal|panel|"
               "quarrel|rival|jewel|equal|libel|funnel|barrel|initial|parcel|pedal|pencil|shovel")
@@ -23,7 +25,7 @@ _TO_CANONICAL = [
     (re.compile(r"^(\w{3,}[iy])z(e|es|ed|ing|er|ers|ation|ations|able)$"), r"\1s\2"),
     (re.compile(r"^" + _OUR_KEPT + r"(\w{2,})our(s|ed|ing|ite|ites|able|ably|er|ers|ful|less|ist|ists|al|y)?$"),
      r"\1or\2"),
-    (re.compile(r"^(\w{2,}[tb])re(s|d)?$"), r"\1er\2"),
+    (re.compile(r"^" + _TRE_KEPT + r"(\w{2,}[tb])re(s|d)?$"), r"\1er\2"),
     (re.compile(r"^(\w{3,})ogu(e|es|ed|ing)$"), lambda m: m[1] + "og" + _OGUE[m[2]]),
     (re.compile(r"^(\w*dg)ement(s)?$"), r"\1ment\2"),
     (re.compile(rf"^(\w*(?:{_DOUBLED_L}))l(ed|ing|er|ers)$"), r"\1\2"),

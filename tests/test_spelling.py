@@ -22,6 +22,8 @@ def test_words_that_only_look_british_are_left_alone():
                  "otherwise", "exercise", "tour"):
         assert canonical(word) == word
     assert canonical("filled") != canonical("filed")
+    for word, other in (("timbre", "timber"), ("timbres", "timbers"), ("entre", "enter"), ("outre", "outer")):
+        assert canonical(word) != canonical(other) and variants(other) == [other]  # another word, not a spelling
 
 
 def test_stems_meet_across_spellings():
