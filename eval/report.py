@@ -9,6 +9,7 @@ from eval import html
 from eval.html import fmt, gate_cell, judge_line, unsupported, value
 from eval.run import RunResult
 from eval.summary import METRICS, summarise, worst
+from index.files import atomic_write
 
 
 def build(result: RunResult, meta: dict, seed: int = 0) -> dict:
@@ -24,18 +25,27 @@ def build(result: RunResult, meta: dict, seed: int = 0) -> dict:
 
 
 def write(report: dict, out: Path) -> dict:
-    """Write report.md, report.html and then report.json (which records how long the other two took)."""
+    """Write report.md, report.html and then report.json (which records how long the other two took).
+
+    Each file is written whole or not at all, and a last run's report.json goes first: a run killed part-way
+    leaves no report.json, never one of another run beside this run's report.md, nor half a file.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").unlink(missing_ok=True)
     started = time.perf_counter()
-    (out / "report.md").write_text(markdown(report), encoding="utf-8")
-    (out / "report.html").write_text(html.page(report), encoding="utf-8")
+    _write(out / "report.md", markdown(report))
+    _write(out / "report.html", html.page(report))
     t = report["meta"]["time"]
     t["report_s"] = round(time.perf_counter() - started, 3)
     spent = t["answer_s"] + t["grade_s"] + t["report_s"]
     # Thread-seconds, so that concurrent answering does not hide the evaluation's own work.
     t["overhead_share"] = round((t["grade_s"] + t["report_s"]) / spent, 4) if spent else None
-    (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write(out / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     return report
+
+
+def _write(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def load(run_dir: Path) -> dict:

@@ -254,3 +254,20 @@ def test_halueval_qa_runs_end_to_end_through_the_cli(tmp_path, capsys):
         docs = library.documents()
     assert len(docs) == 5 and {d.tags for d in docs} == {("halueval-qa",)}
     assert data["summary"]["metrics"]["hit@5"]["value"] > 0.5  # each question's passage is in the library
+
+
+def test_a_run_killed_while_writing_its_report_leaves_no_other_runs_report_json(runs, tmp_path, monkeypatch):
+    from eval import html, report
+    base = runs[0]
+    written = load(base, "ext")
+    out = tmp_path / "run"
+    report.write(json.loads(json.dumps(written)), out)  # the last run's report
+
+    def killed(_):
+        raise KeyboardInterrupt  # SIGTERM's end, between report.md and report.html
+
+    monkeypatch.setattr(html, "page", killed)
+    with pytest.raises(KeyboardInterrupt):
+        report.write(json.loads(json.dumps(written)), out)
+    assert not (out / "report.json").exists()  # report.md is this run's: the last run's figures would not match it
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md"]  # no temporary file left
