@@ -9,6 +9,7 @@ from eval import html
 from eval.html import fmt, gate_cell, judge_line, unsupported, value
 from eval.run import RunResult
 from eval.summary import METRICS, summarise, worst
+from index.errors import GroundworkError
 from index.files import atomic_write
 
 
@@ -51,7 +52,11 @@ def _write(path: Path, text: str) -> None:
 def load(run_dir: Path) -> dict:
     """A report.json written by `write`, from its run folder (or the file itself)."""
     path = run_dir / "report.json" if run_dir.is_dir() else run_dir
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GroundworkError(f"{path} is no report eval run wrote ({exc}); make it again with: groundwork eval run "
+                              f"--dataset FILE --out {path.parent}") from None
 
 
 def markdown(report: dict) -> str:

@@ -271,3 +271,13 @@ def test_a_run_killed_while_writing_its_report_leaves_no_other_runs_report_json(
         report.write(json.loads(json.dumps(written)), out)
     assert not (out / "report.json").exists()  # report.md is this run's: the last run's figures would not match it
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md"]  # no temporary file left
+
+
+def test_compare_names_a_damaged_report_json_in_one_line(runs, tmp_path, capsys):
+    base = runs[0]
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "report.json").write_text((base / "ext" / "report.json").read_text()[:500])
+    capsys.readouterr()
+    assert groundwork(["eval", "compare", str(base / "ext"), str(tmp_path / "cut")]) == 2
+    err = capsys.readouterr().err
+    assert "report.json is no report eval run wrote" in err and "Traceback" not in err
