@@ -106,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qa.engine import Settings
     try:
         questions = [q for q in dev_questions(args.dataset) if q.answerable and q.gold and q.answers]
+        if not questions:  # every point would score NaN, printed as JSON no reader takes
+            raise DatasetError(f"{args.dataset} holds no answerable dev question with answers and gold pages; "
+                               f"the fit scores only those")
         library = Library.open(args.library)
     except (DatasetError, LibraryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
