@@ -205,10 +205,18 @@ def cmd_models(args, config: Config) -> int:
 def cmd_serve(args, config: Config) -> int:
     """groundwork serve : vLLM on 127.0.0.1 until Ctrl-C (or in the background with --detach)."""
     from app import serve
+    from app.processes import signals_interrupt
     port = args.port or config.serve_port
     if args.stop:
         print(serve.stop_detached(port))
         return 0
+    # SIGTERM and SIGHUP stop vLLM as Ctrl-C does: else Python ends at once and vLLM, in its own session, lives
+    # on unrecorded (serve --stop cannot find it, and the next serve finds its port taken).
+    with signals_interrupt():
+        return _serve(args, config, port)
+
+
+def _serve(args, config: Config, port: int) -> int:
     say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if args.detach:
         print(wiring.background_model_server(config, port, say=say, model=args.model))

@@ -1,9 +1,12 @@
 """Serving: preparing the default model, a real vLLM's API, and clear failures when a start goes wrong."""
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 from vllm_server import vllm_server
@@ -152,3 +155,37 @@ def test_detect_backend_names_the_install_command(monkeypatch):
     monkeypatch.setattr(serve, "_version", lambda name: "1.0")
     with pytest.raises(ServeError, match="both"):
         serve.detect_backend()
+
+
+def test_sigterm_while_serve_detach_waits_stops_the_server_it_started(tmp_path):
+    # vLLM replaced by a process that writes its pid and never gets ready: a start that takes minutes.
+    slow = f"import os, time\nopen({str(tmp_path / 'pid')!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    runner = ("import sys\nfrom app import serve\nserve.detect_backend = lambda: 'vllm-cpu'\n"
+              f"serve._command = lambda *a, **k: [sys.executable, '-c', {slow!r}]\n"
+              "from app.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[1]), "XDG_CACHE_HOME": str(tmp_path),
+           "XDG_STATE_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    (tmp_path / "model").mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", runner, "serve", "--detach", "--model", str(tmp_path / "model"),
+                             "--port", str(_free_port())], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "pid").is_file() or not (tmp_path / "pid").read_text():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    vllm = int((tmp_path / "pid").read_text())
+    try:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 130 and "interrupted" in proc.stderr.read()
+        deadline = time.monotonic() + 30
+        while _group_members(vllm) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group_members(vllm) == []  # it lived on, unrecorded: serve --stop could not find it
+    finally:
+        if _group_members(vllm):
+            os.killpg(vllm, signal.SIGKILL)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
