@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.answertype import missing_kinds
-from qa.evidence import Evidence, coverage, question_idf
+from qa.evidence import Evidence, body, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
 from qa.verify import VerifierError, VerifierParams, read_params
 
@@ -110,12 +110,14 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     with `verifier` None it is left 0, for a gate that gives it no weight.
     """
     idf = question_idf(library, question, reader)
-    seen = {w for p in evidence.passages for w in content_words(p.chunk.text)}
+    # What the passages say, without their table-of-contents lines: a contents page holds every
+    # section's title, so it 'covered' any question on a subject the manual lists and never explains.
+    texts = [body(p.chunk.text) for p in evidence.passages]
+    seen = {w for text in texts for w in content_words(text)}
     total = sum(idf.values())
-    texts = [p.chunk.text for p in evidence.passages]
     initials = {n.lower() for m in _INITIALS.finditer(question) if spelled_out(m[0], texts) for n in (m[0], m[1])}
     titled = _title_held(evidence)
-    specific = [t for t in _specific_missing(question, evidence) + unknown_terms(library, question, reader)
+    specific = [t for t in _specific_missing(question, texts) + unknown_terms(library, question, reader)
                 if t.lower() not in initials and not (content_words(t) and set(content_words(t)) <= titled)]
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
@@ -125,7 +127,7 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
         return out
     best = evidence.candidates[0]
     runner_up = evidence.candidates[1].score if len(evidence.candidates) > 1 else 0.0
-    shown = " ".join(p.chunk.text for p in evidence.passages[:keep])
+    shown = " ".join(texts[:keep])
     # The question restated with its best answer, as a claim: does the passage it comes from support both?
     _, support = verifier.verify(f"{question} {best.text}", [best.passage]) if verifier else (False, 0.0)
     return out | {"margin": best.score - runner_up, "passage": evidence.passages[0].score,
@@ -197,9 +199,9 @@ def _title_held(evidence: Evidence) -> set[str]:
     return set().union(*(evidence.named.get(p.chunk.doc_id, frozenset()) for p in evidence.passages))
 
 
-def _specific_missing(question: str, evidence: Evidence) -> list[str]:
-    """The specific terms of the question that no retrieved passage holds, as a whole word."""
-    texts = [p.chunk.text.lower() for p in evidence.passages]
+def _specific_missing(question: str, texts: Sequence[str]) -> list[str]:
+    """The specific terms of the question that none of the passages' `texts` holds, as a whole word."""
+    texts = [text.lower() for text in texts]
     return [t for t in specific_terms(question)
             if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 # A table of contents leads its titles to their page numbers with dots: "Reading data ........ 14", ". . . . 14".
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
+# A whole line of one: its dots, then the page number (arabic or roman) at the line's end.
+_CONTENTS_LINE = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlc]+)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,12 @@ def coverage(text: str, idf: dict[str, float], named: frozenset[str] = frozenset
         return 0.0
     present = set(content_words(text)) | named
     return sum(w for word, w in idf.items() if word in present) / total
+
+
+def body(text: str) -> str:
+    """`text` without its table-of-contents lines: "3 Replacing the impeller ........ 9" names a subject and says
+    nothing of it, so a question it matches is not answered by its page."""
+    return "\n".join(line for line in text.splitlines() if not _CONTENTS_LINE.search(line))
 
 
 def question_idf(library: Library, question: str, reader: Reader | None = None) -> dict[str, float]:

@@ -54,6 +54,15 @@ def test_a_file_extension_the_passage_holds_is_not_missing(library):
     assert signals(library, "Which function reads Stata .dta files?", ev, Recall(), keep=6)["missing_specific"] == 0.0
 
 
+def test_a_table_of_contents_line_covers_no_question_and_holds_no_term(library):
+    contents = "Contents\n1 Installing the pump ........ 3\n3 Replacing the Impeller . . . . . . 9\n4 Winterizing ... xii"
+    ev = evidence(contents + "\nBolt the pump to a level base and connect the suction hose first.")
+    asked = signals(library, "How do I replace the Impeller?", ev, Recall(), keep=6)
+    told = signals(library, "How do I bolt the pump to a level base?", ev, Recall(), keep=6)
+    assert asked["missing_specific"] == 1.0 and asked["missing_share"] > 0.5 and asked["coverage"] < 0.5
+    assert told["missing_share"] == 0.0 and told["coverage"] == 1.0
+
+
 def test_initials_a_passage_spells_out_are_not_missing_but_other_initials_are(library):
     ev = evidence("A Front-Cover Text of the GNU Free Documentation License, Version 1.3, may be five words.")
     for question, missing in (("How long may a Front-Cover Text be under the GNU FDL?", 0.0),
