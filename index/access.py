@@ -126,13 +126,22 @@ class Accounts:
 
         A library without accounts is single-user: the UI opens to anyone, with full access (and
         sessions still open as a removed account get it too), so removing the last one takes `make_single_user`.
+        Removing the last admin while other accounts remain is refused: nobody signed in could then
+        upload, delete, evaluate or read the audit trail.
         """
         with immediate(self._conn) as db:
-            if not db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount:
+            was_admin = db.execute("SELECT admin FROM users WHERE name = ?", (name,)).fetchone()
+            if was_admin is None:
                 raise _unknown(name)
-            if not make_single_user and not db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+            db.execute("DELETE FROM users WHERE name = ?", (name,))
+            left = db.execute("SELECT count(*), coalesce(max(admin), 0) FROM users").fetchone()
+            if not make_single_user and not left[0]:
                 raise AccessError(f"{name} is the last account: without one the UI opens to anyone, with full "
                                   f"access; add another first, or: groundwork users remove {name} --make-single-user")
+            if was_admin[0] and left[0] and not left[1]:
+                raise AccessError(f"{name} is the last admin: without one nobody signed in may upload, delete, "
+                                  "evaluate or read the audit trail; add another admin first: "
+                                  "groundwork users add NAME --admin")
             db.execute("DELETE FROM user_groups WHERE user = ?", (name,))
 
     def set_groups(self, name: str, groups: Sequence[str]) -> User:

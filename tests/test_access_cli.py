@@ -186,6 +186,17 @@ def test_a_group_named_admin_is_never_listed_as_an_administrator(lib, capsys, mo
     assert "administrator" in listed["carol"] and "administrator" not in listed["dave"]
 
 
+def test_removing_the_last_admin_while_others_keep_their_accounts_is_refused(lib, capsys, monkeypatch):
+    code, _, err = run(capsys, "users", "remove", "carol", "--library", lib)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("error: carol is the last admin") and err.endswith("groundwork users add NAME --admin\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("dave-password\n"))
+    assert run(capsys, "users", "add", "dave", "--admin", "--password-stdin", "--library", lib)[0] == 0
+    assert run(capsys, "users", "remove", "carol", "--library", lib)[0] == 0
+    _, out, _ = run(capsys, "users", "list", "--library", lib, "--json")
+    assert [(r["name"], r["admin"]) for r in lines(out)] == [("alice", False), ("bob", False), ("dave", True)]
+
+
 def test_permissions_change_who_reads_without_reingesting(lib, capsys):
     doc = hr_id(lib)
     code, out, _ = run(capsys, "permissions", doc, "--allow", "legal", "--deny", "hr", "--library", lib)
