@@ -170,8 +170,11 @@ def _triage(library: Library, path: Path, options: IngestOptions,
     source = Source(str(path), sha[:16], stat.st_size, stat.st_mtime_ns)
     stored = library.doc_by_sha(sha)
     if stored is not None:  # same content as a stored document: keep one copy
-        library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags, options.allow)
         same_path = known is not None and known.doc_id == stored
+        clash = "" if same_path else _readers_clash(library, stored, known, options.allow)
+        if clash:
+            return fail(library, str(path), clash)
+        library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags, options.allow)
         result = _unchanged(library, stored, str(path), duplicate=not same_path)
         return result if known is None or same_path else _replace(result, status="updated")
     if sha in pending:
@@ -179,6 +182,28 @@ def _triage(library: Library, path: Path, options: IngestOptions,
         return None
     pending[sha] = Pending(source, sha)
     return None
+
+
+def _readers_clash(library: Library, stored: str, known: Source | None, allow: Sequence[str]) -> str:
+    """Why a copy of a stored document cannot have the readers this ingest gives it ('' when it has them).
+
+    The content is kept once, with one set of readers: a copy that changed them would silently take
+    the document from its readers (a public one made hr's) or show it to others (an hr one made public).
+    """
+    info = library.document(stored)
+    previous = library.document(known.doc_id) if known else None
+    asked = check_names((*(previous.groups if previous else ()), *allow))  # a changed file keeps its groups
+    if asked == info.groups:
+        return ""
+    change = [f"--allow {g}" for g in asked if g not in info.groups]
+    change += [f"--deny {g}" for g in info.groups if g not in asked] + ([] if asked else ["--make-public"])
+    return (f"same content as {info.title!r}, which {_readers(info.groups)} may read, not {_readers(asked)} as "
+            f"asked; the content is kept once, so change who reads it with: groundwork permissions {stored} "
+            f"{' '.join(change)}")
+
+
+def _readers(groups: Sequence[str]) -> str:
+    return f"group{'s' * (len(groups) > 1)} {', '.join(groups)}" if groups else "every user"
 
 
 def _parse_embed_write(library: Library, embedder: Embedder, todo: list[Pending],

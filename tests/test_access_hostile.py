@@ -120,3 +120,24 @@ def test_a_page_image_is_not_drawn_from_a_file_changed_since_it_was_ingested(tmp
     at.run()
     assert not at.exception and not at.image
     assert any("changed since it was ingested" in c.value for c in at.caption)
+
+
+def test_an_identical_copy_ingested_with_other_readers_changes_nobodys_access(libs, capsys, tmp_path):
+    from test_access_cli import PUBLIC
+    root = libs["hidden"]
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "handbook.md").write_text(PUBLIC)
+    assert run(capsys, "ingest", str(tmp_path / "pub"), "--library", root)[0] == 0
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "copies" / "handbook-for-hr.md").write_text(PUBLIC)
+    (tmp_path / "copies" / "pay-for-all.md").write_text(HR)
+    code, _, err = run(capsys, "ingest", str(tmp_path / "copies" / "handbook-for-hr.md"), "--allow", "hr",
+                       "--library", root)
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "same content as 'Staff handbook'" in err and err.rstrip().endswith("--allow hr")
+    code, _, err = run(capsys, "ingest", str(tmp_path / "copies" / "pay-for-all.md"), "--library", root)
+    assert code == 1 and "same content as 'Director pay'" in err and err.rstrip().endswith("--deny hr --make-public")
+    _, out, _ = run(capsys, "search", "salary", "--library", root, "--user", "bob", "--json")
+    assert "Staff handbook" in out and "Director pay" not in out  # as before either copy
+    code, out, _ = run(capsys, "ingest", str(tmp_path / "copies" / "handbook-for-hr.md"), "--library", root)
+    assert code == 0 and "unchanged" in out and "same content as Staff handbook" in out  # same readers: one copy
