@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from index.access import FilterCache, Scope  # noqa: E402
+from index.access import Scope, chunk_filter  # noqa: E402
 from index.schema import connect  # noqa: E402
 from index.vectors import (IVF_THRESHOLD, IVFPQ_THRESHOLD, REFINE_FACTOR, IdFilter, build_index,  # noqa: E402
                            exact_top_k, recall_at_k)
@@ -140,7 +140,7 @@ def sqlite_filter_s(n: int, seed: int = 2) -> dict[float, float]:
                            ((d, "everyone" if rng.random() < share else "others") for d in docs))
             db.execute("COMMIT")
             t = time.perf_counter()
-            FilterCache().get(db, Scope(("everyone",)))
+            chunk_filter(db, Scope(("everyone",)))
             out[share] = time.perf_counter() - t
             db.execute("BEGIN")
             db.execute("DELETE FROM doc_groups")

@@ -13,9 +13,10 @@ import re
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Generic, TypeVar
 
 import numpy as np
 from argon2 import PasswordHasher
@@ -27,6 +28,7 @@ from index.vectors import IdFilter
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # hashing a megabyte-long "password" is a cheap way to load the server
+T = TypeVar("T")  # what a ScopeCache keeps
 
 
 class AccessError(GroundworkError):
@@ -234,35 +236,37 @@ def bump_access(db: sqlite3.Connection) -> None:
                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
 
-class FilterCache:
-    """Each scope's FAISS chunk filter, kept until documents or permissions change.
+class ScopeCache(Generic[T]):
+    """What `build(conn, scope)` gives, kept per reader scope until documents or permissions change.
 
-    Building one reads every chunk id a reader may (or may not) read: about a second at a
-    million chunks, far more than a search, so it is built once per scope and library state.
+    A chunk filter reads every chunk id a reader may (or may not) read: about a second at a million
+    chunks, far more than a search; the documents' name keys are read for every question. Each is
+    built once per scope and library state, which another process's ingest moves on too.
     """
 
-    def __init__(self, size: int = 16):
+    def __init__(self, build: Callable[[sqlite3.Connection, Scope | None], T], size: int = 16):
+        self._build = build
         self._size = size
-        self._filters: OrderedDict[tuple, IdFilter | None] = OrderedDict()
+        self._values: OrderedDict[tuple, T] = OrderedDict()
         self._lock = threading.Lock()  # the UI shares one library between sessions' threads
 
-    def get(self, conn: sqlite3.Connection, scope: Scope) -> IdFilter | None:
-        """The filter of the chunks `scope` may read; None when it may read them all."""
-        # The state is read before the ids: a write in between makes the entry newer than its key,
-        # and the next search, reading the newer state, builds another; an entry is never older.
+    def get(self, conn: sqlite3.Connection, scope: Scope | None) -> T:
+        """The value for `scope` (None: everything) in the library as it stands."""
+        # The state is read before the value is built: a write in between makes the entry newer than
+        # its key, and the next read, seeing the newer state, builds another; an entry is never older.
         state = tuple(conn.execute("SELECT key, value FROM meta WHERE key IN ('epoch', 'access') "
                                    "ORDER BY key").fetchall())
         key = (scope, state)
         with self._lock:
-            if key not in self._filters:
-                self._filters[key] = _chunk_filter(conn, scope)
-                while len(self._filters) > self._size:
-                    self._filters.popitem(last=False)
-            self._filters.move_to_end(key)
-            return self._filters[key]
+            if key not in self._values:
+                self._values[key] = self._build(conn, scope)
+                while len(self._values) > self._size:
+                    self._values.popitem(last=False)
+            self._values.move_to_end(key)
+            return self._values[key]
 
 
-def _chunk_filter(conn: sqlite3.Connection, scope: Scope) -> IdFilter | None:
+def chunk_filter(conn: sqlite3.Connection, scope: Scope) -> IdFilter | None:
     """Whichever of the readable or the hidden chunk ids is fewer, as a filter; None when nothing is hidden."""
     # Counted per document and read through the doc_id index: at a million chunks in 10,000
     # documents this takes ~1 s where scanning the chunks takes ~5 s (bench/search.py).

@@ -18,6 +18,7 @@ from index.control_chars import visible
 from index.errors import GroundworkError
 from index.records import Chunk, DocumentInfo, Source
 from index.spelling import variants
+from index.titles import document_keys
 from index.vectors import IdFilter
 
 _LISTED = 10  # documents an ambiguous reference lists: the error stays one readable line
@@ -35,7 +36,8 @@ class LibraryQueries:
         self.root = root
         self._conn = conn
         self._df: dict[str, int] = {}  # document frequencies for the answer engine's word weights; a commit clears it
-        self._filters = access.FilterCache()  # each reader scope's chunk filter for dense search
+        self._filters = access.ScopeCache(access.chunk_filter)  # each reader scope's chunk filter for dense search
+        self._named = access.ScopeCache(self._named_in)  # each scope's documents with their name keys, per question
 
     def source(self, path: str) -> Source | None:
         """What the library knows of a file path, if anything."""
@@ -49,7 +51,17 @@ class LibraryQueries:
 
     def documents(self, doc_id: str | None = None, reader: Reader | None = None) -> list[DocumentInfo]:
         """Every document `reader` may read (or the one with `doc_id`), most recently ingested first."""
-        clause, args = access.doc_clause("d.doc_id", self.scope(reader))
+        return self._listed(self.scope(reader), doc_id)
+
+    def named_documents(self, reader: Reader | None = None) -> list[tuple[DocumentInfo, frozenset[str]]]:
+        """Every document `reader` may read with its name keys (index/titles.py), built once per library state."""
+        return self._named.get(self._conn, self.scope(reader))
+
+    def _named_in(self, conn: sqlite3.Connection, scope: access.Scope | None) -> list:
+        return [(d, document_keys(d.title, d.paths)) for d in self._listed(scope)]
+
+    def _listed(self, scope: access.Scope | None, doc_id: str | None = None) -> list[DocumentInfo]:
+        clause, args = access.doc_clause("d.doc_id", scope)
         if doc_id:
             clause, args = f"{clause} AND d.doc_id = ?", [*args, doc_id]
         rows = self._conn.execute(

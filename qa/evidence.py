@@ -21,7 +21,7 @@ import numpy as np
 from index.access import Reader
 from index.records import Passage
 from index.store import Library
-from index.titles import document_keys, name_parts, title_words
+from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, tokens, words
@@ -138,8 +138,10 @@ def title_named(library: Library, question: str, reader: Reader | None = None) -
     the title counts as text of every passage of its document.
     """
     out = {}
-    for doc in library.documents(reader=reader):
-        parts = title_words(question, document_keys(doc.title, doc.paths))
+    for doc, keys in library.named_documents(reader):
+        parts = title_words(question, keys)
+        if not parts:  # most documents: no need to read the question's words again
+            continue
         stems = frozenset(s for t in tokens(question) if set(name_parts(t)) <= parts for s in content_words(t))
         if stems:
             out[doc.doc_id] = stems
@@ -152,7 +154,7 @@ def _titles_counted(idf: dict[str, float], named: dict[str, frozenset[str]], lib
     if not named:
         return idf
     n = max(library.count("chunks", reader), 1)
-    sizes = {d.doc_id: d.chunks for d in library.documents(reader=reader) if d.doc_id in named}
+    sizes = {d.doc_id: d.chunks for d, _ in library.named_documents(reader) if d.doc_id in named}
     out = dict(idf)
     for word in idf.keys() & set().union(*named.values()):
         df = sum(sizes[d] for d, stems in named.items() if word in stems)

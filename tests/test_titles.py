@@ -54,3 +54,22 @@ def test_a_long_title_of_capitalised_words_makes_few_keys():
     keys = document_keys(" ".join(nato[i % 26] for i in range(300)))
     assert len(keys) < 1000
     assert "gfdl" in document_keys("GNU Free Documentation License")
+
+
+def test_the_documents_names_are_read_once_per_library_state_and_an_ingest_elsewhere_is_seen(tmp_path):
+    emb = HashEmbedder()
+    gpl = ["The copyright holder may end your license within 60 days of the notice of a violation."]
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/l/GPL-3.txt", "gp00", gpl, "GPL-3")
+    question = "Within how many days may the holder of a GPLv3 work end my license?"
+    with Library.open(tmp_path / "lib") as lib:
+        hits = search(lib, emb, question, k=4)
+        listed = []
+        lib._conn.set_trace_callback(lambda sql: listed.append(sql) if "FROM documents d" in sql else None)
+        for _ in range(3):  # three questions: the documents and their name keys are read for the first only
+            assert rerank(lib, emb, question, hits).named == {"gp00": frozenset({"gplv3"})}
+        assert len(listed) == 1
+        with Library.writing(tmp_path / "lib") as other:  # as another process's ingest between two questions
+            put(other, "/l/GFDL-1.3.txt", "gf00", gpl, "GFDL-1.3")
+        assert title_named(lib, "May the GNU FDL end my license?") == {"gf00": frozenset({"gnu", "fdl"})}
+        assert len(listed) == 2
