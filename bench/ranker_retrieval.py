@@ -23,7 +23,7 @@ from eval.questions import load  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder, default_model  # noqa: E402
 from index.search import search  # noqa: E402
 from index.store import Library  # noqa: E402
-from qa.evidence import answer_units, rerank  # noqa: E402
+from qa.evidence import answer_units, headed, rerank  # noqa: E402
 from qa.ranker import SHIPPED, AnswerRanker, context_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,11 +32,14 @@ METRICS = (("hit@1", rm.hit_at, 1), ("hit@5", rm.hit_at, 5), ("recall@5", rm.rec
            ("recall@10", rm.recall_at, 10), ("recall@24", rm.recall_at, 24))
 
 
-def by_ranker(ranker: AnswerRanker, question: str, passages) -> list:
-    """The passages ordered by the ranker's probability for their best answer unit (ties keep the given order)."""
+def by_ranker(library: Library, ranker: AnswerRanker, question: str, passages) -> list:
+    """The passages ordered by the ranker's probability for their best answer unit (ties keep the given order).
+
+    The units are the engine's: a passage opening inside a long pipe table has its rows under the table's header.
+    """
     items, owners = [], []
-    for i, p in enumerate(passages):
-        for unit in answer_units(p.chunk.text):
+    for i, p in enumerate(headed(library, p) for p in passages):
+        for unit in answer_units(p.chunk.text, p.table_header):
             items.append((question, unit, context_of(unit, p.chunk.text)))
             owners.append(i)
     probs = ranker.probabilities(items) if items else np.zeros(0)
@@ -52,7 +55,7 @@ def orders(library: Library, embedder, ranker: AnswerRanker, question: str, dept
     return {"dense": search(library, embedder, question, k=depth, mode="dense", query_vector=qvec),
             "hybrid": hybrid,
             "rerank": list(rerank(library, embedder, question, hybrid, query_vector=qvec).passages),
-            "trained": by_ranker(ranker, question, hybrid)}
+            "trained": by_ranker(library, ranker, question, hybrid)}
 
 
 def main(argv=None) -> int:

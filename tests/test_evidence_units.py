@@ -209,13 +209,19 @@ def test_rows_of_a_chunk_below_its_tables_header_are_units_under_it():
     assert f"{HEADER}\n| romeo-9 | 163 volts | red wire |" in units
 
 
-def test_a_row_in_a_later_chunk_of_a_long_table_is_quoted_under_its_header(tmp_path):
+def write_cables(lib: Library, emb: HashEmbedder) -> list[Chunk]:
+    """Store the chart as one page in the two overlapping chunks of _cable_chunks; the chunks."""
     _, spans = _cable_chunks()
     chunks = [Chunk(chunk_id("cb00", i), "cb00", 1, s, e, CABLES[s:e]) for i, (s, e) in enumerate(spans)]
+    lib.write_document(Document("cb00", "Cable chart", (Page("cb00", 1, CABLES),)), "cb00" * 4, chunks,
+                       emb.embed([c.text for c in chunks]), Source("/cables.md", "cb00", 10, 1), emb.name)
+    return chunks
+
+
+def test_a_row_in_a_later_chunk_of_a_long_table_is_quoted_under_its_header(tmp_path):
     emb = HashEmbedder()
     with Library.writing(tmp_path / "lib", create=True) as lib:
-        lib.write_document(Document("cb00", "Cable chart", (Page("cb00", 1, CABLES),)), "cb00" * 4, chunks,
-                           emb.embed([c.text for c in chunks]), Source("/cables.md", "cb00", 10, 1), emb.name)
+        write_cables(lib, emb)
         # as make_verifier builds it: a word-for-word quote of its passage needs no other verdict
         found = AnswerEngine(lib, emb, ContentGate(WordVerifier(), "words"), None, Settings(min_strength=0.2))
         answer = found.answer("What is the rated voltage of cable romeo-9?")
