@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.spelling import variants
 from qa.answertype import missing_kinds
 from qa.evidence import Evidence, body, coverage, question_idf
 from qa.text import STOPWORDS, content_words, stem, words
@@ -44,8 +45,6 @@ _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\
 _INITIALS = re.compile(r"(?<![\w.-])([A-Z]{2,8})(?:[v-]?(\d+(?:\.\d+)?))?(?![\w-]|\.\d)")
 _LINKING = {"a", "an", "and", "for", "in", "of", "on", "the", "to"}  # skipped in a name spelled out
 _CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")
-# British -ise/-yse spellings; the embedder's vocabulary and most manuals spell them -ize/-yze.
-_BRITISH = re.compile(r"(?<=\w{3})(is|ys)(e|es|ed|ing|er|ers|ation|ations)$")
 
 
 @dataclass(frozen=True)
@@ -152,9 +151,9 @@ def unknown_terms(library: Library, question: str, reader: Reader | None = None)
         return []
     out = []
     for word in dict.fromkeys(_CLITIC.sub("", w) for w in words(question)):
-        spellings = {word, _BRITISH.sub(lambda m: m[1][0] + "z" + m[2], word)}
+        spellings = variants(word)  # the embedder's vocabulary and most manuals spell 'normalise' -ize
         ordinary = {f for s in spellings for f in (s, stem(s), s.rstrip("s"), stem(s) + "e")} & vocabulary
-        if word not in STOPWORDS and not ordinary and not any(library.doc_freq(s, reader) for s in spellings):
+        if word not in STOPWORDS and not ordinary and not library.doc_freq(word, reader):  # counts every spelling
             out.append(word)
     return out
 

@@ -116,6 +116,8 @@ def test_a_british_spelling_of_an_ordinary_word_is_no_unknown_term(library):
     """'optimisation' is 'optimization' to the embedder's vocabulary; the gate refused rustc's LTO question for it."""
     assert unknown_terms(library, "Which setting turns on link-time optimisation, or does winget analyse it?") == [
         "winget"]
+    # every pair index/spelling.py knows, not -ise alone: the vocabulary holds 'dialogue' and 'favorably' only
+    assert unknown_terms(library, "Does the winget dialog compare favourably?") == ["winget"]
 
 
 def test_nothing_retrieved_gives_zero_evidence_and_everything_missing(library):
