@@ -162,7 +162,8 @@ def _triage(library: Library, path: Path, options: IngestOptions,
             return fail(library, str(path), f"file too large ({stat.st_size / 2**20:.0f} MB; "
                                              f"the limit is {options.max_file_mb:.0f} MB)")
         known = library.source(str(path))
-        if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if known and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns) \
+                and not _asks_more(library, known.doc_id, options):
             return _unchanged(library, known.doc_id, str(path))
         sha = _sha256(path)
     except OSError as exc:
@@ -182,6 +183,16 @@ def _triage(library: Library, path: Path, options: IngestOptions,
         return None
     pending[sha] = Pending(source, sha)
     return None
+
+
+def _asks_more(library: Library, doc_id: str, options: IngestOptions) -> bool:
+    """Whether this ingest gives a stored file's document a tag or a reader group it lacks.
+
+    An untouched file was settled from its size and time alone, so `ingest FILE --allow hr` on it
+    said "unchanged" and left it readable by everyone, the asked groups silently dropped.
+    """
+    info = library.document(doc_id)
+    return info is not None and bool(set(options.tags) - set(info.tags) or set(options.allow) - set(info.groups))
 
 
 def _readers_clash(library: Library, stored: str, known: Source | None, allow: Sequence[str]) -> str:

@@ -141,3 +141,18 @@ def test_an_identical_copy_ingested_with_other_readers_changes_nobodys_access(li
     assert "Staff handbook" in out and "Director pay" not in out  # as before either copy
     code, out, _ = run(capsys, "ingest", str(tmp_path / "copies" / "handbook-for-hr.md"), "--library", root)
     assert code == 0 and "unchanged" in out and "same content as Staff handbook" in out  # same readers: one copy
+
+
+def test_ingesting_an_untouched_file_again_with_allow_or_tag_applies_them(libs, capsys, tmp_path):
+    from test_access_cli import PUBLIC
+    root = libs["hidden"]
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "handbook.md").write_text(PUBLIC)
+    assert run(capsys, "ingest", str(tmp_path / "pub"), "--library", root)[0] == 0
+    code, out, _ = run(capsys, "ingest", str(tmp_path / "pub"), "--allow", "hr", "--tag", "policy", "--library", root)
+    assert code == 0 and "unchanged" in out
+    with Library.open(root) as library:
+        info = library.document(library.resolve("Staff handbook"))
+    assert info.groups == ("hr",) and "policy" in info.tags
+    _, out, _ = run(capsys, "search", "handbook", "--library", root, "--user", "bob", "--json")
+    assert "Staff handbook" not in out  # bob is not in hr: the ingest's --allow holds
