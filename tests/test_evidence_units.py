@@ -255,3 +255,13 @@ def test_a_chunk_opening_in_a_tables_last_row_puts_no_other_tables_rows_under_it
     units = answer_units(page[start:], header)
     assert "| Unit | Fuse |\n| juliet-9 | 13 A |" in units
     assert not any(unit.startswith(header) for unit in units)  # juliet-9's fuse is no cable colour
+
+
+def test_a_long_clause_of_a_licence_is_one_answer_unit():
+    clause = ("b) Convey the object code in, or embodied in, a physical product (including a physical distribution "
+              "medium), accompanied by a written offer, valid for at least three years and valid for as long as you "
+              "offer spare parts or customer support for that product model, to give anyone who possesses the object "
+              "code either (1) a copy of the Corresponding Source for all the software in the product that is covered "
+              "by this License, on a durable physical medium customarily used for software interchange, for a price "
+              "no more than your reasonable cost of physically performing this conveying of source.")
+    assert len(clause.split()) > 80 and answer_units(clause) == [clause]
