@@ -198,6 +198,14 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     return Evidence(tuple(rescored[i] for i in order), tuple(candidates))
 
 
+def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate | None:
+    """The candidate holding the unit right after `candidate`'s in its passage; None when that unit is no candidate."""
+    units = answer_units(candidate.passage.chunk.text, candidate.passage.table_header)
+    at = units.index(candidate.text) if candidate.text in units else len(units)
+    after = units[at + 1] if at + 1 < len(units) else None
+    return next((c for c in candidates if c.text == after), None) if after is not None else None
+
+
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:
     """The passage with the header row of the pipe table its chunk opens inside, read from its page ('' if none)."""
     first = p.chunk.text.split("\n", 2)[:2]

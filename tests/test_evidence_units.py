@@ -265,3 +265,20 @@ def test_a_long_clause_of_a_licence_is_one_answer_unit():
               "by this License, on a durable physical medium customarily used for software interchange, for a price "
               "no more than your reasonable cost of physically performing this conveying of source.")
     assert len(clause.split()) > 80 and answer_units(clause) == [clause]
+
+
+def test_the_unit_after_the_best_one_is_the_second_quote_when_nearly_as_good():
+    from qa.evidence import Candidate, Evidence
+    text = ("codegen-units\n\nThis flag controls the maximum number of code generation units a crate is split into. "
+            "Splitting lets LLVM work in parallel. The default value, if not specified, is 16.")
+    passage = Passage(Chunk(1, "cg", 1, 0, len(text), text), "Codegen", 1.0)
+    other = Passage(Chunk(2, "cg", 1, 0, 10, "y"), "Codegen", 0.5)
+    first, middle, last = answer_units(text)
+    picks = (Candidate(first, passage, 0.60), Candidate("Units are compiled at once.", other, 0.55),
+             Candidate(middle, passage, 0.50), Candidate(last, passage, 0.48))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), picks),
+                                                                                 picks)
+    assert [text for text, _ in quotes] == [first, middle]  # within 0.15 of the best: before the next-best
+    far = (picks[0], picks[1], Candidate(middle, passage, 0.40))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), far), far)
+    assert [text for text, _ in quotes] == [first, "Units are compiled at once."]
