@@ -166,7 +166,8 @@ def _passage_score(p: Passage, qvec: np.ndarray, stored: dict[int, np.ndarray], 
                    named: dict[str, frozenset[str]]) -> float:
     vec = stored.get(p.chunk.chunk_id)
     cosine = float(vec @ qvec) if vec is not None else 0.0
-    held = coverage(p.chunk.text, idf, named.get(p.chunk.doc_id, frozenset()))
+    # A contents page holds every section's title: its lines say where a subject is, never what it says.
+    held = coverage(body(p.chunk.text), idf, named.get(p.chunk.doc_id, frozenset()))
     return w.passage_cosine * cosine + w.passage_coverage * held - _junk(p.chunk.text, w)
 
 

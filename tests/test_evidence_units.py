@@ -282,3 +282,18 @@ def test_the_unit_after_the_best_one_is_the_second_quote_when_nearly_as_good():
     far = (picks[0], picks[1], Candidate(middle, passage, 0.40))
     quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), far), far)
     assert [text for text, _ in quotes] == [first, "Units are compiled at once."]
+
+
+def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp_path):
+    from fakes import HashEmbedder
+    from index.search import search
+    from qa.evidence import rerank
+    emb = HashEmbedder()
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/guide.md", "gd00", ["Contents\n1 Installing the pump ........ 3\n2 Replacing the impeller "
+                                       "........ 9\n3 Winterizing the pump ........ 12",
+                                       "Before you replace the impeller, drain the housing and remove the cover."],
+            "Guide")
+        question = "How do I replace the impeller of the pump?"
+        passages = rerank(lib, emb, question, search(lib, emb, question, k=4)).passages
+    assert passages[0].chunk.text.startswith("Before you replace")
