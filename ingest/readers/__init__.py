@@ -8,6 +8,7 @@ from pathlib import Path
 from index.control_chars import one_line, remove_controls
 from index.records import Document, Page
 from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError  # noqa: F401 - the package's names
+from ingest.readers.margins import without_running_lines
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
@@ -28,7 +29,8 @@ def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, lim
     """
     doc = _read(path, doc_id, pdf_text, limits)
     limits.check(len(doc.pages), sum(len(p.text) for p in doc.pages))
-    pages = tuple(Page(p.doc_id, p.number, remove_controls(p.text)) for p in doc.pages)
+    texts = without_running_lines([remove_controls(p.text) for p in doc.pages])
+    pages = tuple(Page(p.doc_id, p.number, text) for p, text in zip(doc.pages, texts))
     if not any(p.text.strip() for p in pages):
         raise ReadError("no text (the file holds only control characters)")
     metadata = {key: one_line(value) for key, value in doc.metadata.items()}

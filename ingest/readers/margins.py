@@ -1,0 +1,81 @@
+"""Running heads and feet: a line printed at the top or the foot of many pages, not part of their text.
+
+A manual's PDF opens each page with its chapter and page number ("Chapter 3: Evaluation of
+expressions 19"); an RFC's text ends each with "Postel [Page 5]". Read as text, that line runs into
+the sentence the page continues ("Chapter 3: Evaluation of expressions 19 matching from occurring,
+a FALSE value allows it ..."), which became an answer unit beginning with a chapter title, and it
+counts as the page's words for every question on that chapter.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+MIN_PAGES = 3  # a line opening (or closing) fewer pages than this is the page's own
+MIN_NUMBERED = 5  # pages whose edge lines count with the pages' order before that counts as page numbering
+MAX_CHARS = 120  # a running line is short: a title, a date, a page number
+_NUMBERS = re.compile(r"\d+|\b[ivxlc]+\b", re.IGNORECASE)
+_PRINTED = re.compile(r"(?<![\d.])(\d{1,4})\W*$")  # a number that ends the line: "... expressions 19", "[Page 5]"
+
+
+def without_running_lines(texts: Sequence[str]) -> list[str]:
+    """Each page's text without a first or last line that, numbers aside, opens or closes MIN_PAGES pages or more,
+    or that ends in the page's printed number."""
+    heads = Counter(_key(_edge(t, 0)) for t in texts)
+    feet = Counter(_key(_edge(t, -1)) for t in texts)
+    offset = _page_offset(texts)
+    return [_trim(t, heads, feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
+
+
+def _page_offset(texts: Sequence[str]) -> int | None:
+    """printed number − page index shared by the edge lines of MIN_NUMBERED pages and a quarter of them, or None.
+
+    A short chapter's head ("Chapter 4: Ordered and unordered factors 19") opens too few pages to
+    repeat, but its number follows the pages' order as every other head's does.
+    """
+    offsets = Counter(n - i for i, t in enumerate(texts) for n in {_printed(_edge(t, 0)), _printed(_edge(t, -1))}
+                      if n is not None)
+    if not offsets:
+        return None
+    offset, count = offsets.most_common(1)[0]
+    return offset if count >= max(MIN_NUMBERED, len(texts) / 4) else None
+
+
+def _printed(line: str) -> int | None:
+    m = _PRINTED.search(line) if len(line.strip()) <= MAX_CHARS else None
+    return int(m[1]) if m else None
+
+
+def _trim(text: str, heads: Counter, feet: Counter, number: int | None) -> str:
+    lines = text.split("\n")
+    cut = False
+    for counts, end in ((heads, 0), (feet, -1)):
+        at = _edge_index(lines, end)
+        if at is not None and (_running(lines[at], counts) or (number is not None and _printed(lines[at]) == number)):
+            del lines[at]
+            cut = True
+    return "\n".join(lines).strip("\n") if cut else text
+
+
+def _running(line: str, counts: Counter) -> bool:
+    """A short line with a number in it (the page's: a table's header row repeated on each page has none)."""
+    key = _key(line)
+    return "#" in key and len(line.strip()) <= MAX_CHARS and counts[key] >= MIN_PAGES
+
+
+def _edge_index(lines: list[str], end: int) -> int | None:
+    """Index of the first (end 0) or last (end -1) line with text, or None."""
+    order = range(len(lines)) if end == 0 else range(len(lines) - 1, -1, -1)
+    return next((i for i in order if lines[i].strip()), None)
+
+
+def _edge(text: str, end: int) -> str:
+    lines = text.split("\n")
+    at = _edge_index(lines, end)
+    return lines[at] if at is not None else ""
+
+
+def _key(line: str) -> str:
+    """The line with its numbers (page numbers, roman ones too) as '#' and its spaces collapsed."""
+    return " ".join(_NUMBERS.sub("#", line).split())
