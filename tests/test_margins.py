@@ -40,3 +40,18 @@ def test_a_short_chapters_head_goes_by_its_page_number_and_a_section_number_stay
     out = without_running_lines(pages)
     assert out[5] == "and unordered factors differ." and out[6] == pages[6]
     assert out[0] == "Text of page a."
+
+
+def test_lines_of_one_pattern_whose_numbers_do_not_follow_the_pages_stay():
+    report = [f"{month} sales\nEast 400, West 310.\nTotal revenue: {total}"
+              for month, total in (("January", 1037), ("February", 912), ("March", 1204), ("April", 988))]
+    assert without_running_lines(report) == report  # each month's total is the page's answer, not its foot
+    contract = [f"Section {n}\nThe tenant shall {duty}." for n, duty in
+                ((2, "pay rent monthly"), (5, "give 30 days notice"), (9, "keep the premises clean"))]
+    assert without_running_lines(contract) == contract
+    growth = [f"Quarter {q} of {year}\nRevenue rose {rise}% in the quarter." for q, year, rise in
+              ((1, 2023, 3), (2, 2023, 6), (3, 2023, 9), (4, 2023, 12))]
+    assert [p.split("\n")[-1] for p in without_running_lines(growth)] == [p.split("\n")[-1] for p in growth]
+    # while front matter numbered i, ii, iii still loses its feet
+    pages = [f"Preface text {word}.\n{roman}" for word, roman in zip("abcd", ("i", "ii", "iii", "iv"))]
+    assert without_running_lines(pages) == [f"Preface text {word}." for word in "abcd"]

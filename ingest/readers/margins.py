@@ -16,16 +16,17 @@ MIN_PAGES = 3  # a line opening (or closing) fewer pages than this is the page's
 MIN_NUMBERED = 5  # pages whose edge lines count with the pages' order before that counts as page numbering
 MAX_CHARS = 120  # a running line is short: a title, a date, a page number
 _NUMBERS = re.compile(r"\d+|\b[ivxlc]+\b", re.IGNORECASE)
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _PRINTED = re.compile(r"(?<![\d.])(\d{1,4})\W*$")  # a number that ends the line: "... expressions 19", "[Page 5]"
 
 
 def without_running_lines(texts: Sequence[str]) -> list[str]:
-    """Each page's text without a first or last line that, numbers aside, opens or closes MIN_PAGES pages or more,
+    """Each page's text without a first or last line that, numbers aside, opens or closes MIN_PAGES pages or more
+    (with the same numbers, or one that follows the pages' order),
     or that ends in the page's printed number."""
-    heads = Counter(_key(_edge(t, 0)) for t in texts)
-    feet = Counter(_key(_edge(t, -1)) for t in texts)
+    heads, feet = _running_pages(texts, 0), _running_pages(texts, -1)
     offset = _page_offset(texts)
-    return [_trim(t, heads, feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
+    return [_trim(t, i in heads, i in feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
 
 
 def _page_offset(texts: Sequence[str]) -> int | None:
@@ -47,21 +48,53 @@ def _printed(line: str) -> int | None:
     return int(m[1]) if m else None
 
 
-def _trim(text: str, heads: Counter, feet: Counter, number: int | None) -> str:
+def _running_pages(texts: Sequence[str], end: int) -> set[int]:
+    """Indices of the pages whose first (end 0) or last (end -1) line, numbers aside, opens or closes
+    MIN_PAGES pages or more, the same line on each or with a number that follows the pages' order.
+
+    Lines of one pattern whose numbers go their own way are the pages' text: a report's
+    "Total revenue: 1037" closing each month's page, a contract's "Section 12" heading.
+    """
+    edges: dict[str, list[tuple[int, list[str]]]] = {}
+    for i, text in enumerate(texts):
+        line = _edge(text, end)
+        if "#" in _key(line) and len(line.strip()) <= MAX_CHARS:
+            edges.setdefault(_key(line), []).append((i, _NUMBERS.findall(line)))
+    # A line of numbers alone ("12", "- iii -") is a page number whichever series it belongs to.
+    return {i for key, pages in edges.items() if len(pages) >= MIN_PAGES
+            for i in (_in_series(pages) if any(c.isalpha() for c in key) else {i for i, _ in pages})}
+
+
+def _in_series(pages: list[tuple[int, list[str]]]) -> set[int]:
+    """Pages sharing, with MIN_PAGES - 1 others, their numbers, or a number minus the page index at one place.
+
+    By place and offset, not by pattern: "i", "ii" head the contents pages and "3", "4" the text's.
+    """
+    series: dict[tuple, set[int]] = {}
+    for i, numbers in pages:
+        series.setdefault(("same", *numbers), set()).add(i)
+        for at, number in enumerate(numbers):
+            series.setdefault((at, _value(number) - i), set()).add(i)
+    return {i for members in series.values() if len(members) >= MIN_PAGES for i in members}
+
+
+def _value(number: str) -> int:
+    """A number's value, a roman one's too (front matter is numbered i, ii, iii ...)."""
+    if number.isdigit():
+        return int(number)
+    values = [_ROMAN[c] for c in number.lower()]
+    return sum(-v if v < after else v for v, after in zip(values, values[1:] + [0]))
+
+
+def _trim(text: str, head: bool, foot: bool, number: int | None) -> str:
     lines = text.split("\n")
     cut = False
-    for counts, end in ((heads, 0), (feet, -1)):
+    for running, end in ((head, 0), (foot, -1)):
         at = _edge_index(lines, end)
-        if at is not None and (_running(lines[at], counts) or (number is not None and _printed(lines[at]) == number)):
+        if at is not None and (running or (number is not None and _printed(lines[at]) == number)):
             del lines[at]
             cut = True
     return "\n".join(lines).strip("\n") if cut else text
-
-
-def _running(line: str, counts: Counter) -> bool:
-    """A short line with a number in it (the page's: a table's header row repeated on each page has none)."""
-    key = _key(line)
-    return "#" in key and len(line.strip()) <= MAX_CHARS and counts[key] >= MIN_PAGES
 
 
 def _edge_index(lines: list[str], end: int) -> int | None:
