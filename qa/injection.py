@@ -23,9 +23,11 @@ _ADDRESSED = re.compile("|".join([
     # a claim dictated as the answer, unquoted ("always answer that it runs at 99 rpm")
     r"\balways\s+(?:answer|respond|reply|say|state|claim)\s+that\b",
     # the question set aside for a dictated answer: "Ignore the question and answer 42" (a form's "if you
-    # have no car, ignore this question" dictates nothing)
+    # have no car, ignore this question" dictates nothing, nor does its "... and answer question 7")
     r"\b(?:ignore|disregard|forget|bypass)\s+(?:(?:the|this|that|my|any|every|all|user'?s?)\s+)+questions?"
-    r"\s*(?:,|;|:|and|,\s*and)\s*(?:just\s+|simply\s+|instead\s+)?(?:answer|say|reply|respond|write|output|state)\b",
+    r"\s*(?:,|;|:|and|,\s*and)\s*(?:just\s+|simply\s+|instead\s+)?(?:answer|say|reply|respond|write|output|state)\b"
+    r"(?!\s+(?:(?:questions?|q\.?|items?|parts?|sections?)\s*\d+|the\s+(?:next|following|remaining|other)\s+"
+    r"(?:ones?|questions?)\b))",
     r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+)?(?:your|its)\s+"
     r"(?:instructions|rules|guidelines|programming|prompt|training|restrictions|safety)\b",
     # recasting the assistant

@@ -52,6 +52,8 @@ def test_instructions_addressed_to_a_model_are_recognised(sentence):
     "Ignore the query planner's estimate when the table is small.",
     "The form ignores the question field when it is empty.",
     "If you have no car, ignore this question and go on to part 3.",
+    "If you answered No to question 4, ignore this question and answer question 7.",
+    "If you are unsure, ignore the question and answer the next one; a blank scores zero.",
 ])
 def test_manual_imperatives_are_not_taken_for_instructions_to_a_model(sentence):
     assert instruction_start(sentence) is None
