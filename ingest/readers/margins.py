@@ -24,23 +24,24 @@ def without_running_lines(texts: Sequence[str]) -> list[str]:
     """Each page's text without a first or last line that, numbers aside, opens or closes MIN_PAGES pages or more
     (with the same numbers, or one that follows the pages' order),
     or that ends in the page's printed number."""
-    heads, feet = _running_pages(texts, 0), _running_pages(texts, -1)
-    offset = _page_offset(texts)
+    firsts, lasts = [_edge(t, 0) for t in texts], [_edge(t, -1) for t in texts]
+    heads, feet = _running_pages(firsts), _running_pages(lasts)
+    offset = _page_offset(firsts, lasts)
     return [_trim(t, i in heads, i in feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
 
 
-def _page_offset(texts: Sequence[str]) -> int | None:
+def _page_offset(firsts: Sequence[str], lasts: Sequence[str]) -> int | None:
     """printed number − page index shared by the edge lines of MIN_NUMBERED pages and a quarter of them, or None.
 
     A short chapter's head ("Chapter 4: Ordered and unordered factors 19") opens too few pages to
     repeat, but its number follows the pages' order as every other head's does.
     """
-    offsets = Counter(n - i for i, t in enumerate(texts) for n in {_printed(_edge(t, 0)), _printed(_edge(t, -1))}
+    offsets = Counter(n - i for i, edges in enumerate(zip(firsts, lasts)) for n in {_printed(e) for e in edges}
                       if n is not None)
     if not offsets:
         return None
     offset, count = offsets.most_common(1)[0]
-    return offset if count >= max(MIN_NUMBERED, len(texts) / 4) else None
+    return offset if count >= max(MIN_NUMBERED, len(firsts) / 4) else None
 
 
 def _printed(line: str) -> int | None:
@@ -48,20 +49,20 @@ def _printed(line: str) -> int | None:
     return int(m[1]) if m else None
 
 
-def _running_pages(texts: Sequence[str], end: int) -> set[int]:
-    """Indices of the pages whose first (end 0) or last (end -1) line, numbers aside, opens or closes
+def _running_pages(edges: Sequence[str]) -> set[int]:
+    """Indices of the pages whose first (or last) line, of `edges`, numbers aside, opens (or closes)
     MIN_PAGES pages or more, the same line on each or with a number that follows the pages' order.
 
     Lines of one pattern whose numbers go their own way are the pages' text: a report's
     "Total revenue: 1037" closing each month's page, a contract's "Section 12" heading.
     """
-    edges: dict[str, list[tuple[int, list[str]]]] = {}
-    for i, text in enumerate(texts):
-        line = _edge(text, end)
-        if "#" in _key(line) and len(line.strip()) <= MAX_CHARS:
-            edges.setdefault(_key(line), []).append((i, _NUMBERS.findall(line)))
+    by_key: dict[str, list[tuple[int, list[str]]]] = {}
+    for i, line in enumerate(edges):
+        key = _key(line)
+        if "#" in key and len(line.strip()) <= MAX_CHARS:
+            by_key.setdefault(key, []).append((i, _NUMBERS.findall(line)))
     # A line of numbers alone ("12", "- iii -") is a page number whichever series it belongs to.
-    return {i for key, pages in edges.items() if len(pages) >= MIN_PAGES
+    return {i for key, pages in by_key.items() if len(pages) >= MIN_PAGES
             for i in (_in_series(pages) if any(c.isalpha() for c in key) else {i for i, _ in pages})}
 
 
