@@ -26,7 +26,7 @@ _MAX_ACRONYM = 8
 
 def name_keys(text: str) -> dict[str, frozenset[int]]:
     """Each name key of `text` with the positions of the tokens (of `_TOKEN` over the text) it is made from."""
-    toks = _TOKEN.findall(_VERSION_MARK.sub(" ", text))
+    toks = _tokens(text)
     keys: dict[str, set[int]] = {}
 
     def add(key: str, parts: Iterable[int]) -> None:
@@ -60,7 +60,7 @@ def document_keys(title: str, paths: Iterable[str] = ()) -> frozenset[str]:
     """
     keys = set()
     for name in [title, *(PurePath(p).stem for p in paths)]:
-        toks = _TOKEN.findall(_VERSION_MARK.sub(" ", name))
+        toks = _tokens(name)
         keys |= {k for k, parts in name_keys(name).items() if len(parts) > 1 or toks[min(parts)].isupper()}
     return frozenset(keys)
 
@@ -79,7 +79,12 @@ def _question_names(question: str) -> tuple[tuple[str, ...], tuple[tuple[str, fr
 
 def name_parts(text: str) -> list[str]:
     """The words and numbers names are made of, lower case: 'GPLv3' -> gpl, 3."""
-    return [t.lower() for t in _TOKEN.findall(_VERSION_MARK.sub(" ", text))]
+    return [t.lower() for t in _tokens(text)]
+
+
+def _tokens(text: str) -> list[str]:
+    """`text`'s words and numbers as written, a version mark split off ('GPLv3' -> GPL, 3)."""
+    return _TOKEN.findall(_VERSION_MARK.sub(" ", text))
 
 
 def _short_number(number: str) -> str:
