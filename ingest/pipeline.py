@@ -95,9 +95,10 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]
     for raw in paths:
         path = Path(raw).expanduser().resolve()
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if _wanted(p, path))
+            entries = sorted(path.rglob("*"))  # one walk of the tree for both
+            found += [p for p in entries if _wanted(p, path)]
             failed += [FileResult(str(p), "failed", error=f"broken symbolic link to {os.readlink(p)}")
-                       for p in sorted(path.rglob("*")) if _broken_link(p, path)]
+                       for p in entries if _broken_link(p, path)]
         elif not path.exists():
             failed.append(FileResult(str(path), "failed", error="no such file or directory"))
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
