@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 # A table of contents leads its titles to their page numbers with dots: "Reading data ........ 14", ". . . . 14".
 _DOT_LEADER = re.compile(r"(?:\.\s?){4,}")
 # A whole line of one: its dots, then the page number (arabic or roman) at the line's end.
-_CONTENTS_LINE = re.compile(r"(?:\.\s?){4,}\s*(?:\d+|[ivxlc]+)\s*$", re.IGNORECASE)
+_CONTENTS_LINE = re.compile(_DOT_LEADER.pattern + r"\s*(?:\d+|[ivxlc]+)\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
