@@ -71,6 +71,37 @@ _SLOTS = {  # slot: (the question forms that ask for it, what its value looks li
 }
 
 
+# A name a command or code line is made of: a call ("is.nan(", "search()"), a path ("/usr/bin/python3",
+# "./tools/rsync-recommended"), a dotted or snake-case name, a flag ("--cfg", "-C linker=x"), an R operator
+# ("%o%", "<<-", ":::"), "@path", "key=value", a hyphenated name with a capital or a digit ("X-Python3-Version").
+_CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+                         r"|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-|:::?|@\w+|\b\w+=\S+"
+                         r"|\b(?=[\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
+# A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
+_ASKS_CODE = re.compile(r"^\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one)|how to)\b"
+                        r"|\b(?:which|what) (?:\w+ ){0,2}?(?:command|function|option|argument|operator|field|program"
+                        r"|package|flag|switch|setting|variable|file|path|directory|header|macro|method|keyword|tool"
+                        r"|utility|syntax|expression|interpreter|crate type|name|call|value)s?\b", re.IGNORECASE)
+
+
+def offers_code(question: str, lead: str, unit: str) -> bool:
+    """Whether `unit` gives the command or code name a how-to or which-command question wants, where `lead` gives none.
+
+    A manual introduces its answer: "The optional field specifies the versions supported." names the subject,
+    the next sentence holds the field's name. A code name the question itself holds ("is.na() is TRUE ...") is
+    no answer to it.
+    """
+    if not _ASKS_CODE.search(question):
+        return False
+    asked = question.lower()
+    return bool(_new_code(unit, asked)) and not _new_code(lead, asked)
+
+
+def _new_code(text: str, asked: str) -> set[str]:
+    found = {m.group(0).lower().rstrip(".,;:") for m in _CODE_TOKEN.finditer(text)}
+    return {token for token in found if token and token not in asked}
+
+
 def asked_kinds(question: str) -> frozenset[str]:
     """The kinds of fact the question's form asks for (empty when its form says nothing: 'how do I ...')."""
     return frozenset(kind for kind, pattern in _ASK_RES.items() if pattern.search(question))

@@ -1,7 +1,7 @@
 """The kind of fact a question asks for, and whether the best answer units hold one (a signal of the gate)."""
 import pytest
 
-from qa.answertype import KINDS, asked_kinds, counted, holds, missing_kinds
+from qa.answertype import KINDS, asked_kinds, counted, holds, missing_kinds, offers_code
 
 
 @pytest.mark.parametrize("question, kinds", [
@@ -91,3 +91,24 @@ def test_a_slot_the_question_names_needs_its_own_value_in_a_unit(question, units
 def test_how_many_of_counts_no_named_thing():
     assert counted("How many of the original authors must it name?") == frozenset()
     assert counted("Roughly how many datasets come with R?") == {"dataset", "com"}  # stems: the next word or two
+
+
+@pytest.mark.parametrize("question, lead, unit, expected", [
+    # the lead names the subject, the next sentence gives the name asked for
+    ("Which field in debian/control declares the Python 3 versions my source package supports?",
+     "The debian/control source paragraph may contain optional fields to specify the versions of Python supported.",
+     "The optional X-Python3-Version field specifies the versions of Python 3 supported.", True),
+    ("How do I get the sources of the recommended packages?",
+     "The repository does not contain the sources of the recommended packages.",
+     "To do so, run ./tools/rsync-recommended from the top-level directory.", True),
+    # a name the question already holds answers nothing
+    ("is.na() is TRUE for NaN too; what do I use to pick out only the NaN ones?",
+     "Missing values are marked NA.", "In summary, is.na(xx) is TRUE both for NA and NaN values.", False),
+    # the lead gives a name already: it is the answer, the next unit is not needed for that
+    ("Which function shows the search path?", "The function search() shows the current search path.",
+     "Use detach() to remove an entry.", False),
+    # a question that asks for no command or name
+    ("Why does the example use feof()?", "We need to check for end-of-file.", "See zpipe.c for the loop.", False),
+])
+def test_a_unit_offers_code_when_the_question_asks_for_it_and_the_lead_gives_none(question, lead, unit, expected):
+    assert offers_code(question, lead, unit) is expected

@@ -118,7 +118,7 @@ def test_two_near_equal_quotes_may_come_from_one_passage():
              Candidate("The option --enable-prebuilt-html builds them at install time.", passage, 0.60),
              Candidate("Help is shown as text.", other, 0.59))
     engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
-    quotes = engine._quotes(Evidence((passage, other), picks), picks)
+    quotes = engine._quotes("q", Evidence((passage, other), picks), picks)
     assert [text for text, _ in quotes] == [picks[0].text, picks[1].text]
 
 
@@ -276,12 +276,29 @@ def test_the_unit_after_the_best_one_is_the_second_quote_when_nearly_as_good():
     first, middle, last = answer_units(text)
     picks = (Candidate(first, passage, 0.60), Candidate("Units are compiled at once.", other, 0.55),
              Candidate(middle, passage, 0.50), Candidate(last, passage, 0.48))
-    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), picks),
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes("q", Evidence((passage, other), picks),
                                                                                  picks)
     assert [text for text, _ in quotes] == [first, middle]  # within 0.15 of the best: before the next-best
     far = (picks[0], picks[1], Candidate(middle, passage, 0.40))
-    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(Evidence((passage, other), far), far)
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes("q", Evidence((passage, other), far), far)
     assert [text for text, _ in quotes] == [first, "Units are compiled at once."]
+
+
+def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_command_asked_for():
+    from qa.evidence import Candidate, Evidence
+    text = ("Subversion does not hold the sources of the recommended packages. "
+            "To fetch them, run ./tools/rsync-recommended from the top of the sources.")
+    passage = Passage(Chunk(1, "admin", 3, 0, len(text), text), "R-admin", 1.0)
+    other = Passage(Chunk(2, "admin", 4, 0, 10, "y"), "R-admin", 0.5)
+    first, second = answer_units(text)
+    picks = (Candidate(first, passage, 0.78), Candidate("Sources are on CRAN as well.", other, 0.74),
+             Candidate(second, passage, 0.50))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    asked = engine._quotes("How do I get the sources of the recommended packages?", Evidence((passage, other), picks),
+                           picks)
+    assert [text for text, _ in asked] == [first, second]  # 0.28 below the best, but it holds the command
+    why = engine._quotes("Why are the recommended packages not in Subversion?", Evidence((passage, other), picks), picks)
+    assert [text for text, _ in why] == [first, "Sources are on CRAN as well."]
 
 
 def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp_path):
