@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -164,6 +165,22 @@ def test_the_unseen_set_is_test_only_and_its_answers_are_on_their_pages():
     if not all(d.is_dir() for d in UNSEEN_DOCS):
         pytest.skip("the unseen manuals are not installed (apt libtasn1-doc shared-mime-info, rustup rust-docs)")
     assert main([str(UNSEEN), "--docs", *map(str, UNSEEN_DOCS)]) == 0
+
+
+UNSEEN2 = DEFAULT_DATASET.parent / "unseen2-manuals.jsonl"
+
+
+def test_the_second_unseen_set_is_test_only_on_documents_no_other_set_uses():
+    rows, problems = read_rows(UNSEEN2)
+    assert problems == [] and [p for r in rows for p in shape_problems(r)] == []
+    assert all(r["split"] == "test" for r in rows) and sum(not r["answerable"] for r in rows) >= 20
+    others = {r["doc"] for f in DEFAULT_DATASET.parent.glob("*.jsonl") if f != UNSEEN2
+              for r in read_rows(f)[0] if r["doc"]}
+    assert {r["doc"] for r in rows if r["doc"]}.isdisjoint(others)
+    docs = os.environ.get("UNSEEN2_DOCS")  # a folder filled by bench/unseen2_docs.sh
+    if not docs:
+        pytest.skip("set UNSEEN2_DOCS to a folder filled by bench/unseen2_docs.sh to check the pages")
+    assert main([str(UNSEEN2), "--docs", docs]) == 0
 
 
 def test_two_documents_of_one_name_under_docs_are_an_error_not_a_silent_choice(tmp_path, capsys):
