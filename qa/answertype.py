@@ -74,7 +74,7 @@ _SLOTS = {  # slot: (the question forms that ask for it, what its value looks li
 # A name a command or code line is made of: a call ("is.nan(", "search()"), a path ("/usr/bin/python3",
 # "./tools/rsync-recommended"), a dotted or snake-case name, a flag ("--cfg", "-C linker=x"), an R operator
 # ("%o%", "<<-", ":::"), "@path", "key=value", a hyphenated name with a capital or a digit ("X-Python3-Version").
-_CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
+CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
                          r"|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-|:::?|@\w+|\b\w+=\S+"
                          r"|\b(?=[\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
 # A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
@@ -98,7 +98,7 @@ def offers_code(question: str, lead: str, unit: str) -> bool:
 
 
 def _new_code(text: str, asked: str) -> set[str]:
-    found = {m.group(0).lower().rstrip(".,;:") for m in _CODE_TOKEN.finditer(text)}
+    found = {m.group(0).lower().rstrip(".,;:") for m in CODE_TOKEN.finditer(text)}
     return {token for token in found if token and token not in asked}
 
 

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import re
 
+from qa.answertype import CODE_TOKEN
 from qa.text import flatten, sentence_spans
 
 MAX_CODE_LINES = 3
+MAX_COMMAND_WORDS = 12  # a command line without a prompt is short: a longer line is prose
 # A line typed at a prompt: R's "> " and "+ " (continuation), a shell's "$ ", Python's ">>> ".
 _CONSOLE = re.compile(r"(?:>>>|[>+$]) \S")
 _CLOSED = re.compile(r"[.!?][\"')\]]*$")
@@ -55,6 +57,9 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
             if taken and i < len(spans) and _MID.search(text[start:spans[i - taken][0]].rstrip()) \
                     and _CONTINUES.match(text[spans[i][0]:spans[i][1]]):
                 end, i = spans[i][1], i + 1
+            elif not taken and i < len(spans) and text[start:end].rstrip().endswith(":") \
+                    and _listing_start(text[start:spans[i][1]].split("\n")):
+                end, i = spans[i][1], i + 1  # "A trigger may be activated explicitly with:\n   dpkg-trigger NAME"
         joins = refers_back(text[start:end]) or (headed and _CLOSED.search(text[start:end].rstrip()))
         if units and joins and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS:
             units[-1], headed = (units[-1][0], end), False
@@ -93,8 +98,9 @@ def opens_mid_sentence(unit: str) -> bool:
 def unit_text(text: str) -> str:
     """A unit as shown: its prose flattened, each code line after the first line on a line of its own, as written."""
     lines, out, prose = text.split("\n"), [], []
+    listing = _listing_start(lines) or len(lines)
     for n, line in enumerate(lines):
-        if n and _console_line(line.strip()):
+        if n and (_console_line(line.strip()) or n >= listing):
             out += [flatten("\n".join(prose))] if prose else []
             out.append(line.strip())
             prose = []
@@ -188,8 +194,28 @@ def _filled(row: str) -> bool:
 
 def lead(unit: str) -> str:
     """The prose of a unit: its lines that are not code, on one line."""
-    first, *rest = unit.split("\n")
-    return " ".join([first] + [line for line in rest if not _console_line(line)])
+    lines = unit.split("\n")
+    listing = _listing_start(lines) or len(lines)
+    return " ".join([lines[0]] + [line for line in lines[1:listing] if not _console_line(line)])
+
+
+def _listing_start(lines: list[str]) -> int:
+    """Where the command lines that end a unit start, after a line ending in ':'; 0 when they do not.
+
+    Manuals show commands without a prompt too ("A trigger may be activated explicitly with:" over
+    "dpkg-trigger --no-await <name-of-trigger>"): up to MAX_CODE_LINES lines, each a few words holding a
+    code name (qa/answertype.py CODE_TOKEN) and ending no sentence. A sentence that goes on after them is
+    not such a listing ("... are Depends:\npython3 (>= 3.Y) and any python3-foo\npackages.").
+    """
+    n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
+    tail = lines[n:] if n else []
+    return n if tail and len(tail) <= MAX_CODE_LINES and all(map(_command_line, tail)) else 0
+
+
+def _command_line(line: str) -> bool:
+    stripped = line.strip()
+    return 0 < len(stripped.split()) <= MAX_COMMAND_WORDS and not _CLOSED.search(stripped) \
+        and bool(CODE_TOKEN.search(stripped))
 
 
 def _prose(sentence: str) -> bool:

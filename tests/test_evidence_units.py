@@ -301,6 +301,21 @@ def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_command_asked_f
     assert [text for text, _ in why] == [first, "Sources are on CRAN as well."]
 
 
+def test_a_sentence_ending_in_a_colon_takes_the_command_lines_it_introduces_without_a_prompt():
+    text = ("See dpkg-trigger(1).\n\nA trigger may be activated explicitly with:\n"
+            "   dpkg-trigger [--by-package <package>] <name-of-trigger>\n   dpkg-trigger --no-await <name-of-trigger>\n\n"
+            "There will be no output to stdout, and none to stderr unless\ndpkg-trigger cannot record it.")
+    unit = ("A trigger may be activated explicitly with:\ndpkg-trigger [--by-package <package>] <name-of-trigger>\n"
+            "dpkg-trigger --no-await <name-of-trigger>")
+    assert unit in answer_units(text)
+    assert lead(unit) == "A trigger may be activated explicitly with:"  # the commands are no prose to weigh
+    # prose after a colon is no listing: a sentence that goes on, or lines that end sentences
+    prose = "The runtime dependencies are these:\npython3 (>= 3.Y) and any python3-foo\npackages. Nothing else is needed here."
+    assert "The runtime dependencies are these:" in answer_units(prose)
+    told = "The manual says this:\nThe option --quiet hides it.\nThe option -v shows more."
+    assert answer_units(told)[0] == "The manual says this:"
+
+
 def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp_path):
     from fakes import HashEmbedder
     from index.search import search
