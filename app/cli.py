@@ -161,6 +161,7 @@ def _report_file(result, as_json: bool, bar) -> None:
         bar.write(f"failed     {path}: {visible(result.error)}{link}", file=sys.stderr)
     else:
         twin = f" (same content as {visible(result.duplicate_of)})" if result.duplicate_of else ""
+        twin += f" ({' and '.join(result.changed)} added; content unchanged)" if result.changed else ""
         bar.write(f"{result.status:<10} {path}: {result.pages} pages, {result.chunks} chunks{twin}{link}",
                   file=sys.stdout)
 

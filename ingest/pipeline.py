@@ -67,6 +67,7 @@ class FileResult:
     doc_id: str | None = None
     duplicate_of: str | None = None
     followed_link: str | None = None  # the file a symbolic link on the path led to
+    changed: tuple[str, ...] = ()  # what an ingest of unchanged content gave its document: readers, tags
 
     def to_json(self) -> dict:
         """The JSON line of `groundwork ingest --json`."""
@@ -76,6 +77,8 @@ class FileResult:
             out["duplicate_of"] = self.duplicate_of
         if self.followed_link:
             out["followed_link"] = self.followed_link
+        if self.changed:
+            out["changed"] = list(self.changed)
         return out
 
 
@@ -176,8 +179,9 @@ def _triage(library: Library, path: Path, options: IngestOptions,
         clash = "" if same_path else _readers_clash(library, stored, known, options.allow)
         if clash:
             return fail(library, str(path), clash)
+        changed = _asks_more(library, stored, options)  # before the link gives them
         library.link_source(Source(source.path, stored, source.size, source.mtime_ns), options.tags, options.allow)
-        result = _unchanged(library, stored, str(path), duplicate=not same_path)
+        result = _unchanged(library, stored, str(path), changed, duplicate=not same_path)
         return result if known is None or same_path else _replace(result, status="updated")
     if sha in pending:
         pending[sha].twins.append(source)
@@ -186,14 +190,17 @@ def _triage(library: Library, path: Path, options: IngestOptions,
     return None
 
 
-def _asks_more(library: Library, doc_id: str, options: IngestOptions) -> bool:
-    """Whether this ingest gives a stored file's document a tag or a reader group it lacks.
+def _asks_more(library: Library, doc_id: str, options: IngestOptions) -> tuple[str, ...]:
+    """What this ingest gives a stored document that it lacks: ("readers", "tags"), either, or ().
 
     An untouched file was settled from its size and time alone, so `ingest FILE --allow hr` on it
     said "unchanged" and left it readable by everyone, the asked groups silently dropped.
     """
     info = library.document(doc_id)
-    return info is not None and bool(set(options.tags) - set(info.tags) or set(options.allow) - set(info.groups))
+    if info is None:
+        return ()
+    return (("readers",) * bool(set(options.allow) - set(info.groups))
+            + ("tags",) * bool(set(options.tags) - set(info.tags)))
 
 
 def _readers_clash(library: Library, stored: str, known: Source | None, allow: Sequence[str]) -> str:
@@ -336,9 +343,12 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _unchanged(library: Library, doc_id: str, path: str, duplicate: bool = False) -> FileResult:
+def _unchanged(library: Library, doc_id: str, path: str, changed: tuple[str, ...] = (),
+               duplicate: bool = False) -> FileResult:
+    """A file whose content is stored: "unchanged", or "updated" when this ingest `changed` its readers or tags."""
     info = library.document(doc_id)
-    return FileResult(path, "unchanged", info.pages if info else 0, info.chunks if info else 0, doc_id=doc_id,
+    return FileResult(path, "updated" if changed else "unchanged", info.pages if info else 0,
+                      info.chunks if info else 0, doc_id=doc_id, changed=changed,
                       duplicate_of=(info.title if info else doc_id) if duplicate else None)
 
 

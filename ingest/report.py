@@ -24,7 +24,7 @@ class JobReport:
     def add(self, result: FileResult) -> None:
         """Count one file's result."""
         self.counts[result.status] += 1
-        if result.status in ("added", "updated"):
+        if result.status in ("added", "updated") and not result.changed:  # only readers or tags: nothing read
             self.pages += result.pages
             self.chunks += result.chunks
         elif result.status == "failed":

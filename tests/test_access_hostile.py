@@ -2,6 +2,7 @@
 library whose every document is hidden, exports over files that were readable by all, and sign-in
 names a browser makes huge."""
 import io
+import json
 import stat
 
 import pytest
@@ -149,10 +150,21 @@ def test_ingesting_an_untouched_file_again_with_allow_or_tag_applies_them(libs, 
     (tmp_path / "pub").mkdir()
     (tmp_path / "pub" / "handbook.md").write_text(PUBLIC)
     assert run(capsys, "ingest", str(tmp_path / "pub"), "--library", root)[0] == 0
-    code, out, _ = run(capsys, "ingest", str(tmp_path / "pub"), "--allow", "hr", "--tag", "policy", "--library", root)
-    assert code == 0 and "unchanged" in out
+    report = tmp_path / "report.json"
+    code, out, err = run(capsys, "ingest", str(tmp_path / "pub"), "--allow", "hr", "--tag", "policy", "--library", root,
+                         "--json", "--report", str(report))
+    line = json.loads(out)  # it says what happened: "unchanged" read as "nothing happened"
+    assert (line["status"], line["changed"]) == ("updated", ["readers", "tags"])
+    summary = json.loads(report.read_text())  # nothing was read or written again: no pages to count
+    assert (summary["updated"], summary["unchanged"], summary["pages"], summary["chunks"]) == (1, 0, 0, 0)
+    assert "1 updated, 0 unchanged" in err
     with Library.open(root) as library:
         info = library.document(library.resolve("Staff handbook"))
     assert info.groups == ("hr",) and "policy" in info.tags
     _, out, _ = run(capsys, "search", "handbook", "--library", root, "--user", "bob", "--json")
     assert "Staff handbook" not in out  # bob is not in hr: the ingest's --allow holds
+    code, out, _ = run(capsys, "ingest", str(tmp_path / "pub"), "--tag", "policy", "--library", root)
+    assert code == 0 and "unchanged" in out  # asks nothing new: nothing happens, and it says so
+    (tmp_path / "pub" / "handbook.md").touch()  # touched, same content: settled from the hash
+    code, out, _ = run(capsys, "ingest", str(tmp_path / "pub"), "--tag", "manual", "--library", root)
+    assert code == 0 and "updated" in out and "tags added" in out and "1 updated, 0 unchanged" in out
