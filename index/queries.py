@@ -35,7 +35,7 @@ class LibraryQueries:
     def __init__(self, root: Path, conn: sqlite3.Connection):
         self.root = root
         self._conn = conn
-        self._df: dict[str, int] = {}  # document frequencies for the answer engine's word weights; a commit clears it
+        self._df = access.ScopeCache(lambda conn, scope: {}, size=1)  # word -> chunks holding it, as the library stands
         self._filters = access.ScopeCache(access.chunk_filter)  # each reader scope's chunk filter for dense search
         self._named = access.ScopeCache(self._named_in)  # each scope's documents with their name keys, per question
 
@@ -179,10 +179,11 @@ class LibraryQueries:
             return self._conn.execute(
                 "SELECT count(*) FROM chunks_fts f JOIN chunks c ON c.chunk_id = f.rowid "
                 f"WHERE chunks_fts MATCH ? AND {clause}", (match, *args)).fetchone()[0]
-        if word not in self._df:
-            self._df[word] = self._conn.execute(
+        counts = self._df.get(self._conn, None)  # a fresh dict once any process has written since
+        if word not in counts:
+            counts[word] = self._conn.execute(
                 "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()[0]
-        return self._df[word]
+        return counts[word]
 
     def count(self, table: str, reader: Reader | None = None) -> int:
         """Rows in one of the library's tables; for a reader, only rows of documents it may read."""

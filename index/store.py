@@ -139,7 +139,6 @@ class Library(LibraryQueries):
                 "INSERT INTO meta VALUES ('epoch', 1) "
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
             self._conn.execute("COMMIT")
-            self._df.clear()
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise

@@ -233,3 +233,15 @@ def test_a_new_library_folder_is_its_owners_only_unless_asked(tmp_path):
     assert (tmp_path / "private" / "lib").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o750
     assert (tmp_path / "mine").stat().st_mode & 0o777 == 0o755  # a folder the user made keeps its mode
+
+
+def test_word_counts_follow_an_ingest_through_another_handle(tmp_path):
+    """A long-lived handle (the UI's) weighs a question's words by the library as it stands, not as first seen."""
+    root = tmp_path / "lib"
+    with Library.writing(root, create=True) as first:
+        put(first, "/a.pdf", "aaaa", ["priming the pump"])
+    with Library.open(root) as ui:
+        assert ui.doc_freq("pump") == 1
+        with Library.writing(root) as other:  # another process's ingest: ui's handle commits nothing
+            put(other, "/b.pdf", "bbbb", ["the pump again", "a pump once more"])
+        assert ui.doc_freq("pump") == 3
