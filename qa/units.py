@@ -41,6 +41,7 @@ PLAIN_ROW_SHARE = 0.5  # a table's row is at most half as long as the passage's 
 # sentence of 100-125 words (GPL-3 section 6 b, its "three years"): at 80 those were never offered.
 MAX_UNIT_WORDS = 130
 _ROW = re.compile(r"^\|.*\|$")
+_CELL_WORD = re.compile(r"[^\s|]+")  # a word of a pipe row: its borders are no words
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
 
 
@@ -119,6 +120,8 @@ def table_split(text: str) -> tuple[str, list[str], str]:
     end = next((n for n in range(start + 2, len(rows)) if not _ROW.match(rows[n])), len(rows))
     header = rows[start]
     units = [f"{header}\n{row}" for row in rows[start + 2:end] if _filled(row)]
+    # Capped as prose is: a row with a page-long cell, shown whole under its header, is a listing, not an answer.
+    units = [unit for unit in units if len(_CELL_WORD.findall(unit)) <= MAX_UNIT_WORDS]
     return "\n".join(lines[:start]), units, "\n".join(lines[end:])
 
 

@@ -8,7 +8,7 @@ from index.store import Library, Source
 from ingest.chunking import chunk_id
 from qa.engine import AnswerEngine, Settings
 from qa.evidence import answer_units
-from qa.units import lead, plain_table_split, table_header, table_split, unit_spans, unit_text
+from qa.units import MAX_UNIT_WORDS, lead, plain_table_split, table_header, table_split, unit_spans, unit_text
 from qa.verifiers import ContentGate
 
 PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
@@ -89,6 +89,18 @@ def test_a_table_row_is_one_unit_with_its_header():
                      "| Option | Default | Meaning |\n| --max-ppsize | 5000 | the pointer protection stack size |",
                      "| Option | Default | Meaning |\n| --min-vsize | 6M | the minimum vector heap |",
                      "See the R-admin manual for more about them."]  # the empty row answers nothing
+
+
+def test_a_table_row_longer_than_a_prose_unit_may_be_is_no_unit():
+    huge = " ".join(["word"] * 200)  # one long cell (or a planted one): a page-long quote, no answer
+    long_row = f"| --huge | 1 | {huge} |"
+    units = answer_units(TABLE.replace("| | | |", long_row))
+    assert not any(huge in u for u in units)
+    assert "| Option | Default | Meaning |\n| --min-vsize | 6M | the minimum vector heap |" in units
+    assert "See the R-admin manual for more about them." in units  # the rows after it are still read
+    words = " ".join(["w"] * (MAX_UNIT_WORDS - 5))  # the cap counts the words shown, header and row, not the pipes
+    assert f"| Option | Default | Meaning |\n| --at-cap | 1 | {words} |" in answer_units(
+        TABLE.replace("| | | |", f"| --at-cap | 1 | {words} |"))
 
 
 def test_pipes_without_a_header_rule_are_no_table():
@@ -329,3 +341,4 @@ def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp
         question = "How do I replace the impeller of the pump?"
         passages = rerank(lib, emb, question, search(lib, emb, question, k=4)).passages
     assert passages[0].chunk.text.startswith("Before you replace")
+
