@@ -32,7 +32,7 @@ class Passage:
     chunk: Chunk
     doc_title: str
     score: float
-    table_header: str = ""  # the header row of a pipe table the chunk opens inside, read from its page at answer time
+    table_header: str = ""  # the header (pipe row or PDF line) of a table the chunk opens inside, read at answer time
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, plain_table_split, refers_back, table_header,
-                      table_split, under_header, unit_spans, unit_text)
+from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
+                      plain_table_split, refers_back, table_header, table_split, under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -208,12 +208,13 @@ def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidat
 
 
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:
-    """The passage with the header row of the pipe table its chunk opens inside, read from its page ('' if none)."""
+    """The passage with the header of the table (pipes or not) its chunk opens inside, read from its page."""
     first = p.chunk.text.split("\n", 2)[:2]
-    if not any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in first):
+    piped = any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in first)
+    if not piped and not (p.chunk.start and opens_plain_rows(p.chunk.text.split("\n"))):
         return p  # no table row in its first lines: no page to read
     page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
-    header = table_header(page, p.chunk.start) if page else ""
+    header = (table_header if piped else plain_table_header)(page, p.chunk.start) if page else ""
     return replace(p, table_header=header) if header else p
 
 

@@ -18,6 +18,7 @@ row of a table that PDF text gives as short lines without pipes.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from qa.answertype import CODE_TOKEN
 from qa.text import flatten, sentence_spans
@@ -148,9 +149,18 @@ def under_header(text: str, header: str) -> str:
 
     The lines before that row are pieces: of a row the chunk opens in (fewer cells), or of the header's rule.
     A row after any other line (prose, a blank line, a header over its own rule) is another table's: the
-    header's table ended before it, and none of its rows is in the chunk.
+    header's table ended before it, and none of its rows is in the chunk. A table without pipes has no cells
+    to count: a chunk opens `overlap` tokens before the end of the one before, at a word, so its first line
+    is a piece of a row or a row the chunk before holds, and the header line takes its place where it opens
+    a unit that is a table (answer_units reads one unit at a time); else the line would be a unit of its own
+    or join prose, and the rows are the chunk before's.
     """
     lines = text.split("\n")
+    if not _ROW.match(header):  # a header line of plain_table_header
+        headed = "\n".join([header, *lines[1:]])
+        s, e = next(iter(unit_spans(headed)), (0, 0))
+        before, rows, _ = plain_table_split(headed[s:e], max(len(line.strip()) for line in headed.split("\n")))
+        return headed if rows and not before.strip() else text
     first = next((n for n, line in enumerate(lines) if _ROW.match(line.strip()) and not _RULE.match(line.strip())
                   and _cells(line) == _cells(header)), None)
     if first is None or not all(_RULE.match(line.strip()) for line in lines[1:first]) \
@@ -163,6 +173,24 @@ def _cells(row: str) -> int:
     return len(row.strip().strip("|").split("|"))
 
 
+def opens_plain_rows(lines: list[str]) -> bool:
+    """Whether a passage's second line is a row of a table without pipes (its first may be a piece of one)."""
+    return len(lines) > 1 and _plain_row(lines[1], max(len(line.strip()) for line in lines))
+
+
+def plain_table_header(page: str, start: int) -> str:
+    """The header line of the table without pipes that offset `start` of `page` opens inside; '' when none.
+
+    A chunk of a long PDF table holds only some of its rows: its first short line is a row (or a piece of one)
+    and names no column. A chunk that starts at its header line's start holds the header itself.
+    """
+    lines, at = page.split("\n"), page.count("\n", 0, start)
+    inside = start > page.rfind("\n", 0, start) + 1  # part-way through line `at`
+    width = max(len(line.strip()) for line in lines)
+    return next((lines[n].strip() for n, end in _plain_tables(lines, width) if n < at < end or (n == at and inside)),
+                "")
+
+
 def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     """(text before a table without pipes, its rows each under its first line, text after); none: (text, [], '').
 
@@ -172,16 +200,22 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     much shorter than the passage's longest line (`width`: wrapped prose fills it), is such a table.
     """
     lines = text.split("\n")
+    for n, end in _plain_tables(lines, width):
+        header = lines[n].strip()
+        rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
+        return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
+    return text, [], ""
+
+
+def _plain_tables(lines: list[str], width: int) -> Iterator[tuple[int, int]]:
+    """(header line, end) of each run of short lines that is a table: its header and MIN_PLAIN_ROWS rows or more."""
     short = [_plain_row(line, width) for line in lines]
     n = 0
     while n < len(lines):
         end = next((k for k in range(n, len(lines)) if not short[k]), len(lines))
         if end - n > MIN_PLAIN_ROWS:
-            header = lines[n].strip()
-            rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
-            return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
+            yield n, end
         n = end + 1
-    return text, [], ""
 
 
 def _plain_row(line: str, width: int) -> bool:

@@ -342,3 +342,37 @@ def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp
         passages = rerank(lib, emb, question, search(lib, emb, question, k=4)).passages
     assert passages[0].chunk.text.startswith("Before you replace")
 
+
+PUMPS = ("Each pump model is listed below with its rated flow and the seal kit it needs when it is serviced in the "
+         "field.\nPump model rated flow seal kit\n" + "".join(
+             f"{name.title()} pump moves {10 + n} litres using seal {name}\n"
+             for n, name in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+                                       "india", "juliet", "kilo", "lima"]))
+         + "Order seal kits from the service desk before the pump is opened for any reason at all, and keep the old "
+           "seal.")
+
+
+def test_rows_of_a_pdf_table_in_a_later_chunk_stay_under_the_tables_header_line(tmp_path):
+    from ingest.chunking import chunk_pages
+    from qa.evidence import headed
+    emb = HashEmbedder()
+    chunks = chunk_pages([Page("pm00", 1, PUMPS)], emb, 60, 12)  # as ingest cuts it: a later chunk opens mid-row
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        lib.write_document(Document("pm00", "Pumps", (Page("pm00", 1, PUMPS),)), "pm00" * 4, chunks,
+                           emb.embed([c.text for c in chunks]), Source("/pumps.pdf", "pm00", 10, 1), emb.name)
+        units = [u for c in chunks for u in answer_units(c.text, headed(lib, Passage(c, "Pumps", 1.0)).table_header)]
+    rows = [u for u in units if "\n" in u]
+    assert rows and all(u.startswith("Pump model rated flow seal kit\n") for u in rows)
+    assert "Pump model rated flow seal kit\nJuliet pump moves 19 litres using seal juliet" in rows  # not only the first chunk's
+
+
+def test_the_header_line_of_the_pdf_table_a_chunk_opens_inside_is_read_from_its_page():
+    from qa.units import plain_table_header
+    header = PUMPS.index("Pump model rated flow")
+    assert plain_table_header(PUMPS, PUMPS.index("19 litres")) == "Pump model rated flow seal kit"
+    assert plain_table_header(PUMPS, header + 5) == "Pump model rated flow seal kit"  # inside the header line itself
+    assert plain_table_header(PUMPS, header) == ""  # it holds the header whole
+    assert plain_table_header(PUMPS, 5) == "" and plain_table_header(PUMPS, PUMPS.index("service desk")) == ""
+    start = PUMPS.index("20 litres")  # a piece of a row, a last row, then prose: the header line joins no sentence
+    units = answer_units(PUMPS[start:], plain_table_header(PUMPS, start))
+    assert units == answer_units(PUMPS[start:]) and not any("rated flow seal kit" in unit for unit in units)
