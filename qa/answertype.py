@@ -77,6 +77,7 @@ _SLOTS = {  # slot: (the question forms that ask for it, what its value looks li
 CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
                          r"|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-|:::?|@\w+|\b\w+=\S+"
                          r"|\b(?=[\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
+_LONGEST_CODE = 100  # characters: a longer word (a key, a blob, words run together) is no command a manual quotes
 # A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
 _ASKS_CODE = re.compile(r"^\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one)|how to)\b"
                         r"|\b(?:which|what) (?:\w+ ){0,2}?(?:command|function|option|argument|operator|field|program"
@@ -98,7 +99,10 @@ def offers_code(question: str, lead: str, unit: str) -> bool:
 
 
 def _new_code(text: str, asked: str) -> set[str]:
-    found = {m.group(0).lower().rstrip(".,;:") for m in CODE_TOKEN.finditer(text)}
+    # No code token spans white space, so each word is matched alone: several of CODE_TOKEN's forms may start anywhere
+    # in a word and scan to its end, quadratic in its length (a 60,000-letter word in a PDF took 52 s).
+    found = {m.group(0).lower().rstrip(".,;:") for word in text.split() if len(word) <= _LONGEST_CODE
+             for m in CODE_TOKEN.finditer(word)}
     return {token for token in found if token and token not in asked}
 
 

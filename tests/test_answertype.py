@@ -1,4 +1,6 @@
 """The kind of fact a question asks for, and whether the best answer units hold one (a signal of the gate)."""
+import time
+
 import pytest
 
 from qa.answertype import KINDS, asked_kinds, counted, holds, missing_kinds, offers_code
@@ -112,3 +114,13 @@ def test_how_many_of_counts_no_named_thing():
 ])
 def test_a_unit_offers_code_when_the_question_asks_for_it_and_the_lead_gives_none(question, lead, unit, expected):
     assert offers_code(question, lead, unit) is expected
+
+
+@pytest.mark.parametrize("word", ["k" * 20_000, "a-" * 10_000, "a1" * 10_000])
+def test_offers_code_stays_fast_on_a_huge_word(word):
+    # a key, a blob or words a PDF ran together: each took 3-8 s (quadratic), a 60,000-letter one 52 s of an answer
+    question = "How do I activate the product? " + "Please say. " * 160  # about 2,000 characters
+    started = time.perf_counter()
+    assert offers_code(question, "The installer needs a licence key.", f"Paste this key: {word}.") is False
+    assert offers_code(question, f"Paste this key: {word}.", "Run activate() then.") is True
+    assert time.perf_counter() - started < 1.0
