@@ -71,12 +71,15 @@ _SLOTS = {  # slot: (the question forms that ask for it, what its value looks li
 }
 
 
-# A name a command or code line is made of: a call ("is.nan(", "search()"), a path ("/usr/bin/python3",
-# "./tools/rsync-recommended"), a dotted or snake-case name, a flag ("--cfg", "-C linker=x"), an R operator
-# ("%o%", "<<-", ":::"), "@path", "key=value", a hyphenated name with a capital or a digit ("X-Python3-Version").
-CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\(\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
-                         r"|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-|:::?|@\w+|\b\w+=\S+"
-                         r"|\b(?=[\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
+# A name a command or code line is made of: a call ("is.nan(", "search()"; not a plural, "licensor(s)"), a path
+# ("/usr/bin/python3", "./tools/rsync-recommended"), a dotted or snake-case name, a flag ("--cfg", "-C linker=x"), an R
+# operator ("%o%", "<<-", ":::"), "@path", "key=value", a hyphenated name with a capital or a digit past its first letter
+# ("X-Python3-Version"; not a sentence's first word, "Self-employed").
+CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\((?!e?s\))\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+"
+                         r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-"
+                         r"|:::?|@\w+|\b\w+=\S+|\b(?=[A-Za-z][\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
+# An abbreviation's dotted letters ("e.g.", "i.e.", "U.S.") are no dotted name.
+_ABBREVIATION = re.compile(r"(?:[a-z]\.)+[a-z]")
 _LONGEST_CODE = 100  # characters: a longer word (a key, a blob, words run together) is no command a manual quotes
 # A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
 _ASKS_CODE = re.compile(r"^\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one)|how to)\b"
@@ -103,7 +106,7 @@ def _new_code(text: str, asked: str) -> set[str]:
     # in a word and scan to its end, quadratic in its length (a 60,000-letter word in a PDF took 52 s).
     found = {m.group(0).lower().rstrip(".,;:") for word in text.split() if len(word) <= _LONGEST_CODE
              for m in CODE_TOKEN.finditer(word)}
-    return {token for token in found if token and token not in asked}
+    return {token for token in found if token and token not in asked and not _ABBREVIATION.fullmatch(token)}
 
 
 def asked_kinds(question: str) -> frozenset[str]:

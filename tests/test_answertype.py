@@ -111,6 +111,13 @@ def test_how_many_of_counts_no_named_thing():
      "Use detach() to remove an entry.", False),
     # a question that asks for no command or name
     ("Why does the example use feof()?", "We need to check for end-of-file.", "See zpipe.c for the loop.", False),
+    # prose is no code name: an abbreviation, a plural "(s)", a hyphenated word opening a sentence
+    ("How can I apply for a refund?", "To apply for a refund, fill in the refund form within 30 days.",
+     "Some goods, e.g. gift cards, are sold under separate terms.", False),
+    ("Which file must a redistribution include?", "A redistribution must include the licence text.",
+     "The Licensor(s) keep all other rights.", False),
+    ("What name must a modified version carry?", "A modified version must carry a different name.",
+     "Non-commercial use is free of charge.", False),
 ])
 def test_a_unit_offers_code_when_the_question_asks_for_it_and_the_lead_gives_none(question, lead, unit, expected):
     assert offers_code(question, lead, unit) is expected
