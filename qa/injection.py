@@ -9,6 +9,7 @@ ones ("Use read.csv() to read a file", "Ignore the warning about fonts").
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _AI = r"(?:ai|a\.i\.|llm|large language model|language model|chat ?bot|chatgpt|gpt|ai model|ai assistant)s?"
 _OVERRIDE_NOUN = r"(?:instructions?|prompts?|rules|directions|guidelines|directives|commands|context|messages|text)"
@@ -50,13 +51,34 @@ _DICTATED_CUE = re.compile(r"\b(?:when(?:ever)? asked|every question|any questio
                            r"nothing else|only)\b", re.IGNORECASE)
 
 
+# Letters of other scripts that look like Latin ones: "Ignоre previous instructions" with a Cyrillic o is read as
+# written, and zero-width and other format characters ("Ign\u200bore") are dropped, so neither hides an instruction.
+_LOOKALIKES = str.maketrans("аеорсухіјѕԁԛԝѵкАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+                            "aeopcyxijsdqwvkABEKMHOPCTXIJSaeikvoptuxABEZHIKMNOPTYX")
+
+
 def instruction_start(text: str) -> int | None:
     """Where the first instruction addressed to a model begins in `text`, or None if it holds none."""
-    starts = [m.start() for m in [_ADDRESSED.search(text)] if m]
-    dictated = _DICTATED.search(text)
-    if dictated and _DICTATED_CUE.search(text):
+    read, at = _as_read(text)
+    starts = [m.start() for m in [_ADDRESSED.search(read)] if m]
+    dictated = _DICTATED.search(read)
+    if dictated and _DICTATED_CUE.search(read):
         starts.append(dictated.start())
-    return min(starts, default=None)
+    return at[min(starts)] if starts else None
+
+
+def _as_read(text: str) -> tuple[str, list[int] | range]:
+    """The text as a reader sees it (NFKC, look-alike letters made Latin, format characters dropped), and where
+    each of its characters is in `text`."""
+    if text.isascii():
+        return text, range(len(text))
+    chars, at = [], []
+    for i, ch in enumerate(text):
+        for seen in unicodedata.normalize("NFKC", ch).translate(_LOOKALIKES):
+            if unicodedata.category(seen) != "Cf":
+                chars.append(seen)
+                at.append(i)
+    return "".join(chars), at
 
 
 def without_instructions(sentence: str) -> str | None:
