@@ -75,7 +75,7 @@ _SLOTS = {  # slot: (the question forms that ask for it, what its value looks li
 # ("/usr/bin/python3", "./tools/rsync-recommended"), a dotted or snake-case name, a flag ("--cfg", "-C linker=x"), an R
 # operator ("%o%", "<<-", ":::"), "@path", "key=value", a hyphenated name with a capital or a digit past its first letter
 # ("X-Python3-Version"; not a sentence's first word, "Self-employed").
-CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\((?!e?s\))\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+"
+_CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\((?!e?s\))\)?|(?<![\w/])\.{0,2}/[\w.@+-]+(?:/[\w.@+-]*)+"
                          r"|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|\w+_\w+|(?<![\w-])--?[A-Za-z][\w-]*(?:=\S+)?|%\S{0,10}?%|<<-|<-"
                          r"|:::?|@\w+|\b\w+=\S+|\b(?=[A-Za-z][\w-]*[A-Z0-9])(?=[\w-]*[a-z])[A-Za-z]\w*(?:-\w+)+")
 # An abbreviation's dotted letters ("e.g.", "i.e.", "U.S.") are no dotted name.
@@ -101,12 +101,17 @@ def offers_code(question: str, lead: str, unit: str) -> bool:
     return bool(_new_code(unit, asked)) and not _new_code(lead, asked)
 
 
-def _new_code(text: str, asked: str) -> set[str]:
-    # No code token spans white space, so each word is matched alone: several of CODE_TOKEN's forms may start anywhere
+def code_names(text: str) -> set[str]:
+    """The code names `text` holds (_CODE_TOKEN), lower-cased: 'is.nan(', '--no-await', '/usr/bin/python3'."""
+    # No code token spans white space, so each word is matched alone: several of _CODE_TOKEN's forms may start anywhere
     # in a word and scan to its end, quadratic in its length (a 60,000-letter word in a PDF took 52 s).
     found = {m.group(0).lower().rstrip(".,;:") for word in text.split() if len(word) <= _LONGEST_CODE
-             for m in CODE_TOKEN.finditer(word)}
-    return {token for token in found if token and token not in asked and not _ABBREVIATION.fullmatch(token)}
+             for m in _CODE_TOKEN.finditer(word)}
+    return {token for token in found if token and not _ABBREVIATION.fullmatch(token)}
+
+
+def _new_code(text: str, asked: str) -> set[str]:
+    return {token for token in code_names(text) if token not in asked}
 
 
 def asked_kinds(question: str) -> frozenset[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from qa.answertype import CODE_TOKEN
+from qa.answertype import code_names
 from qa.text import flatten, sentence_spans
 
 MAX_CODE_LINES = 3
@@ -241,7 +241,7 @@ def _listing_start(lines: list[str]) -> int:
 
     Manuals show commands without a prompt too ("A trigger may be activated explicitly with:" over
     "dpkg-trigger --no-await <name-of-trigger>"): up to MAX_CODE_LINES lines, each a few words holding a
-    code name (qa/answertype.py CODE_TOKEN) and ending no sentence. A sentence that goes on after them is
+    code name (qa/answertype.py code_names) and ending no sentence. A sentence that goes on after them is
     not such a listing ("... are Depends:\npython3 (>= 3.Y) and any python3-foo\npackages.").
     """
     n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
@@ -252,7 +252,7 @@ def _listing_start(lines: list[str]) -> int:
 def _command_line(line: str) -> bool:
     stripped = line.strip()
     return 0 < len(stripped.split()) <= MAX_COMMAND_WORDS and not _CLOSED.search(stripped) \
-        and bool(CODE_TOKEN.search(stripped))
+        and bool(code_names(stripped))
 
 
 def _prose(sentence: str) -> bool:

@@ -328,6 +328,13 @@ def test_a_sentence_ending_in_a_colon_takes_the_command_lines_it_introduces_with
     assert answer_units(told)[0] == "The manual says this:"
 
 
+def test_a_huge_word_after_a_colon_is_no_command_and_costs_no_time():
+    import time
+    started = time.perf_counter()  # a key or a blob after "Paste this key:" took seconds: quadratic in the word
+    units = answer_units("Paste the licence key below:\n" + "k" * 20_000 + "\nThen restart the service.")
+    assert "Paste the licence key below:" in units and time.perf_counter() - started < 1.0
+
+
 def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp_path):
     from fakes import HashEmbedder
     from index.search import search
