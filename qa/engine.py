@@ -7,6 +7,7 @@ passages instead.
 """
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,12 +19,13 @@ from index.search import Filters, search
 from index.store import Library
 from qa import guided, prompt
 from qa.answerability import Gate, signals
-from qa.citations import cited_sentences
 from qa.answertype import offers_code
+from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, following, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
 from qa.records import MODES, RANKERS, Answer, Citation, Sentence
 from qa.rewrite import standalone_question
+from qa.text import flatten
 from index.errors import GroundworkError
 
 if TYPE_CHECKING:
@@ -186,7 +188,7 @@ class AnswerEngine:
         for c in picks[1:]:
             if len(picked) >= self.settings.quotes or c.score < best.score - self.settings.quote_margin:
                 break
-            if c not in picked:
+            if not any(_repeats(c.text, p.text) for p in picked):
                 picked.append(c)
         return [(c.text, (_number(evidence, c.passage),)) for c in picked[:self.settings.quotes]]
 
@@ -279,6 +281,16 @@ def _checked(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QuestionError(f"the question is {len(question)} characters long; keep it under {MAX_QUESTION_CHARS}")
     return question
+
+
+def _repeats(unit: str, quoted: str) -> bool:
+    """Whether one of two units holds the other whole: overlapping chunks cut one sentence into units of two lengths.
+
+    Whole words only: "abort: terminate the process upon panic" is another option than "immediate-abort: terminate
+    the process upon panic, and do not call any panic hooks".
+    """
+    short, long = sorted((" ".join(flatten(text).casefold().split()) for text in (unit, quoted)), key=len)
+    return re.search(r"(?<!\S)" + re.escape(short) + r"(?!\S)", long) is not None
 
 
 def _number(evidence: Evidence, passage: Passage) -> int:

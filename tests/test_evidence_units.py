@@ -335,6 +335,27 @@ def test_a_huge_word_after_a_colon_is_no_command_and_costs_no_time():
     assert "Paste the licence key below:" in units and time.perf_counter() - started < 1.0
 
 
+def test_a_quote_is_not_shown_again_inside_a_longer_unit_of_an_overlapping_chunk():
+    from qa.evidence import Candidate, Evidence
+    short = "Subversion does not hold the sources of the recommended packages."
+    longer = "Note that svn export will not work. " + short
+    passage = Passage(Chunk(1, "admin", 3, 0, len(short), short), "R-admin", 1.0)
+    other = Passage(Chunk(2, "admin", 3, 20, 20 + len(longer), longer), "R-admin", 0.9)
+    third = Passage(Chunk(3, "admin", 4, 0, 40, "Run ./tools/rsync-recommended to fetch them."), "R-admin", 0.8)
+    picks = (Candidate(short, passage, 0.78), Candidate(longer, other, 0.76),
+             Candidate("Run ./tools/rsync-recommended to fetch them.", third, 0.74))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(
+        "Why are the sources not there?", Evidence((passage, other, third), picks), picks)
+    assert [text for text, _ in quotes] == [short, "Run ./tools/rsync-recommended to fetch them."]
+    # another option whose line ends like the first one's is no repeat
+    options = ("abort: terminate the process upon panic", "immediate-abort: terminate the process upon panic, and "
+               "do not call any panic hooks")
+    picks = (Candidate(options[0], passage, 0.78), Candidate(options[1], other, 0.76))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(
+        "What does panic do?", Evidence((passage, other), picks), picks)
+    assert [text for text, _ in quotes] == list(options)
+
+
 def test_a_contents_page_does_not_outrank_the_page_that_explains_its_subject(tmp_path):
     from fakes import HashEmbedder
     from index.search import search
