@@ -39,7 +39,7 @@ def by_ranker(library: Library, ranker: AnswerRanker, question: str, passages) -
     """
     items, owners = [], []
     for i, p in enumerate(headed(library, p) for p in passages):
-        for unit in answer_units(p.chunk.text, p.table_header):
+        for unit in answer_units(p.chunk.text, p.table_header, p.opens_inside):
             items.append((question, unit, context_of(unit, p.chunk.text)))
             owners.append(i)
     probs = ranker.probabilities(items) if items else np.zeros(0)

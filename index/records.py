@@ -33,6 +33,7 @@ class Passage:
     doc_title: str
     score: float
     table_header: str = ""  # the header (pipe row or PDF line) of a table the chunk opens inside, read at answer time
+    opens_inside: bool = False  # the chunk starts inside a word or a path of its page (read at answer time)
 
 
 @dataclass(frozen=True)

@@ -181,7 +181,7 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     named = named or {}
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
-        for text in answer_units(p.chunk.text, p.table_header):
+        for text in answer_units(p.chunk.text, p.table_header, p.opens_inside):
             if text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
@@ -201,34 +201,41 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
 
 def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate | None:
     """The candidate holding the unit right after `candidate`'s in its passage; None when that unit is no candidate."""
-    units = answer_units(candidate.passage.chunk.text, candidate.passage.table_header)
+    units = answer_units(candidate.passage.chunk.text, candidate.passage.table_header, candidate.passage.opens_inside)
     at = units.index(candidate.text) if candidate.text in units else len(units)
     after = units[at + 1] if at + 1 < len(units) else None
     return next((c for c in candidates if c.text == after), None) if after is not None else None
 
 
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:
-    """The passage with the header of the table (pipes or not) its chunk opens inside, read from its page."""
+    """The passage with what its page says of its start: the header of the table (pipes or not) its chunk opens
+    inside, and whether the chunk opens inside a word or a path ("lib/dpkg/triggers/File ..." of "/var/lib/...")."""
+    if not p.chunk.start:
+        return p  # a page's first chunk opens nothing
+    page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
+    if not page:
+        return p
     first = p.chunk.text.split("\n", 2)[:2]
     piped = any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in first)
-    if not piped and not (p.chunk.start and opens_plain_rows(p.chunk.text.split("\n"))):
-        return p  # no table row in its first lines: no page to read
-    page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
-    header = (table_header if piped else plain_table_header)(page, p.chunk.start) if page else ""
-    return replace(p, table_header=header) if header else p
+    plain = not piped and opens_plain_rows(p.chunk.text.split("\n"))
+    header = (table_header if piped else plain_table_header)(page, p.chunk.start) if piped or plain else ""
+    if header:  # the rows under it are whole units whatever piece of a row the chunk opens with (under_header)
+        return replace(p, table_header=header)
+    return replace(p, opens_inside=not page[p.chunk.start - 1].isspace())
 
 
-def answer_units(text: str, header: str = "") -> list[str]:
+def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]:
     """The units of a passage worth offering as answers, in reading order.
 
     A table's rows (pipes or not) come each under its header, a passage opening inside a pipe table under the
-    `header` read before it (headed). A passage's first unit that starts mid-sentence or points back at a
-    sentence before the passage is a fragment: the overlapping passage before it holds it whole.
+    `header` read before it (headed). A passage's first unit that starts mid-sentence, points back at a
+    sentence before the passage, or opens `inside` a word is a fragment: the overlapping passage before it holds
+    it whole.
     """
     text = under_header(text, header) if header else text
     out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
-        if n == 0 and (opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):
+        if n == 0 and (inside or opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):
             continue
         before, rows, after = table_split(text[s:e])
         if not rows:  # rows without pipes are told from code or a listing only by being worded like an answer

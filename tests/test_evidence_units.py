@@ -404,3 +404,21 @@ def test_the_header_line_of_the_pdf_table_a_chunk_opens_inside_is_read_from_its_
     start = PUMPS.index("20 litres")  # a piece of a row, a last row, then prose: the header line joins no sentence
     units = answer_units(PUMPS[start:], plain_table_header(PUMPS, start))
     assert units == answer_units(PUMPS[start:]) and not any("rated flow seal kit" in unit for unit in units)
+
+
+def test_a_chunk_that_opens_inside_a_path_offers_no_fragment_of_its_sentence(tmp_path):
+    from qa.evidence import headed
+    emb = HashEmbedder()
+    page = ("Triggers are kept on disk by dpkg itself. A single file /var/lib/dpkg/triggers/File lists all of the "
+            "file trigger interests. Each explicit trigger has a file of its own listing its packages.")
+    at = page.index("lib/dpkg/triggers/File")  # as the chunker may cut: after the '/' of '/var/'
+    chunks = [Chunk(chunk_id("tg00", 0), "tg00", 1, 0, at + 30, page[:at + 30]),
+              Chunk(chunk_id("tg00", 1), "tg00", 1, at, len(page), page[at:])]
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        lib.write_document(Document("tg00", "Triggers", (Page("tg00", 1, page),)), "tg00" * 4, chunks,
+                           emb.embed([c.text for c in chunks]), Source("/triggers.txt", "tg00", 10, 1), emb.name)
+        first, later = (headed(lib, Passage(c, "Triggers", 1.0)) for c in chunks)
+    units = answer_units(later.chunk.text, later.table_header, later.opens_inside)
+    assert later.opens_inside and not any(u.startswith("lib/dpkg") for u in units)
+    assert units == ["Each explicit trigger has a file of its own listing its packages."]
+    assert not first.opens_inside  # a page's first chunk opens nothing
