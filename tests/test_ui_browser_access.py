@@ -115,6 +115,8 @@ def test_a_trusted_proxy_header_signs_in_its_account_and_nothing_else(tmp_path, 
             stranger = _page(browser, {"X-Forwarded-User": "mallory"})
             stranger.goto(ui.url)
             stranger.get_by_text("has no account of that name").wait_for(timeout=60_000)
+            # the form's button renders a moment after the warning above it: wait for it, then look
+            stranger.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
             assert stranger.get_by_role("button", name="Sign in").is_visible()
             assert stranger.get_by_test_id("stChatInputTextArea").count() == 0
         finally:
