@@ -23,7 +23,7 @@ from eval.questions import load  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder, default_model  # noqa: E402
 from index.search import search  # noqa: E402
 from index.store import Library  # noqa: E402
-from qa.evidence import answer_units, headed, rerank  # noqa: E402
+from qa.evidence import headed, passage_units, rerank  # noqa: E402
 from qa.ranker import SHIPPED, AnswerRanker, context_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def by_ranker(library: Library, ranker: AnswerRanker, question: str, passages) -
     """
     items, owners = [], []
     for i, p in enumerate(headed(library, p) for p in passages):
-        for unit in answer_units(p.chunk.text, p.table_header, p.opens_inside):
+        for unit in passage_units(p):
             items.append((question, unit, context_of(unit, p.chunk.text)))
             owners.append(i)
     probs = ranker.probabilities(items) if items else np.zeros(0)

@@ -181,7 +181,7 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
     named = named or {}
     owners, texts, seen = [], [], set()
     for i, p in enumerate(passages):
-        for text in answer_units(p.chunk.text, p.table_header, p.opens_inside):
+        for text in passage_units(p):
             if text not in seen:  # overlapping chunks repeat sentences
                 seen.add(text)
                 owners.append(i)
@@ -201,7 +201,7 @@ def _rank_sentences(passages: Sequence[Passage], qvec: np.ndarray, stored: dict[
 
 def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate | None:
     """The candidate holding the unit right after `candidate`'s in its passage; None when that unit is no candidate."""
-    units = answer_units(candidate.passage.chunk.text, candidate.passage.table_header, candidate.passage.opens_inside)
+    units = passage_units(candidate.passage)
     at = units.index(candidate.text) if candidate.text in units else len(units)
     after = units[at + 1] if at + 1 < len(units) else None
     return next((c for c in candidates if c.text == after), None) if after is not None else None
@@ -215,13 +215,18 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
     page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
     if not page:
         return p
-    first = p.chunk.text.split("\n", 2)[:2]
-    piped = any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in first)
-    plain = not piped and opens_plain_rows(p.chunk.text.split("\n"))
-    header = (table_header if piped else plain_table_header)(page, p.chunk.start) if piped or plain else ""
-    if header:  # the rows under it are whole units whatever piece of a row the chunk opens with (under_header)
-        return replace(p, table_header=header)
+    lines = p.chunk.text.split("\n")
+    piped = any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in lines[:2])
+    if piped or opens_plain_rows(lines):
+        header = (table_header if piped else plain_table_header)(page, p.chunk.start)
+        if header:  # the rows under it are whole units whatever piece of a row the chunk opens with (under_header)
+            return replace(p, table_header=header)
     return replace(p, opens_inside=not page[p.chunk.start - 1].isspace())
+
+
+def passage_units(p: Passage) -> list[str]:
+    """The answer units of a passage as headed() read it: under its table's header, without an opening fragment."""
+    return answer_units(p.chunk.text, p.table_header, p.opens_inside)
 
 
 def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]:
