@@ -8,8 +8,9 @@ from index.records import Chunk, Page
 
 # How far back from a full window we look for a sentence or paragraph end.
 _BOUNDARY_ZONE = 0.3
-# How many tokens a window start may move back to reach the start of a word.
-_MAX_START_SLIDE = 8
+# How many tokens a window start may move back to reach the start of a word: a path or a dotted
+# name runs to a dozen word pieces or more (/usr/lib/jvm/java-17-openjdk-amd64/lib/server).
+_MAX_START_SLIDE = 24
 _INT63 = (1 << 63) - 1
 _SENTENCE_ENDS = ".!?\u2026"
 _CJK_SENTENCE_ENDS = "\u3002\uff01\uff1f"  # these need no space after them
@@ -131,13 +132,16 @@ def _boundary_ranks(text: str, spans: list[tuple[int, int]]) -> list[int]:
     ranks = [_PARAGRAPH]
     for (_, previous_end), (start, _) in zip(spans, spans[1:]):
         gap = text[previous_end:start]
-        inside_word = text[start - 1:start].isalnum() and text[start:start + 1].isalnum()
-        if start < previous_end or (not gap and inside_word):
-            ranks.append(_MID_WORD)  # a word piece, or part of one character
+        if start < previous_end:
+            ranks.append(_MID_WORD)  # part of one character
         elif gap.count("\n") >= 2:
             ranks.append(_PARAGRAPH)
         elif _ends_sentence(text, previous_end, gap):
             ranks.append(_SENTENCE)
+        elif not any(ch.isspace() for ch in gap):
+            # A word piece, or punctuation or a path's next part ('/usr/|lib', 'to|,', '2|.1'): a window
+            # starting there offers a reader a fragment ('lib/R ...') where the sentence starts earlier.
+            ranks.append(_MID_WORD)
         else:
             ranks.append(_WORD)
     return ranks

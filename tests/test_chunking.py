@@ -126,6 +126,17 @@ def test_windows_start_at_words_and_end_at_sentences(minilm):
         assert chunk.text.rstrip().endswith(".")
 
 
+def test_windows_start_after_a_space_not_inside_a_path_or_before_punctuation(minilm):
+    # A window opening at '/usr/|local/lib' or 'Section 2|.1(b),' offers a reader a fragment.
+    sentence = ("Copy /usr/local/lib/R/etc/Renviron.site to JAVA_HOME}/lib/amd64/server as Section 2.1(b), "
+                "of the licence allows, then run R CMD INSTALL --configure-args='--with-blas=-lopenblas'.")
+    page = Page("d", 1, " ".join([sentence] * 30))
+    for max_tokens, overlap in [(48, 8), (64, 16), (40, 4)]:
+        chunks = chunk_pages([page], minilm, max_tokens, overlap)
+        assert len(chunks) > 5
+        assert all(page.text[chunk.start - 1].isspace() for chunk in chunks[1:])
+
+
 def test_consecutive_windows_share_overlap_tokens():
     text = " ".join(f"w{i}" for i in range(30))
     chunks = chunk_pages([Page("d", 1, text)], WhitespaceTokenizer(), 10, 3)
