@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the embedder module pulls in torch; only its protocol is ne
 
 MODES = ("hybrid", "dense", "lexical")
 RRF_K = 60  # the constant of Cormack et al.; damps the weight of the very top ranks
+LEADERS = 6  # one passage in LEADERS of a hybrid search is kept for being among the best of one side alone
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -51,7 +52,7 @@ def search(library: Library, embedder: Embedder, query: str, k: int = 5, mode: s
         ranked.append(dense_hits(library, embedder, query, depth, filters, query_vector, reader))
     if mode in ("lexical", "hybrid"):
         ranked.append(lexical_hits(library, query, depth, filters, reader))
-    hits = ranked[0][:k] if len(ranked) == 1 else reciprocal_rank_fusion(ranked)[:k]
+    hits = ranked[0][:k] if len(ranked) == 1 else fused_with_leaders(ranked, k)
     found = library.chunks([cid for cid, _ in hits], reader)
     return [Passage(chunk=found[cid][0], doc_title=found[cid][1], score=score)
             for cid, score in hits if cid in found]
@@ -89,6 +90,20 @@ def fts_query(query: str, max_terms: int = 64) -> str:
     """An FTS5 expression matching any word of the query in any of its spellings; user text never reaches FTS5 syntax."""
     words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))[:max_terms]
     return " OR ".join(f'"{v}"' for w in words for v in variants(w))
+
+
+def fused_with_leaders(rankings: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
+    """The k best by reciprocal rank fusion, keeping each ranking's first k // LEADERS (at least one) among them.
+
+    Fusion favours a passage both sides rank fairly well over one that only one side finds: the one chunk
+    that holds a rare term asked for ('libcurl'), first by BM25 and nowhere in the dense list, ranked 25th
+    of the fused list and was never read. The deeper the lists, the further such a passage falls.
+    """
+    fused = reciprocal_rank_fusion(rankings)
+    leaders = {cid for ranking in rankings for cid, _ in ranking[:max(1, k // LEADERS)]}
+    kept = [hit for hit in fused if hit[0] in leaders][:k]
+    kept += [hit for hit in fused if hit[0] not in leaders][:k - len(kept)]
+    return sorted(kept, key=lambda item: (-item[1], item[0]))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:

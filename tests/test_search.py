@@ -2,7 +2,7 @@
 import pytest
 from fakes import HashEmbedder, put
 
-from index.search import Filters, fts_query, reciprocal_rank_fusion, search
+from index.search import Filters, fts_query, fused_with_leaders, reciprocal_rank_fusion, search
 from index.store import Library
 
 EMB = HashEmbedder()
@@ -67,3 +67,16 @@ def test_unknown_mode_is_refused(lib):
 def test_reciprocal_rank_fusion_by_hand():
     fused = reciprocal_rank_fusion([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]], k=60)
     assert fused == [(2, pytest.approx(1 / 62 + 1 / 61)), (1, pytest.approx(1 / 61)), (3, pytest.approx(1 / 62))]
+
+
+def test_the_best_of_one_side_alone_stays_among_the_fused_hits():
+    # Chunk 99 alone holds the rare term asked for: first by BM25, absent from the dense list. Thirty chunks
+    # both sides rank fairly well outscore it in the fusion; it is kept all the same, in its fused place.
+    both = [(cid, 1.0) for cid in range(1, 31)]
+    dense, lexical = both, [(99, 12.0)] + both[::-1]
+    assert 99 not in [cid for cid, _ in reciprocal_rank_fusion([dense, lexical])[:24]]
+    hits = fused_with_leaders([dense, lexical], 24)
+    ids = [cid for cid, _ in hits]
+    assert len(hits) == 24 and 99 in ids and 1 in ids and 30 in ids  # each side's first 4 are kept
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert [cid for cid, _ in fused_with_leaders([dense, lexical], 5)][-1] == 99  # k // 6 < 1: still the very first
