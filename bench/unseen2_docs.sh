@@ -5,22 +5,10 @@
 # python-dotenv 1.2.4's README.md and CHANGELOG.md from its PyPI sdist, renamed so that each file
 # name is unique (a question names its document by file name). Each file is checked against the
 # sha256 the set was written from: other versions have other pages, and the gold pages would be wrong.
-# The files are fetched and checked in a hidden folder inside DIR and moved into DIR only when all five
-# match, so a failed or interrupted run leaves DIR as it was (ingest and eval.dataset skip hidden folders).
+# Nothing is put in DIR unless all five match (bench/unseen_docs_lib.sh).
 set -euo pipefail
-if [ $# -ne 1 ]; then
-    echo "usage: $0 DIR (the folder to put the documents in)" >&2
-    exit 2
-fi
-fail() {
-    echo "error: $1" >&2
-    exit 1
-}
-out=$(mkdir -p "$1" 2>/dev/null && cd "$1" && pwd) || fail "cannot make the folder $1"
-work=$(mktemp -d "$out/.unseen2-download.XXXXXX")  # beside DIR's files: moving them in is a rename
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-mkdir docs
+# shellcheck source=bench/unseen_docs_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/unseen_docs_lib.sh"
 
 apt-get download flex-doc=2.6.4-8.2 glpk-doc=5.0-1 >apt.log 2>&1 \
     || fail "apt-get download flex-doc=2.6.4-8.2 glpk-doc=5.0-1 failed ($(grep -m1 '^E:' apt.log || tail -n1 apt.log)); run: apt-get update, then this again"
@@ -34,13 +22,11 @@ tar xzf python_dotenv-1.2.4.tar.gz
 cp python_dotenv-1.2.4/README.md docs/python-dotenv-README.md
 cp python_dotenv-1.2.4/CHANGELOG.md docs/python-dotenv-CHANGELOG.md
 
-cd docs
-sha256sum --check --quiet <<'SUMS' >../sums.log 2>&1 || fail "$(grep -m1 FAILED ../sums.log): not the version the set was written from; nothing was put in $out"
+place_docs <<'SUMS'
 87520dcbde789ffad0b31ebcfb1466f1a6401fdf44b6a1790ed1d5105e7cace1  cnfsat.pdf
 d4c4021c02bf7cae2f2756876ff906302caa93ca309f295e0554c23ce050e177  flex.pdf
 df54ba811d1fe3c041447b575997298d63b0a6366e39454ef2efc382f08203c2  gmpl.pdf
 9624424663b8c6282237c63ce603c5e82ecb72211e8fbaa42eb535388c80255e  python-dotenv-CHANGELOG.md
 e24837acf59e35b4430f369354b56ff39837240529eed4bdccee97c50aee68d4  python-dotenv-README.md
 SUMS
-mv -f -- * "$out/"
 echo "the unseen2 documents are in $out"

@@ -167,20 +167,22 @@ def test_the_unseen_set_is_test_only_and_its_answers_are_on_their_pages():
     assert main([str(UNSEEN), "--docs", *map(str, UNSEEN_DOCS)]) == 0
 
 
-UNSEEN2 = DEFAULT_DATASET.parent / "unseen2-manuals.jsonl"
-
-
-def test_the_second_unseen_set_is_test_only_on_documents_no_other_set_uses():
-    rows, problems = read_rows(UNSEEN2)
+@pytest.mark.parametrize("name, env, script", [
+    ("unseen2-manuals.jsonl", "UNSEEN2_DOCS", "bench/unseen2_docs.sh"),
+    ("unseen3-manuals.jsonl", "UNSEEN3_DOCS", "bench/unseen3_docs.sh"),
+])
+def test_the_later_unseen_sets_are_test_only_on_documents_no_other_set_uses(name, env, script):
+    path = DEFAULT_DATASET.parent / name
+    rows, problems = read_rows(path)
     assert problems == [] and [p for r in rows for p in shape_problems(r)] == []
     assert all(r["split"] == "test" for r in rows) and sum(not r["answerable"] for r in rows) >= 20
-    others = {r["doc"] for f in DEFAULT_DATASET.parent.glob("*.jsonl") if f != UNSEEN2
+    others = {r["doc"] for f in DEFAULT_DATASET.parent.glob("*.jsonl") if f != path
               for r in read_rows(f)[0] if r["doc"]}
     assert {r["doc"] for r in rows if r["doc"]}.isdisjoint(others)
-    docs = os.environ.get("UNSEEN2_DOCS")  # a folder filled by bench/unseen2_docs.sh
+    docs = os.environ.get(env)  # a folder filled by the script
     if not docs:
-        pytest.skip("set UNSEEN2_DOCS to a folder filled by bench/unseen2_docs.sh to check the pages")
-    assert main([str(UNSEEN2), "--docs", docs]) == 0
+        pytest.skip(f"set {env} to a folder filled by {script} to check the pages")
+    assert main([str(path), "--docs", docs]) == 0
 
 
 def test_two_documents_of_one_name_under_docs_are_an_error_not_a_silent_choice(tmp_path, capsys):
