@@ -36,6 +36,8 @@ _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
+# A line of a command's option listing: "-c, --check checks the syntax only", "--dry-run Performs all checks".
+_OPTION_LINE = re.compile(r"-{1,2}[A-Za-z][\w-]*(?:[=\[ ]\S*)?,?\s")
 MIN_PLAIN_ROWS = 3  # fewer short lines in a row are a heading or a wrapped list, not a table
 PLAIN_ROW_SHARE = 0.5  # a table's row is at most half as long as the passage's longest line
 # A unit longer than this is a listing, not an answer (evidence.answer_like); a licence states one condition in a
@@ -187,8 +189,9 @@ def plain_table_header(page: str, start: int) -> str:
     lines, at = page.split("\n"), page.count("\n", 0, start)
     inside = start > page.rfind("\n", 0, start) + 1  # part-way through line `at`
     width = max(len(line.strip()) for line in lines)
-    return next((lines[n].strip() for n, end in _plain_tables(lines, width) if n < at < end or (n == at and inside)),
-                "")
+    header = next((lines[n].strip() for n, end in _plain_tables(lines, width) if n < at < end or (n == at and inside)),
+                  "")
+    return "" if option_line(header) else header  # an option listing has no header: its rows stand alone
 
 
 def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
@@ -202,9 +205,16 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     lines = text.split("\n")
     for n, end in _plain_tables(lines, width):
         header = lines[n].strip()
+        if option_line(header):  # an option listing names no columns: each option and what it does is a row
+            return "\n".join(lines[:n]), [line.strip() for line in lines[n:end]], "\n".join(lines[end:])
         rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
         return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
     return text, [], ""
+
+
+def option_line(line: str) -> bool:
+    """Whether `line` opens with a command-line option ('-c, --check checks ...'): a row of an option listing."""
+    return bool(_OPTION_LINE.match(line.strip() + " "))
 
 
 def _plain_tables(lines: list[str], width: int) -> Iterator[tuple[int, int]]:

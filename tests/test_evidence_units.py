@@ -8,7 +8,8 @@ from index.store import Library, Source
 from ingest.chunking import chunk_id
 from qa.engine import AnswerEngine, Settings
 from qa.evidence import answer_units
-from qa.units import MAX_UNIT_WORDS, lead, plain_table_split, table_header, table_split, unit_spans, unit_text
+from qa.units import (MAX_UNIT_WORDS, lead, plain_table_header, plain_table_split, table_header, table_split,
+                      unit_spans, unit_text)
 from qa.verifiers import ContentGate
 
 PAGE = ("Had we only needed the eigenvalues we could have\nused the assignment:\n> evals <- eigen(Sm)$values\n"
@@ -176,6 +177,23 @@ def test_a_pdf_table_row_without_pipes_is_one_unit_under_its_header_line():
            "to simulate from the distribution." in units
     assert units[-1] == ("Prefix the name given here by 'd' for the density, 'p' for the CDF, 'q' for the quantile "
                          "function and 'r' for simulation (random deviates).")
+
+
+OPTIONS = ("Usage: asn1Parser [OPTION] FILE\nRead FILE with ASN.1 definitions and generate\na C array that is used "
+           "with libtasn1 functions.\nMandatory arguments to long options are mandatory for short options too.\n"
+           "-c, --check checks the syntax only\n-o, --output=FILE output file\n-n, --name=NAME array name\n"
+           "-h, --help display this help and exit\n-v, --version output version information and exit\n"
+           "Report bugs to the mailing list of the project, with the version and the input that fails.")
+
+
+def test_each_line_of_an_option_listing_is_a_unit_of_its_own():
+    # Its first line names no columns: "-c, --check ..." over "-n, --name=NAME array name" answers nothing asked.
+    units = answer_units(OPTIONS)
+    assert "-n, --name=NAME array name" in units and "-c, --check checks the syntax only" in units
+    assert not any("--check" in unit and "--name" in unit for unit in units)
+    start = OPTIONS.index("--name")  # a later chunk opens inside the listing: no header is read for it
+    assert plain_table_header(OPTIONS, start) == ""
+    assert plain_table_header(DISTRIBUTIONS, DISTRIBUTIONS.index("lnorm")) == "Distribution R name additional arguments"
 
 
 def test_wrapped_prose_is_no_plain_table():
