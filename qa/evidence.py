@@ -25,7 +25,7 @@ from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_WORDS, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
+from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
                       plain_table_split, refers_back, table_header, table_split, under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
@@ -249,7 +249,7 @@ def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]
         out += _prose_unit(before)
         out += [row for row in rows if without_instructions(row) == row]
         out += _prose_unit(after)
-    return out
+    return [unit for unit in out if len(unit) <= MAX_UNIT_CHARS]  # no screenful of key or blob is an answer
 
 
 def _prose_unit(text: str) -> list[str]:

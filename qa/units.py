@@ -43,6 +43,8 @@ PLAIN_ROW_SHARE = 0.5  # a table's row is at most half as long as the passage's 
 # A unit longer than this is a listing, not an answer (evidence.answer_like); a licence states one condition in a
 # sentence of 100-125 words (GPL-3 section 6 b, its "three years"): at 80 those were never offered.
 MAX_UNIT_WORDS = 130
+# ...and characters: a word may be a 30 KB key or blob. The longest unit of the eval libraries' 11,400 has 873.
+MAX_UNIT_CHARS = 1200
 _ROW = re.compile(r"^\|.*\|$")
 _CELL_WORD = re.compile(r"[^\s|]+")  # a word of a pipe row: its borders are no words
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")

@@ -8,7 +8,7 @@ from index.store import Library, Source
 from ingest.chunking import chunk_id
 from qa.engine import AnswerEngine, Settings
 from qa.evidence import answer_units
-from qa.units import (MAX_UNIT_WORDS, lead, plain_table_header, plain_table_split, table_header, table_split,
+from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, lead, plain_table_header, plain_table_split, table_header, table_split,
                       unit_spans, unit_text)
 from qa.verifiers import ContentGate
 
@@ -194,6 +194,13 @@ def test_each_line_of_an_option_listing_is_a_unit_of_its_own():
     start = OPTIONS.index("--name")  # a later chunk opens inside the listing: no header is read for it
     assert plain_table_header(OPTIONS, start) == ""
     assert plain_table_header(DISTRIBUTIONS, DISTRIBUTIONS.index("lnorm")) == "Distribution R name additional arguments"
+
+
+def test_a_unit_holding_a_screenful_of_key_is_no_answer():
+    # Words are capped at MAX_UNIT_WORDS; a 30 KB key is one word, and was quoted whole after its introduction.
+    key = "mQINBF" + "x4Yq" * 7500
+    text = f"Import the signing key of the archive:\n{key}\nthen update the package lists before you install."
+    assert answer_units(text) == ["Import the signing key of the archive:"]  # the key and what runs on from it: no unit
 
 
 def test_wrapped_prose_is_no_plain_table():
