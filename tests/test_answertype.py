@@ -103,6 +103,14 @@ def test_how_many_of_counts_no_named_thing():
     ("How do I get the sources of the recommended packages?",
      "The repository does not contain the sources of the recommended packages.",
      "To do so, run ./tools/rsync-recommended from the top-level directory.", True),
+    # a how-to question that says first what the user did or wants
+    ("I checked out R from Subversion; how do I get the sources of the recommended packages?",
+     "The repository does not contain the sources of the recommended packages.",
+     "To do so, run ./tools/rsync-recommended from the top-level directory.", True),
+    ("I'm setting up my own repository. What's the easiest way to create its index file?",
+     "Users may want to set up their own repository.", "Run tools::write_PACKAGES(dir) in it.", True),
+    ("Tell me somehow what the repository holds.", "The repository holds sources.",
+     "Run tools::write_PACKAGES(dir) in it.", False),
     # a name the question already holds answers nothing
     ("is.na() is TRUE for NaN too; what do I use to pick out only the NaN ones?",
      "Missing values are marked NA.", "In summary, is.na(xx) is TRUE both for NA and NaN values.", False),
