@@ -107,7 +107,8 @@ def code_names(text: str) -> set[str]:
     """The code names `text` holds (_CODE_TOKEN), lower-cased: 'is.nan(', '--no-await', '/usr/bin/python3'."""
     # No code token spans white space, so each word is matched alone: several of _CODE_TOKEN's forms may start anywhere
     # in a word and scan to its end, quadratic in its length (a 60,000-letter word in a PDF took 52 s).
-    found = {m.group(0).lower().rstrip(".,;:") for word in text.split() if len(word) <= _LONGEST_CODE
+    # A sentence's full stop or colon after a name is no part of it; an operator made of them (":::") is all of it.
+    found = {m.group(0).lower().rstrip(".,;:") or m.group(0) for word in text.split() if len(word) <= _LONGEST_CODE
              for m in _CODE_TOKEN.finditer(word)}
     return {token for token in found if token and not _ABBREVIATION.fullmatch(token)}
 

@@ -111,6 +111,11 @@ def test_how_many_of_counts_no_named_thing():
      "Users may want to set up their own repository.", "Run tools::write_PACKAGES(dir) in it.", True),
     ("Tell me somehow what the repository holds.", "The repository holds sources.",
      "Run tools::write_PACKAGES(dir) in it.", False),
+    # an operator made only of colons is a code name, not a sentence's punctuation
+    ("How can I get at a function that a package keeps internal and does not export?",
+     "Only functions that are exported from the package can be retrieved in this way.",
+     "The triple-colon operator ::: may be seen in a few places in R code.", True),
+    ("How do I list the files?", "Files are kept in the folder.", "It says so here: see the list.", False),
     # a name the question already holds answers nothing
     ("is.na() is TRUE for NaN too; what do I use to pick out only the NaN ones?",
      "Missing values are marked NA.", "In summary, is.na(xx) is TRUE both for NA and NaN values.", False),
