@@ -208,8 +208,9 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     for n, end in _plain_tables(lines, width):
         header = lines[n].strip()
         if option_line(header):  # an option listing names no columns: each option and what it does is a row
-            return "\n".join(lines[:n]), [line.strip() for line in lines[n:end]], "\n".join(lines[end:])
-        rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
+            rows = [line.strip() for line in lines[n:end]]
+        else:
+            rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
         return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
     return text, [], ""
 
