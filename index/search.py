@@ -93,14 +93,16 @@ def fts_query(query: str, max_terms: int = 64) -> str:
 
 
 def fused_with_leaders(rankings: Sequence[Sequence[tuple[int, float]]], k: int) -> list[tuple[int, float]]:
-    """The k best by reciprocal rank fusion, keeping each ranking's first k // LEADERS (at least one) among them.
+    """The k best by reciprocal rank fusion, keeping the fused best and each ranking's first k // LEADERS (at least
+    one) among them.
 
     Fusion favours a passage both sides rank fairly well over one that only one side finds: the one chunk
     that holds a rare term asked for ('libcurl'), first by BM25 and nowhere in the dense list, ranked 25th
     of the fused list and was never read. The deeper the lists, the further such a passage falls.
     """
     fused = reciprocal_rank_fusion(rankings)
-    leaders = {cid for ranking in rankings for cid, _ in ranking[:max(1, k // LEADERS)]}
+    # The fused best is kept too: where k cannot hold every side's first (k=1, 2), the best passage goes first.
+    leaders = {cid for ranking in rankings for cid, _ in ranking[:max(1, k // LEADERS)]} | {cid for cid, _ in fused[:1]}
     kept = [hit for hit in fused if hit[0] in leaders][:k]
     kept += [hit for hit in fused if hit[0] not in leaders][:k - len(kept)]
     return sorted(kept, key=lambda item: (-item[1], item[0]))

@@ -80,3 +80,14 @@ def test_the_best_of_one_side_alone_stays_among_the_fused_hits():
     assert len(hits) == 24 and 99 in ids and 1 in ids and 30 in ids  # each side's first 4 are kept
     assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
     assert [cid for cid, _ in fused_with_leaders([dense, lexical], 5)][-1] == 99  # k // 6 < 1: still the very first
+
+
+def test_a_search_for_one_or_two_passages_keeps_the_fused_best_first():
+    # Chunk 7 is second on both sides and best fused; each side's first (1, 2) is found by that side alone.
+    # `search -k 1` showed 1, and `-k 3` showed 7 above it: the top hit depended on how many were asked for.
+    dense, lexical = [(1, 0.9), (7, 0.8), (3, 0.7)], [(2, 9.0), (7, 8.0), (4, 7.0)]
+    assert reciprocal_rank_fusion([dense, lexical])[0][0] == 7
+    assert [cid for cid, _ in fused_with_leaders([dense, lexical], 1)] == [7]
+    assert [cid for cid, _ in fused_with_leaders([dense, lexical], 2)][0] == 7
+    assert [cid for cid, _ in fused_with_leaders([dense, lexical], 3)] == [7, 1, 2]
+    assert fused_with_leaders([[], []], 1) == [] and fused_with_leaders([dense, []], 1) == [(1, 1 / 61)]
