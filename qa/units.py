@@ -208,7 +208,7 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
     for n, end in _plain_tables(lines, width):
         header = lines[n].strip()
         if option_line(header):  # an option listing names no columns: each option and what it does is a row
-            rows = [line.strip() for line in lines[n:end]]
+            rows = _option_rows(lines[n:end])
         else:
             rows = [f"{header}\n{line.strip()}" for line in lines[n + 1:end]]
         return "\n".join(lines[:n]), rows, "\n".join(lines[end:])
@@ -218,6 +218,18 @@ def plain_table_split(text: str, width: int) -> tuple[str, list[str], str]:
 def option_line(line: str) -> bool:
     """Whether `line` opens with a command-line option ('-c, --check checks ...'): a row of an option listing."""
     return bool(_OPTION_LINE.match(line.strip() + " "))
+
+
+def _option_rows(lines: list[str]) -> list[str]:
+    # A man page puts what an option does on the line under it ("-v, --verbose" over "explain what is being
+    # done"): alone, that line names no option, so it stays with the option line above it.
+    rows: list[str] = []
+    for line in lines:
+        if option_line(line) or not rows:
+            rows.append(line.strip())
+        else:
+            rows[-1] += "\n" + line.strip()
+    return rows
 
 
 def _plain_tables(lines: list[str], width: int) -> Iterator[tuple[int, int]]:

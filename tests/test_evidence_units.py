@@ -196,6 +196,21 @@ def test_each_line_of_an_option_listing_is_a_unit_of_its_own():
     assert plain_table_header(DISTRIBUTIONS, DISTRIBUTIONS.index("lnorm")) == "Distribution R name additional arguments"
 
 
+MAN_PAGE = ("The pkgtool command copies each SOURCE package into the DIRECTORY given, checking signatures.\n"
+            "       -T, --no-target-directory\n              treat DEST as a normal file\n"
+            "       -v, --verbose\n              explain what is being done\n"
+            "       -x, --one-file-system\n              stay on this file system\n"
+            "Exit status is zero when every package was copied, and non-zero when any copy failed on the way.")
+
+
+def test_a_man_page_option_keeps_the_line_that_says_what_it_does():
+    # PDF text of a man page puts each option over its description: the description alone names no option.
+    units = answer_units(MAN_PAGE)
+    assert "-v, --verbose\nexplain what is being done" in units
+    assert "-x, --one-file-system\nstay on this file system" in units
+    assert "explain what is being done" not in units and not any("--verbose" in u and "--one-file" in u for u in units)
+
+
 def test_a_unit_holding_a_screenful_of_key_is_no_answer():
     # Words are capped at MAX_UNIT_WORDS; a 30 KB key is one word, and was quoted whole after its introduction.
     key = "mQINBF" + "x4Yq" * 7500
