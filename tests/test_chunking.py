@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.records import Chunk, Page
-from ingest.chunking import chunk_id, chunk_pages
+from ingest.chunking import _MAX_START_SLIDE, chunk_id, chunk_pages
 
 SAMPLE_PDF = Path(__file__).resolve().parent.parent / "samples" / "R-intro.pdf"
 _WORD = re.compile(r"\S+")
@@ -135,6 +135,26 @@ def test_windows_start_after_a_space_not_inside_a_path_or_before_punctuation(min
         chunks = chunk_pages([page], minilm, max_tokens, overlap)
         assert len(chunks) > 5
         assert all(page.text[chunk.start - 1].isspace() for chunk in chunks[1:])
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_property_windows_start_after_white_space_when_there_is_some_within_reach(seed, minilm):
+    # A window opens after white space unless no token within _MAX_START_SLIDE before its start (and after the
+    # previous window's start) has white space before it: a long path, CJK text, a row of dots.
+    max_tokens, overlap = random.Random(seed).choice([(24, 0), (32, 8), (64, 16), (128, 100)])
+    slide = min(_MAX_START_SLIDE, max_tokens - overlap - 1)
+    for page in random_pages(2000 + seed):
+        spans = minilm.token_spans(page.text)
+        starts = [s for s, _ in spans]
+        spaced = [k == 0 or any(ch.isspace() for ch in page.text[spans[k - 1][1]:start])
+                  for k, start in enumerate(starts)]
+        chunks = chunk_pages([page], minilm, max_tokens, overlap)
+        for a, b in zip(chunks, chunks[1:]):
+            # Pieces of one character share a start: take the reading that asks the least.
+            i = len(starts) - 1 - starts[::-1].index(a.start) if a.start else 0
+            first, last = starts.index(b.start), len(starts) - 1 - starts[::-1].index(b.start)
+            if not spaced[first]:
+                assert not any(spaced[max(i + 1, last - slide):first]), (a.start, b.start)
 
 
 def test_consecutive_windows_share_overlap_tokens():
