@@ -249,7 +249,18 @@ def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]
         out += _prose_unit(before)
         out += [row for row in rows if without_instructions(row) == row]
         out += _prose_unit(after)
-    return [unit for unit in out if len(unit) <= MAX_UNIT_CHARS]  # no screenful of key or blob is an answer
+    return [short for short in map(_capped, out) if short]
+
+
+def _capped(unit: str) -> str:
+    """`unit`, less the code lines at its end that take it past MAX_UNIT_CHARS; '' when its first line alone does.
+
+    No screenful of key or blob is an answer, but a sentence with the first of three long console lines is one.
+    """
+    lines = unit.split("\n")
+    while len(lines) > 1 and len("\n".join(lines)) > MAX_UNIT_CHARS:
+        lines.pop()
+    return "\n".join(lines) if len("\n".join(lines)) <= MAX_UNIT_CHARS else ""
 
 
 def _prose_unit(text: str) -> list[str]:

@@ -218,6 +218,14 @@ def test_a_unit_holding_a_screenful_of_key_is_no_answer():
     assert answer_units(text) == ["Import the signing key of the archive:"]  # the key and what runs on from it: no unit
 
 
+def test_a_unit_too_long_with_its_console_lines_keeps_those_that_fit():
+    lines = [f"> fit{n} <- lm(y ~ " + " + ".join(f"x{n}{i}" for i in range(70)) + ")" for n in range(3)]
+    text = "The models are fitted in turn as follows:\n" + "\n".join(lines)
+    units = answer_units(text)
+    assert units and units[0].startswith("The models are fitted in turn as follows:\n> fit0 <- lm(")
+    assert all(len(unit) <= MAX_UNIT_CHARS for unit in units) and len(text) > MAX_UNIT_CHARS
+
+
 def test_wrapped_prose_is_no_plain_table():
     prose = ("Sentences wrap at the width of\nthe page, so their lines\nare about as long as\neach other and\n"
              "none of them is short.")
