@@ -257,10 +257,9 @@ def _capped(unit: str) -> str:
 
     No screenful of key or blob is an answer, but a sentence with the first of three long console lines is one.
     """
-    lines = unit.split("\n")
-    while len(lines) > 1 and len("\n".join(lines)) > MAX_UNIT_CHARS:
-        lines.pop()
-    return "\n".join(lines) if len("\n".join(lines)) <= MAX_UNIT_CHARS else ""
+    while len(unit) > MAX_UNIT_CHARS and "\n" in unit:
+        unit = unit.rsplit("\n", 1)[0]
+    return unit if len(unit) <= MAX_UNIT_CHARS else ""
 
 
 def _prose_unit(text: str) -> list[str]:
