@@ -10,9 +10,7 @@ set -euo pipefail
 # shellcheck source=bench/unseen_docs_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/unseen_docs_lib.sh"
 
-apt-get download flex-doc=2.6.4-8.2 glpk-doc=5.0-1 >apt.log 2>&1 \
-    || fail "apt-get download flex-doc=2.6.4-8.2 glpk-doc=5.0-1 failed ($(grep -m1 '^E:' apt.log || tail -n1 apt.log)); run: apt-get update, then this again"
-for deb in *.deb; do dpkg-deb -x "$deb" root; done
+unpack_debs flex-doc=2.6.4-8.2 glpk-doc=5.0-1
 gunzip -c root/usr/share/doc/flex-doc/flex.pdf.gz > docs/flex.pdf
 cp root/usr/share/doc/glpk-doc/gmpl.pdf root/usr/share/doc/glpk-doc/cnfsat.pdf docs/
 

@@ -11,11 +11,7 @@ set -euo pipefail
 # shellcheck source=bench/unseen_docs_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/unseen_docs_lib.sh"
 
-pkgs="bash-doc=5.2.15-2 debian-policy=4.6.2.0 r-cran-survival=3.5-3-1"
-# shellcheck disable=SC2086  # the package list is meant to split into words
-apt-get download $pkgs >apt.log 2>&1 \
-    || fail "apt-get download $pkgs failed ($(grep -m1 '^E:' apt.log || tail -n1 apt.log)); run: apt-get update, then this again"
-for deb in *.deb; do dpkg-deb -x "$deb" root; done
+unpack_debs bash-doc=5.2.15-2 debian-policy=4.6.2.0 r-cran-survival=3.5-3-1
 cp root/usr/share/doc/bash/bash.pdf docs/
 gunzip -c root/usr/share/doc/debian-policy/fhs/fhs-3.0.pdf.gz > docs/fhs-3.0.pdf
 cp root/usr/lib/R/library/survival/doc/compete.pdf docs/

@@ -1,6 +1,7 @@
-# Sourced by bench/unseen2_docs.sh and bench/unseen3_docs.sh (with the script's arguments): the parts
-# both share. It checks that one folder was given, sets $out to it (made if need be, absolute) and
-# $work to a hidden staging folder inside it (removed on exit), and enters $work with an empty docs/.
+# Sourced by bench/unseen2_docs.sh, unseen3_docs.sh and unseen4_docs.sh (with the script's arguments):
+# the parts they share. It checks that one folder was given, sets $out to it (made if need be, absolute)
+# and $work to a hidden staging folder inside it (removed on exit), and enters $work with an empty docs/.
+# unpack_debs downloads the pinned Debian packages named as its arguments and unpacks them into root/.
 # place_docs then checks docs/ against the sha256 sums on its standard input and moves the files into
 # $out only when all match, so a failed or interrupted run leaves $out as it was (ingest and
 # eval.dataset skip hidden folders).
@@ -17,6 +18,12 @@ work=$(mktemp -d "$out/.$(basename "$0" .sh)-download.XXXXXX")  # beside DIR's f
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 mkdir docs
+
+unpack_debs() {
+    apt-get download "$@" >apt.log 2>&1 \
+        || fail "apt-get download $* failed ($(grep -m1 '^E:' apt.log || tail -n1 apt.log)); run: apt-get update, then this again"
+    for deb in *.deb; do dpkg-deb -x "$deb" root; done
+}
 
 place_docs() {
     cd "$work/docs"

@@ -170,6 +170,7 @@ def test_the_unseen_set_is_test_only_and_its_answers_are_on_their_pages():
 @pytest.mark.parametrize("name, env, script", [
     ("unseen2-manuals.jsonl", "UNSEEN2_DOCS", "bench/unseen2_docs.sh"),
     ("unseen3-manuals.jsonl", "UNSEEN3_DOCS", "bench/unseen3_docs.sh"),
+    ("unseen4-manuals.jsonl", "UNSEEN4_DOCS", "bench/unseen4_docs.sh"),
 ])
 def test_the_later_unseen_sets_are_test_only_on_documents_no_other_set_uses(name, env, script):
     path = DEFAULT_DATASET.parent / name

@@ -1,4 +1,4 @@
-"""bench/unseen2_docs.sh and unseen3_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
+"""bench/unseen2_docs.sh, unseen3_docs.sh and unseen4_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
 import gzip
 import io
 import subprocess
@@ -9,8 +9,8 @@ import pytest
 
 BENCH = Path(__file__).parents[1] / "bench"
 DOC = "usr/share/doc/"
-# Per script: the .deb files apt-get "downloads" and the sdist pip "downloads", each holding
-# look-alike files at the paths the script copies from (their sha256 never matches).
+# Per script: the .deb files apt-get "downloads" and the sdist pip "downloads" (None: it uses no pip),
+# each holding look-alike files at the paths the script copies from (their sha256 never matches).
 FETCHED = {
     "unseen2_docs.sh": ({
         "flex-doc_2.6.4-8.2_all.deb": {DOC + "flex-doc/flex.pdf.gz": gzip.compress(b"%PDF-1.5 other")},
@@ -22,6 +22,12 @@ FETCHED = {
         "debian-policy_4.6.2.0_all.deb": {DOC + "debian-policy/fhs/fhs-3.0.pdf.gz": gzip.compress(b"%PDF-1.5 f")},
         "r-cran-survival_3.5-3-1_amd64.deb": {"usr/lib/R/library/survival/doc/compete.pdf": b"%PDF-1.5 c"},
     }, ("tabulate-0.10.0.tar.gz", {"tabulate-0.10.0/README.md": b"# other"})),
+    "unseen4_docs.sh": ({
+        "libconfig-doc_1.5-0.4_all.deb": {DOC + "libconfig-doc/libconfig.pdf.gz": gzip.compress(b"%PDF-1.5 l")},
+        "libmpfr-doc_4.2.0-1_all.deb": {DOC + "libmpfr-doc/mpfr.pdf.gz": gzip.compress(b"%PDF-1.5 m")},
+        "r-cran-sandwich_3.0-2-1_all.deb": {"usr/lib/R/site-library/sandwich/doc/sandwich.pdf": b"%PDF-1.5 s"},
+        "doc-debian_11.3+nmu1_all.deb": {DOC + "debian/constitution.txt.gz": gzip.compress(b"other")},
+    }, None),
 }
 
 
@@ -41,11 +47,12 @@ def _script(path: Path, body: str) -> None:
 def _stand_ins(bin_dir: Path, script: str, apt: str, pip: str) -> None:
     """apt-get, dpkg-deb and python3 (pip) as the script calls them: each fetches look-alike files, or fails."""
     bin_dir.mkdir()
-    debs, (sdist, sdist_files) = FETCHED[script]
+    debs, sdist = FETCHED[script]
     for name, files in debs.items():
         _tar(bin_dir / name, files)
-    _tar(bin_dir / sdist, sdist_files)
-    fetch = {"apt": f'cp "{bin_dir}"/*.deb .', "pip": f'cp "{bin_dir}"/{sdist} .'}
+    if sdist:
+        _tar(bin_dir / sdist[0], sdist[1])
+    fetch = {"apt": f'cp "{bin_dir}"/*.deb .', "pip": f'cp "{bin_dir}"/{sdist[0]} .' if sdist else "exit 0"}
     _script(bin_dir / "apt-get", apt if apt != "works" else fetch["apt"])
     _script(bin_dir / "python3", pip if pip != "works" else fetch["pip"])
     _script(bin_dir / "dpkg-deb", 'mkdir -p "$3" && tar xzf "$2" -C "$3"')
@@ -64,6 +71,11 @@ def _stand_ins(bin_dir: Path, script: str, apt: str, pip: str) -> None:
      "error: pip download tabulate==0.10.0 failed (ERROR: No matching distribution found"),
     ("unseen3_docs.sh", "works", "works",
      "error: bash.pdf: FAILED: not the version the set was written from; nothing was put in"),
+    ("unseen4_docs.sh", "echo \"E: Version '1.5-0.4' for 'libconfig-doc' was not found\" >&2; exit 100", "works",
+     "error: apt-get download libconfig-doc=1.5-0.4 libmpfr-doc=4.2.0-1 r-cran-sandwich=3.0-2-1 doc-debian=11.3+nmu1"
+     " failed (E: Version"),
+    ("unseen4_docs.sh", "works", "works",
+     "error: debian-constitution.txt: FAILED: not the version the set was written from; nothing was put in"),
 ])
 def test_a_failed_fetch_says_why_in_one_line_and_leaves_the_folder_as_it_was(tmp_path, script, apt, pip, says):
     _stand_ins(tmp_path / "bin", script, apt, pip)
