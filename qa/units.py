@@ -30,8 +30,11 @@ _CONSOLE = re.compile(r"(?:>>>|[>+$]) \S")
 _CLOSED = re.compile(r"[.!?][\"')\]]*$")
 _MID = re.compile(r"(?:\w|,)[\"')\]]*$")  # stopped mid-sentence: on a word or a comma
 _CONTINUES = re.compile(r"[a-z]")  # the rest of a sentence after its code goes on in lower case
-# A demonstrative subject points back to the sentence before: "This is the only way to ...".
-_REFERS_BACK = re.compile(r"(?:This|These|Those|That|Such)\b")
+# A demonstrative subject points back to the sentence before: "This is the only way to ...", and so does one after
+# a preposition: "With this instruction another element is appended." (libtasn1, of the "NEW" value before it).
+_REFERS_BACK = re.compile(r"(?:(?:With|In|For|By|From|Under|After|Before|Through|Using|Unlike|Like|Because of"
+                          r"|Besides|Despite|Instead of|Apart from|As with|To do) (?:this|these|those|that|such)"
+                          r"|This|These|Those|That|Such)\b")
 _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline

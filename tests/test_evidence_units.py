@@ -69,6 +69,15 @@ def test_a_sentence_that_points_back_joins_the_one_before():
                             "terminate repeat loops.", "The next statement skips one cycle."]
 
 
+def test_a_sentence_opening_on_a_preposition_and_a_demonstrative_joins_the_one_before():
+    text = ('SEQUENCE OF: VALUE must be the null terminated string "NEW" and LEN != 0. With this instruction another '
+            "element is appended in the sequence.\nThe value NULL deletes an element. For these reasons it is kept.")
+    assert _units(text) == [('SEQUENCE OF: VALUE must be the null terminated string "NEW" and LEN != 0. With this '
+                             "instruction another element is appended in the sequence."),
+                            "The value NULL deletes an element. For these reasons it is kept."]
+    assert _units("Within this limit, any size works. Interest accrues.")[0] == "Within this limit, any size works."
+
+
 def test_a_passage_that_starts_mid_sentence_does_not_offer_the_fragment():
     units = answer_units("is started later from the same directory it reloads the workspace.\n"
                          "The objects are written to a file called .RData in the current directory.")
