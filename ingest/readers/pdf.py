@@ -18,6 +18,7 @@ from pypdf.errors import DependencyError, PdfReadWarning
 
 from index.records import Document, Page
 from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError
+from ingest.readers.underscores import with_underscores
 
 _METADATA_KEYS = {
     "/Author": "author",
@@ -55,7 +56,7 @@ def read_pdf(data: bytes, doc_id: str, stem: str, engine: str = DEFAULT_PDF_TEXT
         raise ReadError("PDF has no pages")
     if not any(text.strip() for text in texts):
         raise ReadError("no text; scanned PDF?")
-    pages = tuple(Page(doc_id, number, text) for number, text in enumerate(texts, start=1))
+    pages = tuple(Page(doc_id, number, text) for number, text in enumerate(with_underscores(texts), start=1))
     title = info.pop("title", "")
     if title.lower() in _PLACEHOLDER_TITLES:
         title = stem

@@ -1,0 +1,57 @@
+"""A PDF's underscores drawn as rules come back: "mpfr t x" in a function's heading is mpfr_t x."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+from ingest.readers import read_document
+from ingest.readers.underscores import with_underscores
+
+
+def test_spaced_names_with_a_digit_or_a_letter_part_are_joined_across_pages():
+    pages = ["[Function] void mpfr_set_prec (mpfr t x, mpfr prec t prec)\nasn1 delete structure",
+             "Declare it as mpfr_t x; set it with mpfr_prec_t p.\nFree it with asn1_delete_structure()."]
+    out = with_underscores(pages)
+    assert out[0] == "[Function] void mpfr_set_prec (mpfr_t x, mpfr_prec_t prec)\nasn1_delete_structure"
+    assert out[1] == pages[1]
+
+
+def test_names_of_plain_words_and_prose_stay_as_written():
+    pages = ["A login shell reads its profile. The default value is 3. This is a test; is a list?",
+             "shopt -s login_shell; default_value = 3; is_a(x)"]
+    assert with_underscores(pages) == pages
+
+
+def test_only_names_the_document_prints_with_underscores_are_joined():
+    pages = ["Use mpfr t for ... and R HOME", "R_HOME is set; gmp_t is another name"]
+    assert with_underscores(pages) == pages  # no mpfr_t in the document; upper case has its glyph
+
+
+def test_a_pdf_heading_whose_underscore_is_a_drawn_rule_reads_with_it(tmp_path: Path):
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    head = "void mpfr_clear (mpfr"
+    width = c.stringWidth(head, "Helvetica-Oblique", 10)
+    text = c.beginText(60, 800)
+    text.setFont("Helvetica-Oblique", 10)
+    text.textOut(head)
+    text.setTextOrigin(60 + width + 5, 800)  # a gap where Texinfo draws the underscore as a rule
+    text.textOut("t x)")
+    c.drawText(text)
+    c.rect(60 + width + 0.5, 799, 4, 0.6, stroke=0, fill=1)
+    c.setFont("Courier", 10)
+    c.drawString(60, 780, "mpfr_t x; mpfr_init (x);")
+    c.showPage()
+    c.save()
+    path = tmp_path / "mpfr.pdf"
+    path.write_bytes(buf.getvalue())
+    assert read_document(path, "mpfr").pages[0].text.splitlines()[0] == "void mpfr_clear (mpfr_t x)"
+
+
+def test_text_files_keep_their_characters(tmp_path: Path):
+    path = tmp_path / "notes.txt"
+    path.write_text("Declare mpfr_t x.\nThe letters mpfr t are spaced here on purpose.\n", encoding="utf-8")
+    assert "mpfr t are" in read_document(path, "notes").pages[0].text
