@@ -24,7 +24,7 @@ from index.store import Library
 from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
-from qa.text import content_words, prose_ratio, tokens, words
+from qa.text import content_words, name_words, prose_ratio, tokens, words
 from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
                       plain_table_split, refers_back, table_header, table_split, under_header, unit_spans, unit_text)
 
@@ -105,11 +105,12 @@ def rerank(library: Library, embedder: Embedder, question: str, hits: Sequence[P
 
 
 def coverage(text: str, idf: dict[str, float], named: frozenset[str] = frozenset()) -> float:
-    """Share of the question's IDF weight whose words appear in `text` or are `named` by its document's title."""
+    """Share of the question's IDF weight whose words appear in `text`, in a name of it (asn1_find_structure_from_oid:
+    'find', 'structure') or are `named` by its document's title."""
     total = sum(idf.values())
     if not total:
         return 0.0
-    present = set(content_words(text)) | named
+    present = set(content_words(text)) | name_words(text) | named
     return sum(w for word, w in idf.items() if word in present) / total
 
 

@@ -102,6 +102,12 @@ def content_words(text: str) -> list[str]:
     return [stem(t) for t in content_tokens(text)]
 
 
+def name_words(text: str) -> set[str]:
+    """Stems of the words the dotted and underscored names of `text` are made of: asn1_find_structure_from_oid
+    holds 'find', 'structure' and 'oid', read.csv holds 'read' and 'csv'."""
+    return {w for t in tokens(text) if "_" in t or "." in t for w in content_words(" ".join(re.split(r"[._]", t)))}
+
+
 def stem(word: str) -> str:
     """A light suffix-stripping stem, so 'directed', 'directs' and 'directing' meet (and 'licence', 'licensing':
     British and American spellings are made one first); number words become digits."""

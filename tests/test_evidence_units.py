@@ -479,3 +479,13 @@ def test_a_chunk_that_opens_inside_a_path_offers_no_fragment_of_its_sentence(tmp
     assert later.opens_inside and not any(u.startswith("lib/dpkg") for u in units)
     assert units == ["Each explicit trigger has a file of its own listing its packages."]
     assert not first.opens_inside  # a page's first chunk opens nothing
+
+
+def test_a_question_s_words_in_a_name_of_a_unit_count_as_covered():
+    from qa.evidence import coverage
+    from qa.text import content_words
+    idf = {w: 1.0 for w in content_words("which function finds the structure after an OID")}
+    heading = "asn1_find_structure_from_oid [Function] const char * asn1_find_structure_from_oid (asn1_node definitions)"
+    assert coverage(heading, idf) == 1.0 and coverage("asn1 find structure from oid", idf) == 0.75  # no "function"
+    assert coverage("read.csv reads a file", {"csv": 1.0}) == 1.0
+    assert coverage("asn1_node x", {"find": 1.0}) == 0.0
