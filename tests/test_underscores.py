@@ -55,3 +55,8 @@ def test_text_files_keep_their_characters(tmp_path: Path):
     path = tmp_path / "notes.txt"
     path.write_text("Declare mpfr_t x.\nThe letters mpfr t are spaced here on purpose.\n", encoding="utf-8")
     assert "mpfr t are" in read_document(path, "notes").pages[0].text
+
+
+def test_spacing_around_a_joined_name_and_in_other_runs_is_kept():
+    pages = ["see  mpfr t\tx and  some   spaced words", "mpfr_t"]
+    assert with_underscores(pages)[0] == "see  mpfr_t\tx and  some   spaced words"

@@ -22,12 +22,30 @@ _PRONOUNS = {"a", "i"}  # one-letter English words: "is a" is prose, not is_a
 def with_underscores(texts: Sequence[str]) -> list[str]:
     """Each page's text with the spaced copies of the document's unmistakable underscored names joined again."""
     names = {m.group(0) for text in texts for m in _NAME.finditer(text)}
-    wanted = sorted((n for n in names if any(_not_a_word(p) for p in n.split("_"))), key=len, reverse=True)
+    wanted = {tuple(n.split("_")) for n in names if any(_not_a_word(p) for p in n.split("_"))}
     if not wanted:
         return list(texts)
-    spaced = re.compile(r"(?<![\w.])(?:" + "|".join(r"[ \t]+".join(map(re.escape, n.split("_"))) for n in wanted)
-                        + r")(?![\w])")
-    return [spaced.sub(lambda m: "_".join(m.group(0).split()), text) for text in texts]
+    longest = max(map(len, wanted))
+    return [_RUN.sub(lambda m: _joined(m.group(0), wanted, longest), text) for text in texts]
+
+
+# A run of lower-case words on one line, where a spaced copy may stand. Each run is read word by word and looked
+# up in a set, so the time grows with the text, not with the text times the number of names.
+_RUN = re.compile(r"(?<![\w.])[a-z][a-z0-9]*(?:[ \t]+[a-z0-9]+)+(?![\w])")
+
+
+def _joined(run: str, wanted: set[tuple[str, ...]], longest: int) -> str:
+    """`run` with each longest spaced copy of a wanted name in it joined by underscores, the rest as written."""
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", run)]
+    words = [run[a:b] for a, b in spans]
+    out, at, i = [], 0, 0
+    while i < len(words):
+        size = next((k for k in range(min(longest, len(words) - i), 1, -1) if tuple(words[i:i + k]) in wanted), 1)
+        if size > 1:
+            out += [run[at:spans[i][0]], "_".join(words[i:i + size])]
+            at = spans[i + size - 1][1]
+        i += size
+    return "".join(out) + run[at:]
 
 
 def _not_a_word(part: str) -> bool:
