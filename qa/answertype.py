@@ -83,7 +83,7 @@ _ABBREVIATION = re.compile(r"(?:[a-z]\.)+[a-z]")
 _LONGEST_CODE = 100  # characters: a longer word (a key, a blob, words run together) is no command a manual quotes
 # A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
 # A how-to question may come after what the user did or wants ("I checked out R from Subversion; how do I ...").
-_ASKS_CODE = re.compile(r"(?:^|[;:,.!?]\s)\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one)|how to"
+_ASKS_CODE = re.compile(r"(?:^|[;:,.!?]\s)\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one|(?:my|our) \w+)|how to"
                         r"|what(?: is|['’]s) the (?:easiest|best|simplest|quickest|right|correct|usual) way to)\b"
                         r"|\b(?:which|what) (?:\w+ ){0,2}?(?:command|function|option|argument|operator|field|program"
                         r"|package|flag|switch|setting|variable|file|path|directory|header|macro|method|keyword|tool"

@@ -21,7 +21,7 @@ from qa import guided, prompt
 from qa.answerability import Gate, signals
 from qa.answertype import offers_code
 from qa.citations import cited_sentences
-from qa.evidence import Candidate, Evidence, Weights, following, rerank
+from qa.evidence import Candidate, Evidence, Weights, entry_heading, following, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
 from qa.records import MODES, RANKERS, Answer, Citation, Sentence
 from qa.rewrite import standalone_question
@@ -185,6 +185,9 @@ class AnswerEngine:
         close = after is not None and (after.score >= best.score - self.settings.follow_margin
                                        or offers_code(question, best.text, after.text))
         picked = [best] + ([after] if close else [])
+        heading = entry_heading(best, picks)  # a manual's definition line names what its description does not
+        if heading is not None and offers_code(question, best.text, heading.text):
+            picked.insert(0, heading)
         for c in picks[1:]:
             if len(picked) >= self.settings.quotes or c.score < best.score - self.settings.quote_margin:
                 break

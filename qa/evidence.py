@@ -25,7 +25,7 @@ from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, name_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
+from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, defines, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
                       plain_table_split, refers_back, table_header, table_split, under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
@@ -206,6 +206,16 @@ def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidat
     at = units.index(candidate.text) if candidate.text in units else len(units)
     after = units[at + 1] if at + 1 < len(units) else None
     return next((c for c in candidates if c.text == after), None) if after is not None else None
+
+
+def entry_heading(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate | None:
+    """The candidate holding the definition line of the entry `candidate`'s unit describes (the nearest one before it
+    in its passage: "[Function]const char * asn1_check_version (...)" over "Returns: Version string of run-time
+    library ..."); None when its passage shows no such line before it, or when `candidate` is one."""
+    units = passage_units(candidate.passage)
+    at = units.index(candidate.text) if candidate.text in units else 0
+    heading = next((u for u in reversed(units[:at]) if defines(u)), None)
+    return next((c for c in candidates if c.text == heading), None) if heading is not None else None
 
 
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:

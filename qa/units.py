@@ -48,6 +48,11 @@ PLAIN_ROW_SHARE = 0.5  # a table's row is at most half as long as the passage's 
 MAX_UNIT_WORDS = 130
 # ...and characters: a word may be a 30 KB key or blob. The longest unit of the eval libraries' 11,400 has 873.
 MAX_UNIT_CHARS = 1200
+# The category mark of a definition in a manual Texinfo made, as the line's first or second word (after the name):
+# "asn1_check_version [Function]const char * ...", "[Macro]", "[Data type]". The entry's description follows in
+# sentences that never name it again.
+_DEFINITION = re.compile(r"^(?:\S+[ \t]+)?\[(?:Function|Macro|Variable|Constant|Data [Tt]ype|Special Form|Command"
+                         r"|User Option|Method|Instance Variable)\]")
 _ROW = re.compile(r"^\|.*\|$")
 _CELL_WORD = re.compile(r"[^\s|]+")  # a word of a pipe row: its borders are no words
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
@@ -55,7 +60,7 @@ _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")
 
 def unit_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each answer unit of `text`: sentence spans, code joined to its introduction."""
-    spans, units, i, headed = sentence_spans(text), [], 0, False
+    spans, units, i, headed = _definitions_apart(text, sentence_spans(text)), [], 0, False
     while i < len(spans):
         start, end = spans[i]
         i += 1
@@ -78,6 +83,21 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
     return units
 
 
+def _definitions_apart(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans, each cut before a line inside it that opens a definition entry, or before the entry's name on a line
+    of its own above it: a sentence ends there, whatever its punctuation ("... if * structure was\nNULL.\n
+    asn1_delete_structure2\n[Function]int asn1_delete_structure2 (...)" runs on in lower case)."""
+    out = []
+    for start, end in spans:
+        starts = [start] + [start + m.end() for m in re.finditer(r"\n", text[start:end])]
+        lines = [text[a:b].strip() for a, b in zip(starts, starts[1:] + [end])]
+        marks = [k for k in range(1, len(lines)) if defines(lines[k])]
+        cuts = sorted({starts[k - 1] if k > 1 and len(lines[k - 1].split()) == 1 else starts[k] for k in marks})
+        bounds = [start] + cuts + [end]
+        out += [(a, a + len(text[a:b].rstrip())) for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+    return out
+
+
 def _heading(unit: str, gap: str) -> bool:
     """A title on a paragraph of its own ("--explain: provide a detailed explanation", "Concepts\n--------").
 
@@ -88,6 +108,11 @@ def _heading(unit: str, gap: str) -> bool:
     return "\n\n" in gap and all(_UNDERLINE.fullmatch(line.strip()) for line in rest) \
         and 0 < len(first.split()) <= MAX_HEADING_WORDS and not _CLOSED.search(first.rstrip()) \
         and not _console_line(first) and bool(_NAMED.search(first))
+
+
+def defines(unit: str) -> bool:
+    """Whether a unit opens a manual's definition entry: its first line holds a category mark such as [Function]."""
+    return bool(_DEFINITION.match(unit.lstrip()))
 
 
 def refers_back(unit: str) -> bool:

@@ -489,3 +489,33 @@ def test_a_question_s_words_in_a_name_of_a_unit_count_as_covered():
     assert coverage(heading, idf) == 1.0 and coverage("asn1 find structure from oid", idf) == 0.75  # no "function"
     assert coverage("read.csv reads a file", {"csv": 1.0}) == 1.0
     assert coverage("asn1_node x", {"find": 1.0}) == 0.0
+
+
+ENTRIES = ("Returns: ASN1_SUCCESS if successful, ASN1_ELEMENT_NOT_FOUND if * structure was\nNULL.\n"
+           "asn1_check_version\n[Function]const char * asn1_check_version (const char * req_version)\n"
+           "req version: Required version number, or NULL .\n"
+           "Check that the version of the library is at minimum the requested one.\n"
+           "Returns: Version string of run-time library, or NULL if the run-time library does not meet the "
+           "required version number.")
+
+
+def test_a_manual_s_definition_line_and_the_name_above_it_start_a_unit_of_their_own():
+    units = answer_units(ENTRIES)
+    assert units[0] == "Returns: ASN1_SUCCESS if successful, ASN1_ELEMENT_NOT_FOUND if * structure was NULL."
+    assert units[1].startswith("asn1_check_version [Function]const char * asn1_check_version (")
+
+
+def test_a_description_that_wins_is_quoted_under_its_entry_s_definition_line_when_a_name_is_asked_for():
+    from qa.evidence import Candidate, Evidence
+    passage = Passage(Chunk(1, "tasn1", 26, 0, len(ENTRIES), ENTRIES), "libtasn1", 1.0)
+    other = Passage(Chunk(2, "tasn1", 27, 0, 10, "y"), "libtasn1", 0.5)
+    _, definition, _, returns = answer_units(ENTRIES)
+    picks = (Candidate(returns, passage, 0.51), Candidate("The library is thread safe.", other, 0.30),
+             Candidate(definition, passage, 0.20))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    asked = engine._quotes("How can my program check at run time that the library is recent enough?",
+                           Evidence((passage, other), picks), picks)
+    assert [text for text, _ in asked] == [definition, returns]  # far below, but it names the function
+    why = engine._quotes("Why would the run-time library be older than the headers?", Evidence((passage, other), picks),
+                         picks)
+    assert [text for text, _ in why] == [returns]
