@@ -90,6 +90,17 @@ _ASKS_CODE = re.compile(r"(?:^|[;:,.!?]\s)\s*(?:how (?:do|can|should|would|could
                         r"|utility|syntax|expression|interpreter|crate type|name|call|value)s?\b", re.IGNORECASE)
 
 
+# A why-question is answered by a reason, which a manual states in words ("The reason is that if the input file length
+# is an exact multiple of CHUNK, ..."), often in the sentence after the one that says what is done.
+_ASKS_REASON = re.compile(r"(?:^|[;:,.!?]\s)\s*why\b", re.IGNORECASE)
+_REASON = re.compile(r"\b(?:because|reasons?|so that|in order to|to avoid|to prevent|otherwise|due to)\b", re.IGNORECASE)
+
+
+def offers_reason(question: str, lead: str, unit: str) -> bool:
+    """Whether `unit` gives the reason a why-question asks for, where `lead` gives none."""
+    return bool(_ASKS_REASON.search(question) and _REASON.search(unit) and not _REASON.search(lead))
+
+
 def offers_code(question: str, lead: str, unit: str) -> bool:
     """Whether `unit` gives the command or code name a how-to or which-command question wants, where `lead` gives none.
 

@@ -19,7 +19,7 @@ from index.search import Filters, search
 from index.store import Library
 from qa import guided, prompt
 from qa.answerability import Gate, signals
-from qa.answertype import offers_code
+from qa.answertype import offers_code, offers_reason
 from qa.citations import cited_sentences
 from qa.evidence import Candidate, Evidence, Weights, entry_heading, following, rerank
 from qa.llm import LLMClient, Sampling, StreamInterrupted
@@ -177,13 +177,14 @@ class AnswerEngine:
 
         Two neighbouring sentences of one passage often split an answer between them ("By default ...
         is built when needed." / "The option --x builds it at install time."): both may be quoted, and the one right
-        after the best is preferred (follow_margin), whatever its score when it gives the command the question asks
-        for and the best gives none.
+        after the best is preferred (follow_margin), whatever its score when it gives the command (or, to a why-question,
+        the reason) the question asks for and the best gives none.
         """
         best = picks[0]
         after = following(best, picks)
         close = after is not None and (after.score >= best.score - self.settings.follow_margin
-                                       or offers_code(question, best.text, after.text))
+                                       or offers_code(question, best.text, after.text)
+                                       or offers_reason(question, best.text, after.text))
         picked = [best] + ([after] if close else [])
         heading = entry_heading(best, picks)  # a manual's definition line names what its description does not
         if heading is not None and offers_code(question, best.text, heading.text):

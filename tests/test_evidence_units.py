@@ -519,3 +519,21 @@ def test_a_description_that_wins_is_quoted_under_its_entry_s_definition_line_whe
     why = engine._quotes("Why would the run-time library be older than the headers?", Evidence((passage, other), picks),
                          picks)
     assert [text for text, _ in why] == [returns]
+
+
+def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_reason_a_why_question_asks_for():
+    from qa.evidence import Candidate, Evidence
+    text = ("We need to use feof() to check for end-of-file as opposed to seeing if fewer than CHUNK bytes have been read. "
+            "The reason is that if the input file length is an exact multiple of CHUNK, we will miss the end of file.")
+    passage = Passage(Chunk(1, "zlib", 1, 0, len(text), text), "zlib usage", 1.0)
+    other = Passage(Chunk(2, "zlib", 2, 0, 10, "y"), "zlib usage", 0.5)
+    first, second = answer_units(text)
+    picks = (Candidate(first, passage, 0.70), Candidate("feof() is part of stdio.", other, 0.66),
+             Candidate(second, passage, 0.40))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    why = engine._quotes("Why does the example use feof() rather than a short read?", Evidence((passage, other), picks),
+                         picks)
+    assert [text for text, _ in why] == [first, second]  # 0.30 below the best, but it gives the reason
+    what = engine._quotes("What does the example use to notice the end of input?", Evidence((passage, other), picks),
+                          picks)
+    assert [text for text, _ in what] == [first, "feof() is part of stdio."]
