@@ -353,21 +353,37 @@ def test_the_unit_after_the_best_one_is_the_second_quote_when_nearly_as_good():
     assert [text for text, _ in quotes] == [first, "Units are compiled at once."]
 
 
-def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_command_asked_for():
+def _follow_quotes(text: str, runner_up: str, question: str) -> tuple[list[str], list[str]]:
+    """The two quotes for `question` of a two-unit passage whose second unit scores far below the best and a
+    runner-up from another passage; and the passage's units."""
     from qa.evidence import Candidate, Evidence
+    passage = Passage(Chunk(1, "doc", 3, 0, len(text), text), "Manual", 1.0)
+    other = Passage(Chunk(2, "doc", 4, 0, 10, "y"), "Manual", 0.5)
+    first, second = answer_units(text)
+    picks = (Candidate(first, passage, 0.78), Candidate(runner_up, other, 0.74), Candidate(second, passage, 0.45))
+    quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes(question, Evidence((passage, other),
+                                                                                                   picks), picks)
+    return [text for text, _ in quotes], [first, second]
+
+
+def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_command_asked_for():
     text = ("Subversion does not hold the sources of the recommended packages. "
             "To fetch them, run ./tools/rsync-recommended from the top of the sources.")
-    passage = Passage(Chunk(1, "admin", 3, 0, len(text), text), "R-admin", 1.0)
-    other = Passage(Chunk(2, "admin", 4, 0, 10, "y"), "R-admin", 0.5)
-    first, second = answer_units(text)
-    picks = (Candidate(first, passage, 0.78), Candidate("Sources are on CRAN as well.", other, 0.74),
-             Candidate(second, passage, 0.50))
-    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
-    asked = engine._quotes("How do I get the sources of the recommended packages?", Evidence((passage, other), picks),
-                           picks)
-    assert [text for text, _ in asked] == [first, second]  # 0.28 below the best, but it holds the command
-    why = engine._quotes("Why are the recommended packages not in Subversion?", Evidence((passage, other), picks), picks)
-    assert [text for text, _ in why] == [first, "Sources are on CRAN as well."]
+    runner_up = "Sources are on CRAN as well."
+    asked, units = _follow_quotes(text, runner_up, "How do I get the sources of the recommended packages?")
+    assert asked == units  # 0.33 below the best, but it holds the command
+    why, units = _follow_quotes(text, runner_up, "Why are the recommended packages not in Subversion?")
+    assert why == [units[0], runner_up]
+
+
+def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_reason_a_why_question_asks_for():
+    text = ("We need to use feof() to check for end-of-file as opposed to seeing if fewer than CHUNK bytes have been read. "
+            "The reason is that if the input file length is an exact multiple of CHUNK, we will miss the end of file.")
+    runner_up = "feof() is part of stdio."
+    why, units = _follow_quotes(text, runner_up, "Why does the example use feof() rather than a short read?")
+    assert why == units  # far below the best, but it gives the reason
+    what, units = _follow_quotes(text, runner_up, "What does the example use to notice the end of input?")
+    assert what == [units[0], runner_up]
 
 
 def test_a_sentence_ending_in_a_colon_takes_the_command_lines_it_introduces_without_a_prompt():
@@ -520,20 +536,3 @@ def test_a_description_that_wins_is_quoted_under_its_entry_s_definition_line_whe
                          picks)
     assert [text for text, _ in why] == [returns]
 
-
-def test_the_unit_after_the_best_one_is_quoted_when_it_gives_the_reason_a_why_question_asks_for():
-    from qa.evidence import Candidate, Evidence
-    text = ("We need to use feof() to check for end-of-file as opposed to seeing if fewer than CHUNK bytes have been read. "
-            "The reason is that if the input file length is an exact multiple of CHUNK, we will miss the end of file.")
-    passage = Passage(Chunk(1, "zlib", 1, 0, len(text), text), "zlib usage", 1.0)
-    other = Passage(Chunk(2, "zlib", 2, 0, 10, "y"), "zlib usage", 0.5)
-    first, second = answer_units(text)
-    picks = (Candidate(first, passage, 0.70), Candidate("feof() is part of stdio.", other, 0.66),
-             Candidate(second, passage, 0.40))
-    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
-    why = engine._quotes("Why does the example use feof() rather than a short read?", Evidence((passage, other), picks),
-                         picks)
-    assert [text for text, _ in why] == [first, second]  # 0.30 below the best, but it gives the reason
-    what = engine._quotes("What does the example use to notice the end of input?", Evidence((passage, other), picks),
-                          picks)
-    assert [text for text, _ in what] == [first, "feof() is part of stdio."]
