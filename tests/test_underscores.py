@@ -60,3 +60,8 @@ def test_text_files_keep_their_characters(tmp_path: Path):
 def test_spacing_around_a_joined_name_and_in_other_runs_is_kept():
     pages = ["see  mpfr t\tx and  some   spaced words", "mpfr_t"]
     assert with_underscores(pages)[0] == "see  mpfr_t\tx and  some   spaced words"
+
+
+def test_a_number_with_a_decimal_point_is_no_name_s_part():
+    pages = ["python_3 = True; x_1 <- 2", "needs python 3.12; at x 1.5 the curve; x 1 ends."]
+    assert with_underscores(pages)[1] == "needs python 3.12; at x 1.5 the curve; x_1 ends."

@@ -30,8 +30,9 @@ def with_underscores(texts: Sequence[str]) -> list[str]:
 
 
 # A run of lower-case words on one line, where a spaced copy may stand. Each run is read word by word and looked
-# up in a set, so the time grows with the text, not with the text times the number of names.
-_RUN = re.compile(r"(?<![\w.])[a-z][a-z0-9]*(?:[ \t]+[a-z0-9]+)+(?![\w])")
+# up in a set, so the time grows with the text, not with the text times the number of names. A run ends before a
+# word, and before a decimal point: "python 3.12" is a version, not python_3 followed by ".12".
+_RUN = re.compile(r"(?<![\w.])[a-z][a-z0-9]*(?:[ \t]+[a-z0-9]+)+(?![\w]|\.\d)")
 
 
 def _joined(run: str, wanted: set[tuple[str, ...]], longest: int) -> str:
