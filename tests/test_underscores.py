@@ -30,9 +30,19 @@ def test_only_names_the_document_prints_with_underscores_are_joined():
     assert with_underscores(pages) == pages  # no mpfr_t in the document; upper case has its glyph
 
 
-def test_a_pdf_heading_whose_underscore_is_a_drawn_rule_reads_with_it(tmp_path: Path):
+def _first_page_text(tmp_path: Path, draw) -> str:
+    """The text the PDF reader gives of a one-page PDF that `draw(canvas)` draws."""
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
+    draw(c)
+    c.showPage()
+    c.save()
+    path = tmp_path / "doc.pdf"
+    path.write_bytes(buf.getvalue())
+    return read_document(path, "doc").pages[0].text
+
+
+def _ruled_heading(c: canvas.Canvas) -> None:
     head = "void mpfr_clear (mpfr"
     width = c.stringWidth(head, "Helvetica-Oblique", 10)
     text = c.beginText(60, 800)
@@ -44,11 +54,10 @@ def test_a_pdf_heading_whose_underscore_is_a_drawn_rule_reads_with_it(tmp_path: 
     c.rect(60 + width + 0.5, 799, 4, 0.6, stroke=0, fill=1)
     c.setFont("Courier", 10)
     c.drawString(60, 780, "mpfr_t x; mpfr_init (x);")
-    c.showPage()
-    c.save()
-    path = tmp_path / "mpfr.pdf"
-    path.write_bytes(buf.getvalue())
-    assert read_document(path, "mpfr").pages[0].text.splitlines()[0] == "void mpfr_clear (mpfr_t x)"
+
+
+def test_a_pdf_heading_whose_underscore_is_a_drawn_rule_reads_with_it(tmp_path: Path):
+    assert _first_page_text(tmp_path, _ruled_heading).splitlines()[0] == "void mpfr_clear (mpfr_t x)"
 
 
 def test_text_files_keep_their_characters(tmp_path: Path):
@@ -65,3 +74,15 @@ def test_spacing_around_a_joined_name_and_in_other_runs_is_kept():
 def test_a_number_with_a_decimal_point_is_no_name_s_part():
     pages = ["python_3 = True; x_1 <- 2", "needs python 3.12; at x 1.5 the curve; x 1 ends."]
     assert with_underscores(pages)[1] == "needs python 3.12; at x 1.5 the curve; x_1 ends."
+
+
+def _stats_page(c: canvas.Canvas) -> None:
+    c.setFont("Courier", 10)
+    c.drawString(60, 800, "fit <- k_means(data); plot(fit, x_axis = 'log'); t_test(fit)")
+    c.setFont("Helvetica", 10)
+    c.drawString(60, 780, "Run k means clustering first; the x axis is logarithmic and a t test follows.")
+
+
+def test_a_letter_before_a_word_is_prose_in_a_pdf_that_prints_the_name(tmp_path: Path):
+    text = _first_page_text(tmp_path, _stats_page)
+    assert "Run k means clustering first; the x axis is logarithmic and a t test follows." in text

@@ -5,8 +5,8 @@ variable's name) as a short drawn rule, not a glyph, so the PDF's text has a spa
 mpfr_set_prec (mpfr t x, mpfr prec t prec)", "asn1 node" for asn1_node. The same name is printed
 with its underscore elsewhere in the document (in code, in the typewriter font). A spaced copy of
 such a name is given its underscores back when one of its parts could be no English word: it holds a
-digit or is a single letter (asn1_node, mpfr_t, expr_1). Names of plain words are left as they are:
-"login shell" is prose in bash's manual as well as the option login_shell.
+digit or is a single letter after the first part (asn1_node, mpfr_t, expr_1). Names of plain words are left as
+they are: "login shell" is prose in bash's manual as well as the option login_shell, "k means" beside k_means.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ _PRONOUNS = {"a", "i"}  # one-letter English words: "is a" is prose, not is_a
 def with_underscores(texts: Sequence[str]) -> list[str]:
     """Each page's text with the spaced copies of the document's unmistakable underscored names joined again."""
     names = {m.group(0) for text in texts for m in _NAME.finditer(text)}
-    wanted = {tuple(n.split("_")) for n in names if any(_not_a_word(p) for p in n.split("_"))}
+    wanted = {tuple(n.split("_")) for n in names if _unmistakable(n.split("_"))}
     if not wanted:
         return list(texts)
     longest = max(map(len, wanted))
@@ -49,5 +49,11 @@ def _joined(run: str, wanted: set[tuple[str, ...]], longest: int) -> str:
     return "".join(out) + run[at:]
 
 
-def _not_a_word(part: str) -> bool:
-    return any(ch.isdigit() for ch in part) or (len(part) == 1 and part not in _PRONOUNS)
+def _unmistakable(parts: list[str]) -> bool:
+    """Whether a name's spaced copy could be no prose: a part holds a digit, or a part after the first is one letter.
+
+    A letter before a word is an English compound ("k means", "the x axis", "a t test", "the p value"), which
+    prose writes beside the k_means, x_axis of the code; a letter after one is a C type's suffix (mpfr_t).
+    """
+    return any(ch.isdigit() for part in parts for ch in part) \
+        or any(len(part) == 1 and part not in _PRONOUNS for part in parts[1:])
