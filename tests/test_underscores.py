@@ -86,3 +86,13 @@ def _stats_page(c: canvas.Canvas) -> None:
 def test_a_letter_before_a_word_is_prose_in_a_pdf_that_prints_the_name(tmp_path: Path):
     text = _first_page_text(tmp_path, _stats_page)
     assert "Run k means clustering first; the x axis is logarithmic and a t test follows." in text
+
+
+def test_a_name_of_hundreds_of_parts_leaves_the_pass_linear():
+    import time
+    endless = "_".join(["x"] * 300 + ["1"])
+    pages = [f"{endless} and asn1_find_structure_from_oid", " ".join(["x"] * 50_000) + " asn1 find structure from oid"]
+    began = time.perf_counter()
+    out = with_underscores(pages)
+    assert time.perf_counter() - began < 5  # was minutes: every word tried against all 301 lengths
+    assert out[1].endswith(" asn1_find_structure_from_oid") and out[1].startswith("x x x")

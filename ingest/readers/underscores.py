@@ -17,12 +17,15 @@ from collections.abc import Sequence
 # variable) is printed in the typewriter font, which has an underscore glyph.
 _NAME = re.compile(r"(?<![\w.])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w])")
 _PRONOUNS = {"a", "i"}  # one-letter English words: "is a" is prose, not is_a
+# Most parts of a name looked for: each word of a run is tried against every length up to the longest name's, so one
+# 300-part string (a key, a generated label) made a 2-MB page take minutes. The eval PDFs' longest names have 5.
+_MOST_PARTS = 8
 
 
 def with_underscores(texts: Sequence[str]) -> list[str]:
     """Each page's text with the spaced copies of the document's unmistakable underscored names joined again."""
     names = {m.group(0) for text in texts for m in _NAME.finditer(text)}
-    wanted = {tuple(n.split("_")) for n in names if _unmistakable(n.split("_"))}
+    wanted = {tuple(n.split("_")) for n in names if n.count("_") < _MOST_PARTS and _unmistakable(n.split("_"))}
     if not wanted:
         return list(texts)
     longest = max(map(len, wanted))
