@@ -50,9 +50,11 @@ MAX_UNIT_WORDS = 130
 MAX_UNIT_CHARS = 1200
 # The category mark of a definition in a manual Texinfo made, as the line's first or second word (after the name):
 # "asn1_check_version [Function]const char * ...", "[Macro]", "[Data type]". The entry's description follows in
-# sentences that never name it again.
+# sentences that never name it again. The mark runs on into the signature ("[Function]int"), as in every such line
+# pypdf reads in the eval PDFs; a Markdown link "[Command](x)", a usage line "git [Command] [options]" or a note
+# "[Macro] ..." opens no entry.
 _DEFINITION = re.compile(r"^(?:\S+[ \t]+)?\[(?:Function|Macro|Variable|Constant|Data [Tt]ype|Special Form|Command"
-                         r"|User Option|Method|Instance Variable)\]")
+                         r"|User Option|Method|Instance Variable)\](?=[^\s(\[])")
 _ROW = re.compile(r"^\|.*\|$")
 _CELL_WORD = re.compile(r"[^\s|]+")  # a word of a pipe row: its borders are no words
 _RULE = re.compile(r"^\|?(\s*:?-{3,}:?\s*\|)+\s*(:?-{3,}:?\s*)?$")

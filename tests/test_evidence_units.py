@@ -536,3 +536,16 @@ def test_a_description_that_wins_is_quoted_under_its_entry_s_definition_line_whe
                          picks)
     assert [text for text, _ in why] == [returns]
 
+
+def test_a_markdown_link_or_a_usage_line_with_a_category_word_opens_no_definition_entry():
+    from qa.evidence import Candidate, Evidence
+    linked = ("The library keeps its state in memory between calls.\n[Function](docs/functions_ref.md) lists every "
+              "call of the library.\nThe cache is flushed every ten minutes by a background thread that it starts.")
+    passage = Passage(Chunk(1, "guide", 1, 0, len(linked), linked), "guide", 1.0)
+    state, link, cache = answer_units(linked)
+    picks = (Candidate(cache, passage, 0.6), Candidate(state, passage, 0.2), Candidate(link, passage, 0.1))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    asked = engine._quotes("Which function flushes the cache?", Evidence((passage,), picks), picks)
+    assert asked[0][0] == cache  # the link names no entry the cache sentence belongs to
+    usage = "Usage of the tool, as its help prints it, is\ngit [Command] [options] where the options follow the command."
+    assert len(answer_units(usage)) == 1
