@@ -104,8 +104,9 @@ def content_words(text: str) -> list[str]:
 
 def name_words(text: str) -> set[str]:
     """Stems of the words the dotted and underscored names of `text` are made of: asn1_find_structure_from_oid
-    holds 'find', 'structure' and 'oid', read.csv holds 'read' and 'csv'."""
-    return {w for t in tokens(text) if "_" in t or "." in t for w in content_words(" ".join(re.split(r"[._]", t)))}
+    holds 'find', 'structure' and 'oid', read.csv holds 'read' and 'csv'. A number is no name: 3.4 holds no 4."""
+    return {w for t in tokens(text) if t[0].isalpha() and ("_" in t or "." in t)
+            for w in content_words(" ".join(re.split(r"[._]", t)))}
 
 
 def stem(word: str) -> str:

@@ -549,3 +549,11 @@ def test_a_markdown_link_or_a_usage_line_with_a_category_word_opens_no_definitio
     assert asked[0][0] == cache  # the link names no entry the cache sentence belongs to
     usage = "Usage of the tool, as its help prints it, is\ngit [Command] [options] where the options follow the command."
     assert len(answer_units(usage)) == 1
+
+
+def test_a_dotted_number_is_no_name_whose_parts_cover_a_question_s_number():
+    from qa.evidence import coverage
+    from qa.text import content_words
+    idf = {w: 1.0 for w in content_words("What changed in version 4?")}
+    assert coverage("Version 3.4 added the parser.", idf) == coverage("Version 3.3 added the parser.", idf)
+    assert coverage("R 4.1.2 and 192.168.1.4", {"1": 1.0}) == 0.0
