@@ -77,7 +77,9 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
                     and _listing_start(text[start:spans[i][1]].split("\n")):
                 end, i = spans[i][1], i + 1  # "A trigger may be activated explicitly with:\n   dpkg-trigger NAME"
         joins = refers_back(text[start:end]) or (headed and _CLOSED.search(text[start:end].rstrip()))
-        if units and joins and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS:
+        # Within both caps: a joined unit past MAX_UNIT_CHARS is dropped whole (_capped), losing both sentences.
+        if units and joins and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS \
+                and end - units[-1][0] <= MAX_UNIT_CHARS:
             units[-1], headed = (units[-1][0], end), False
         else:
             units.append((start, end))

@@ -557,3 +557,11 @@ def test_a_dotted_number_is_no_name_whose_parts_cover_a_question_s_number():
     idf = {w: 1.0 for w in content_words("What changed in version 4?")}
     assert coverage("Version 3.4 added the parser.", idf) == coverage("Version 3.3 added the parser.", idf)
     assert coverage("R 4.1.2 and 192.168.1.4", {"1": 1.0}) == 0.0
+
+
+def test_a_sentence_that_points_back_stays_apart_when_joining_would_pass_the_unit_s_characters():
+    long_words = "internationalization telecommunications responsibilities characterization".split()
+    first = "The " + " ".join(long_words[i % 4] for i in range(60)) + " matter."
+    second = "With this arrangement every department of the organization keeps its records for seven years."
+    assert len(first) < MAX_UNIT_CHARS < len(first + " " + second) and len((first + second).split()) < MAX_UNIT_WORDS
+    assert answer_units(f"Intro sentence that opens the passage here.\n{first} {second}")[1:] == [first, second]
