@@ -77,14 +77,20 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
                     and _listing_start(text[start:spans[i][1]].split("\n")):
                 end, i = spans[i][1], i + 1  # "A trigger may be activated explicitly with:\n   dpkg-trigger NAME"
         joins = refers_back(text[start:end]) or (headed and _CLOSED.search(text[start:end].rstrip()))
-        # Within both caps: a joined unit past MAX_UNIT_CHARS is dropped whole (_capped), losing both sentences.
-        if units and joins and len(text[units[-1][0]:end].split()) <= MAX_UNIT_WORDS \
-                and end - units[-1][0] <= MAX_UNIT_CHARS:
+        if units and joins and _joinable(text, units[-1], start, end):
             units[-1], headed = (units[-1][0], end), False
         else:
             units.append((start, end))
             headed = _heading(text[start:end], text[end:spans[i][0]] if i < len(spans) else "")
     return units
+
+
+def _joinable(text: str, unit: tuple[int, int], start: int, end: int) -> bool:
+    """Whether the span start:end may join `unit` before it: within both caps, and with no numbered section heading
+    between them, which the sentence boundary swallows ("... significand.\n5.2 Assignment Functions\nIn this ...")."""
+    # A joined unit past MAX_UNIT_CHARS is dropped whole (_capped), losing both sentences.
+    return len(text[unit[0]:end].split()) <= MAX_UNIT_WORDS and end - unit[0] <= MAX_UNIT_CHARS \
+        and not re.search(r"\w", text[unit[1]:start])
 
 
 def _definitions_apart(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -565,3 +565,10 @@ def test_a_sentence_that_points_back_stays_apart_when_joining_would_pass_the_uni
     second = "With this arrangement every department of the organization keeps its records for seven years."
     assert len(first) < MAX_UNIT_CHARS < len(first + " " + second) and len((first + second).split()) < MAX_UNIT_WORDS
     assert answer_units(f"Intro sentence that opens the passage here.\n{first} {second}")[1:] == [first, second]
+
+
+def test_a_sentence_that_points_back_does_not_join_across_a_section_heading():
+    text = ("Return the precision of x, i.e., the number of bits used to store its significand.\n5.2 Assignment Functions\n"
+            "In this section the functions assign new values to already initialized floats.\n")
+    assert answer_units(text) == ["Return the precision of x, i.e., the number of bits used to store its significand.",
+                                  "In this section the functions assign new values to already initialized floats."]
