@@ -211,11 +211,18 @@ def following(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidat
 def entry_heading(candidate: Candidate, candidates: Sequence[Candidate]) -> Candidate | None:
     """The candidate holding the definition line of the entry `candidate`'s unit describes (the nearest one before it
     in its passage: "[Function]const char * asn1_check_version (...)" over "Returns: Version string of run-time
-    library ..."); None when its passage shows no such line before it, or when `candidate` is one."""
-    units = passage_units(candidate.passage)
+    library ..."); None when its passage shows no such line before it, a section heading comes between (the entry
+    is over: "5.2 Assignment Functions\nThese functions ..."), or `candidate` is one."""
+    text = candidate.passage.chunk.text
+    spans = unit_spans(text)
+    units = [unit_text(text[s:e]) for s, e in spans]
     at = units.index(candidate.text) if candidate.text in units else 0
-    heading = next((u for u in reversed(units[:at]) if defines(u)), None)
-    return next((c for c in candidates if c.text == heading), None) if heading is not None else None
+    for k in range(at - 1, -1, -1):
+        if re.search(r"\w", text[spans[k][1]:spans[k + 1][0]]):  # a numbered heading the sentence boundary swallowed
+            return None
+        if defines(units[k]):
+            return next((c for c in candidates if c.text == units[k]), None)
+    return None
 
 
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:

@@ -572,3 +572,17 @@ def test_a_sentence_that_points_back_does_not_join_across_a_section_heading():
             "In this section the functions assign new values to already initialized floats.\n")
     assert answer_units(text) == ["Return the precision of x, i.e., the number of bits used to store its significand.",
                                   "In this section the functions assign new values to already initialized floats."]
+
+
+def test_a_description_under_a_new_section_heading_gets_no_definition_line_of_the_section_before():
+    from qa.evidence import Candidate, Evidence
+    text = ("[Function]mpfr_prec_t mpfr_get_prec (mpfr_t x)\nReturn the precision of x, i.e., the number of bits used "
+            "to store its significand.\n5.2 Assignment Functions\nThese functions assign new values to already "
+            "initialized floats (see Section 5.1 [Initialization\nFunctions], page 13).\n")
+    passage = Passage(Chunk(1, "mpfr", 19, 0, len(text), text), "mpfr", 1.0)
+    definition, these = answer_units(text)
+    picks = (Candidate(these, passage, 0.6), Candidate(definition, passage, 0.1))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    asked = engine._quotes("Which functions assign new values to initialized floats?", Evidence((passage,), picks), picks)
+    assert asked[0][0] == these  # mpfr_get_prec's entry ended at the heading
+
