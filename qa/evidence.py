@@ -221,7 +221,7 @@ def entry_heading(candidate: Candidate, candidates: Sequence[Candidate]) -> Cand
         if re.search(r"\w", text[spans[k][1]:spans[k + 1][0]]):  # a numbered heading the sentence boundary swallowed
             return None
         if defines(units[k]):
-            return next((c for c in candidates if c.text == units[k]), None)
+            return next((c for c in candidates if c.text == units[k] and c.passage == candidate.passage), None)
     return None
 
 

@@ -586,3 +586,14 @@ def test_a_description_under_a_new_section_heading_gets_no_definition_line_of_th
     asked = engine._quotes("Which functions assign new values to initialized floats?", Evidence((passage,), picks), picks)
     assert asked[0][0] == these  # mpfr_get_prec's entry ended at the heading
 
+
+def test_the_definition_line_quoted_is_the_one_in_the_description_s_own_passage():
+    from qa.evidence import Candidate, Evidence
+    passage = Passage(Chunk(1, "tasn1", 26, 0, len(ENTRIES), ENTRIES), "libtasn1", 1.0)
+    older = Passage(Chunk(9, "tasn1-4.18", 26, 0, len(ENTRIES), ENTRIES), "libtasn1 4.18", 0.9)
+    _, definition, _, returns = answer_units(ENTRIES)
+    picks = (Candidate(returns, passage, 0.51), Candidate(definition, older, 0.25), Candidate(definition, passage, 0.2))
+    engine = AnswerEngine(None, None, None, settings=Settings(quotes=2))
+    asked = engine._quotes("How can my program check at run time that the library is recent enough?",
+                           Evidence((passage, older), picks), picks)
+    assert asked == [(definition, (1,)), (returns, (1,))]  # not [2]: another manual's copy of the line
