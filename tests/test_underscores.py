@@ -72,8 +72,8 @@ def test_spacing_around_a_joined_name_and_in_other_runs_is_kept():
 
 
 def test_a_number_with_a_decimal_point_is_no_name_s_part():
-    pages = ["python_3 = True; x_1 <- 2", "needs python 3.12; at x 1.5 the curve; x 1 ends."]
-    assert with_underscores(pages)[1] == "needs python 3.12; at x 1.5 the curve; x_1 ends."
+    pages = ["python_3 = True; expr_1 <- 2", "needs python 3.12; at expr 1.5 the curve; expr 1 ends."]
+    assert with_underscores(pages)[1] == "needs python 3.12; at expr 1.5 the curve; expr_1 ends."
 
 
 def _stats_page(c: canvas.Canvas) -> None:
@@ -96,3 +96,9 @@ def test_a_name_of_hundreds_of_parts_leaves_the_pass_linear():
     out = with_underscores(pages)
     assert time.perf_counter() - began < 5  # was minutes: every word tried against all 301 lengths
     assert out[1].endswith(" asn1_find_structure_from_oid") and out[1].startswith("x x x")
+
+
+def test_a_formula_s_subscripts_stay_spaced_beside_the_code_s_names():
+    pages = ["The model is y = b 0 + b 1 x 1 + e, where expr 1 is evaluated first.",
+             "fit <- lm(y ~ x_1); coef(fit)[\"b_0\"], b_1; expr_1 <- 2"]
+    assert with_underscores(pages)[0] == "The model is y = b 0 + b 1 x 1 + e, where expr_1 is evaluated first."

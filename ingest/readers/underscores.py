@@ -56,7 +56,10 @@ def _unmistakable(parts: list[str]) -> bool:
     """Whether a name's spaced copy could be no prose: a part holds a digit, or a part after the first is one letter.
 
     A letter before a word is an English compound ("k means", "the x axis", "a t test", "the p value"), which
-    prose writes beside the k_means, x_axis of the code; a letter after one is a C type's suffix (mpfr_t).
+    prose writes beside the k_means, x_axis of the code; a letter after one is a C type's suffix (mpfr_t). A letter
+    and numbers alone are a formula's subscripts ("x 1 + x 2" beside the code's x_1), not a name's spaced copy.
     """
+    if len(parts[0]) == 1 and all(part.isdigit() for part in parts[1:]):
+        return False
     return any(ch.isdigit() for part in parts for ch in part) \
         or any(len(part) == 1 and part not in _PRONOUNS for part in parts[1:])
