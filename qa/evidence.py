@@ -25,8 +25,9 @@ from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import without_instructions
 from qa.text import content_words, name_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, defines, lead, opens_mid_sentence, opens_plain_rows, plain_table_header,
-                      plain_table_split, refers_back, table_header, table_split, under_header, unit_spans, unit_text)
+from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, defines, heading_between, lead, opens_mid_sentence,
+                      opens_plain_rows, plain_table_header, plain_table_split, refers_back, table_header, table_split,
+                      under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
     from index.embedder import Embedder
@@ -218,7 +219,7 @@ def entry_heading(candidate: Candidate, candidates: Sequence[Candidate]) -> Cand
     units = [unit_text(text[s:e]) for s, e in spans]
     at = units.index(candidate.text) if candidate.text in units else 0
     for k in range(at - 1, -1, -1):
-        if re.search(r"\w", text[spans[k][1]:spans[k + 1][0]]):  # a numbered heading the sentence boundary swallowed
+        if heading_between(text, spans[k][1], spans[k + 1][0]):
             return None
         if defines(units[k]):
             return next((c for c in candidates if c.text == units[k] and c.passage == candidate.passage), None)

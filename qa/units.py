@@ -86,11 +86,16 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _joinable(text: str, unit: tuple[int, int], start: int, end: int) -> bool:
-    """Whether the span start:end may join `unit` before it: within both caps, and with no numbered section heading
-    between them, which the sentence boundary swallows ("... significand.\n5.2 Assignment Functions\nIn this ...")."""
+    """Whether the span start:end may join `unit` before it: within both caps, and no section heading between them."""
     # A joined unit past MAX_UNIT_CHARS is dropped whole (_capped), losing both sentences.
     return len(text[unit[0]:end].split()) <= MAX_UNIT_WORDS and end - unit[0] <= MAX_UNIT_CHARS \
-        and not re.search(r"\w", text[unit[1]:start])
+        and not heading_between(text, unit[1], start)
+
+
+def heading_between(text: str, end: int, start: int) -> bool:
+    """Whether words stand between a unit ending at `end` and the next starting at `start`: a numbered section heading
+    the sentence boundary swallowed ("... significand.\n5.2 Assignment Functions\nIn this ...")."""
+    return bool(re.search(r"\w", text[end:start]))
 
 
 def _definitions_apart(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
