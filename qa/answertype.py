@@ -81,9 +81,11 @@ _CODE_TOKEN = re.compile(r"[A-Za-z_][\w.]*\((?!e?s\))\)?|(?<![\w/])\.{0,2}/[\w.@
 # An abbreviation's dotted letters ("e.g.", "i.e.", "U.S.") are no dotted name.
 _ABBREVIATION = re.compile(r"(?:[a-z]\.)+[a-z]")
 _LONGEST_CODE = 100  # characters: a longer word (a key, a blob, words run together) is no command a manual quotes
+# Where a question's own clause starts: it may come after what the user did or wants ("I checked out R from
+# Subversion; how do I ...").
+_CLAUSE_START = r"(?:^|[;:,.!?]\s)\s*"
 # A question a command, a name or a code line answers: how to do something, or which command, field, flag ... does it.
-# A how-to question may come after what the user did or wants ("I checked out R from Subversion; how do I ...").
-_ASKS_CODE = re.compile(r"(?:^|[;:,.!?]\s)\s*(?:how (?:do|can|should|would|could|may) (?:i|you|we|one|(?:my|our) \w+)|how to"
+_ASKS_CODE = re.compile(_CLAUSE_START + r"(?:how (?:do|can|should|would|could|may) (?:i|you|we|one|(?:my|our) \w+)|how to"
                         r"|what(?: is|['’]s) the (?:easiest|best|simplest|quickest|right|correct|usual) way to)\b"
                         r"|\b(?:which|what) (?:\w+ ){0,2}?(?:command|function|option|argument|operator|field|program"
                         r"|package|flag|switch|setting|variable|file|path|directory|header|macro|method|keyword|tool"
@@ -92,7 +94,7 @@ _ASKS_CODE = re.compile(r"(?:^|[;:,.!?]\s)\s*(?:how (?:do|can|should|would|could
 
 # A why-question is answered by a reason, which a manual states in words ("The reason is that if the input file length
 # is an exact multiple of CHUNK, ..."), often in the sentence after the one that says what is done.
-_ASKS_REASON = re.compile(r"(?:^|[;:,.!?]\s)\s*why\b", re.IGNORECASE)
+_ASKS_REASON = re.compile(_CLAUSE_START + r"why\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|reasons?|so that|in order to|to avoid|to prevent|otherwise|due to)\b", re.IGNORECASE)
 
 

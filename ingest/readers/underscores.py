@@ -24,8 +24,8 @@ _MOST_PARTS = 8
 
 def with_underscores(texts: Sequence[str]) -> list[str]:
     """Each page's text with the spaced copies of the document's unmistakable underscored names joined again."""
-    names = {m.group(0) for text in texts for m in _NAME.finditer(text)}
-    wanted = {tuple(n.split("_")) for n in names if n.count("_") < _MOST_PARTS and _unmistakable(n.split("_"))}
+    names = {tuple(m.group(0).split("_")) for text in texts for m in _NAME.finditer(text)}
+    wanted = {parts for parts in names if len(parts) <= _MOST_PARTS and _unmistakable(parts)}
     if not wanted:
         return list(texts)
     longest = max(map(len, wanted))
@@ -52,7 +52,7 @@ def _joined(run: str, wanted: set[tuple[str, ...]], longest: int) -> str:
     return "".join(out) + run[at:]
 
 
-def _unmistakable(parts: list[str]) -> bool:
+def _unmistakable(parts: tuple[str, ...]) -> bool:
     """Whether a name's spaced copy could be no prose: a part holds a digit, or a part after the first is one letter.
 
     A letter before a word is an English compound ("k means", "the x axis", "a t test", "the p value"), which
