@@ -37,10 +37,13 @@ DATASET = "eval/data/r-manuals.jsonl"
 L2S = (0.1, 1.0, 10.0)  # regularisation strengths tried; the one with the best out-of-fold AUROC is kept
 FOLDS = 5
 MAX_FALSE_REFUSAL = 0.10
+OOF = Path(__file__).with_name("data") / "ranker-oof.json"
+OOF_COMMAND = "python -m eval.ranker_oof"
 SignalsOf = Callable[[Question], dict[str, float]]
 # What computes a question's signals (retrieval, rerank, answer units, signals, the verifier's support): a
 # cache read by other code is stale. Folders count by their Python files; the fit's own output is not here.
-SIGNAL_SOURCES = ("index", "qa", "qa/verifier.json", "qa/models/groundedness/model.onnx")
+SIGNAL_SOURCES = ("index", "qa", "qa/verifier.json", "qa/models/groundedness/model.onnx",
+                  "qa/models/answer_ranker/model.onnx")
 
 
 def dev_questions(dataset: str) -> list[Question]:
@@ -221,19 +224,54 @@ def corpora_of(datasets: Sequence[str] | None, libraries: Sequence[str]) -> list
     return list(zip(datasets, libraries))
 
 
-def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | None) -> tuple[list, list, list]:
-    """Every pair's dev questions asked of its library: their signals, labels and corpus (dataset) names."""
+def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | None,
+                 oof: Path | None = None) -> tuple[list, list, list]:
+    """Every pair's dev questions asked of its library: their signals, labels and corpus (dataset) names.
+
+    With `oof` (eval/ranker_oof.py's file) each question's `ranker` signal is its out-of-fold score there.
+    """
+    held = read_oof(oof) if oof else None
     signals, labels, names = [], [], []
     for dataset, library in pairs:
         questions = dev_questions(dataset)
         signals_of, key, close = _signals_of(library, verifier)
         try:
-            signals += collect(questions, signals_of, cache, key)
+            found = collect(questions, signals_of, cache, key)
         finally:
             close()
+        signals += found if held is None else with_held_out_ranker(found, questions, held, dataset)
         labels += [bool(q.answerable) for q in questions]
         names += [dataset] * len(questions)
     return signals, labels, names
+
+
+def _shown(path: Path) -> str:
+    """A path as the record shows it: relative to the project when inside it."""
+    root = Path(__file__).resolve().parents[1]
+    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
+
+
+def read_oof(path: Path) -> dict[str, dict[str, float]]:
+    """Per corpus (question set's file stem), each question's out-of-fold ranker score; ValueError if unreadable."""
+    try:
+        return {c: {q: float(p) for q, p in scores.items()}
+                for c, scores in json.loads(path.read_text(encoding="utf-8"))["scores"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"cannot read out-of-fold ranker scores {path} ({exc}); write them: {OOF_COMMAND}") from None
+
+
+def with_held_out_ranker(signals: Sequence[dict], questions: Sequence[Question], held: dict[str, dict[str, float]],
+                         dataset: str) -> list[dict]:
+    """The signals with `ranker` replaced by the out-of-fold score (0 for a question that had no units to score).
+
+    The shipped ranker learnt from these questions' units: its own score of them is not what it says of
+    a new question, so a gate fitted on it would trust the signal too much.
+    """
+    corpus = Path(dataset).stem
+    if corpus not in held:
+        raise ValueError(f"no out-of-fold ranker scores for {corpus} (they hold {', '.join(held) or 'none'}); "
+                         f"add its questions to the ranker's pairs and write them: {OOF_COMMAND}")
+    return [s | {"ranker": held[corpus].get(q.question, 0.0)} for s, q in zip(signals, questions)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,6 +287,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "features: its support is left out of the fit, weight 0, so the gate serves any verifier; the "
                     "cross-encoder's did no better in dev CV); an engine refuses a gate that weighs another "
                     "verifier's support")
+    ap.add_argument("--ranker-oof", type=Path, default=OOF,
+                    help=f"out-of-fold answer-ranker scores of the dev questions (default {OOF}; 'none': the "
+                         "signal is left out, weight 0)")
     ap.add_argument("--max-false-refusal", type=float, default=MAX_FALSE_REFUSAL)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -257,9 +298,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         pairs = corpora_of(args.dataset, args.library)
-        signals, labels, names = read_corpora(pairs, args.verifier, args.cache)
+        oof = None if str(args.ranker_oof) == "none" else args.ranker_oof
+        signals, labels, names = read_corpora(pairs, args.verifier, args.cache, oof)
         if args.verifier == "features":  # its support is left out, so that the gate serves any verifier
             signals = [s | {"support": 0.0} for s in signals]
+        if oof is None:  # no honest scores of the dev questions: the signal is left out
+            signals = [s | {"ranker": 0.0} for s in signals]
         params, figures = fit(signals, labels, seed=args.seed, max_false_refusal=args.max_false_refusal,
                               corpora=names)
     except (DatasetError, LibraryError, ValueError) as exc:
@@ -269,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                              if n == d and not a)} for d, _ in pairs]
     record = {**params.to_dict(), "signs": SIGNS,
               "fitted_on": {"datasets": sets, "split": "dev", "questions": len(labels),
+                            "ranker_scores": _shown(oof) if oof else None,
                             "unanswerable": labels.count(False), "verifier": args.verifier, "l2_tried": list(L2S),
                             "folds": FOLDS, "seed": args.seed, "max_false_refusal": args.max_false_refusal},
               "figures": figures,

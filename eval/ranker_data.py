@@ -1,6 +1,12 @@
 """Training and held-out pairs for the answer ranker: (question, answer unit, its context) -> does the unit answer it.
 
-Two sources, neither written by an LLM:
+The shipped ranker (qa/models/answer_ranker) learns from labelled questions:
+- `question_examples`: each dev question of a question set asked of its library, and the rerank's best
+  CANDIDATES units for it, a unit answering when it holds an expected answer. An unanswerable question's
+  units all count as not answering: they are the near-topic misses it has to tell apart.
+  `python -m eval.ranker_data --corpus DATASET=LIBRARY ... --out F.jsonl.gz` writes them.
+
+Two sources without labelled questions, neither written by an LLM (the first ranker trained on them lost):
 - HaluEval QA, training part only (split by passage exactly as `eval detector` splits it): the
   knowledge sentence holding the right answer against the passage's other sentences.
 - Questions made from the documents' own text, pages split into train / dev / test by
@@ -12,19 +18,28 @@ Only documents of the question set's dev split are read (never a test document).
 """
 from __future__ import annotations
 
+import argparse
+import gzip
 import json
 import random
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eval.verifier_data import Unit, halueval_split, knowledge_sentences, split_of
 from qa.evidence import answer_like
 from qa.text import STOPWORDS, content_words
 from qa.units import lead, unit_spans, unit_text
 
+if TYPE_CHECKING:
+    from eval.questions import Question
+    from qa.engine import AnswerEngine
+
 QUESTIONS = Path(__file__).with_name("data") / "r-manuals.jsonl"
+PAIRS = Path(__file__).with_name("data") / "ranker-pairs.jsonl.gz"  # what the shipped ranker was trained on
 NEGATIVES = 2  # per question: one from its page, one near miss from elsewhere in the document
 _HEADING = re.compile(r"^(?:\d+(?:\.\d+)*|[A-Z](?:\.\d+)+)\s+([A-Z][A-Za-z][^\n.]{2,60})$", re.M)
 _DEFINED = re.compile(r"^(The |An? )?([A-Za-z][\w.]*(?: [\w.]+){0,3}) (is|are) (?:a|an|the|used|called|defined)\b")
@@ -44,6 +59,7 @@ class RankExample:
     context: str
     answers: bool
     kind: str
+    corpus: str = ""  # labelled questions: the question set's file stem (out-of-fold scores hold one out at a time)
 
 
 def dev_documents(questions: Path = QUESTIONS) -> set[str]:
@@ -166,3 +182,76 @@ def build(pages: Sequence[tuple[str, int, str]], pairs: int, seed: int) -> dict[
     return {"train": train, "dev_qa": halueval_examples(qa["dev"][:600], seed),
             "test_qa": halueval_examples(qa["test"][:1000], seed), "dev_docs": own["dev"], "test_docs": own["test"]}
 
+
+
+def question_examples(engine: AnswerEngine, questions: Iterable[Question], corpus: str = "") -> list[RankExample]:
+    """Each question's CANDIDATES best units as the engine's rerank gives them, labelled by the expected answers."""
+    from eval.answer_metrics import contains_answer
+    from qa.ranker import CANDIDATES, context_of
+
+    out = []
+    for q in questions:
+        for c in engine.evidence(q.question).candidates[:CANDIDATES]:
+            answers = bool(q.answerable and q.answers) and bool(contains_answer(c.text, q.answers))
+            context = context_of(c.text, c.passage.chunk.text)
+            out.append(RankExample(q.question, c.text, context, answers, "question", corpus))
+    return out
+
+
+def write_examples(examples: Sequence[RankExample], path: Path) -> None:
+    """Examples as gzipped JSON lines, in order (training reads them back in the same order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        for e in examples:
+            f.write(json.dumps(asdict(e), ensure_ascii=False) + "\n")
+
+
+def read_examples(path: Path) -> list[RankExample]:
+    """What write_examples wrote; OSError or ValueError when the file is not such a file."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [RankExample(**json.loads(line)) for line in f if line.strip()]
+
+
+def _corpus(text: str) -> tuple[str, str, str | None]:
+    """DATASET=LIBRARY[@SPLIT] -> (dataset, library, split)."""
+    dataset, sep, rest = text.partition("=")
+    if not sep or not dataset or not rest:
+        raise argparse.ArgumentTypeError(f"{text!r}: give DATASET=LIBRARY or DATASET=LIBRARY@SPLIT")
+    library, _, split = rest.partition("@")
+    return dataset, library, split or None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the labelled pairs of each corpus's questions, corpus after corpus, to --out."""
+    ap = argparse.ArgumentParser(prog="python -m eval.ranker_data", description=main.__doc__)
+    ap.add_argument("--corpus", type=_corpus, action="append", required=True, metavar="DATASET=LIBRARY[@SPLIT]",
+                    help="a question set and the library of its documents; @dev keeps its dev rows (repeatable)")
+    ap.add_argument("--out", type=Path, default=PAIRS, help=f"the gzipped JSONL to write (default: {PAIRS})")
+    args = ap.parse_args(argv)
+    from eval.questions import load
+    from index.embedder import SentenceTransformerEmbedder, default_model
+    from index.errors import GroundworkError
+    from index.store import Library
+    from qa.engine import AnswerEngine, Settings
+    from qa.verifiers import make_verifier
+
+    embedder = SentenceTransformerEmbedder(default_model())
+    examples: list[RankExample] = []
+    try:
+        for dataset, library_dir, split in args.corpus:
+            questions = load(dataset, split=split)
+            library = Library.open(library_dir)  # only the rerank's candidates are read: no verifier call is made
+            verifier = make_verifier("features", embedder)
+            engine = AnswerEngine(library, embedder, verifier, None, Settings(mode="extractive"))
+            examples += question_examples(engine, questions, Path(dataset).stem)
+            print(f"{dataset}: {len(questions)} questions, {len(examples)} pairs so far", file=sys.stderr)
+    except GroundworkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    write_examples(examples, args.out)
+    print(f"wrote {len(examples)} pairs ({sum(e.answers for e in examples)} answering) to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,14 +30,15 @@ if TYPE_CHECKING:
     from index.store import Library
     from qa.verify import Verifier
 
-FEATURES = ("strength", "margin", "passage", "coverage", "missing_share", "missing_specific", "support", "missing_kind")
+FEATURES = ("strength", "margin", "passage", "coverage", "missing_share", "missing_specific", "support", "missing_kind",
+            "ranker")
 PARAMS_PATH = Path(__file__).with_name("answerability.json")
 REFIT = "python -m eval.fit_answerability --library DIR"
 TYPED_UNITS = 3  # the best answer units read for the asked kind of fact (1, 3 and 5 tried by 5-fold CV on dev)
 BEFORE_FIT = 0.45  # the hand-set min_strength the fitted gate replaced: answer when the best candidate scores this
 # Expected signs: more evidence, more answerable; a question term nowhere in the evidence, less.
 SIGNS = {"strength": 1, "margin": 1, "passage": 1, "coverage": 1, "missing_share": -1, "missing_specific": -1,
-         "support": 1, "missing_kind": -1}
+         "support": 1, "missing_kind": -1, "ranker": 1}
 # A term written like code or a name: dotted or underscored (wilcox.test, R_MAX_VSIZE), with a digit
 # (4.3, x64), camel case (setRefClass), called (loess()), or capitalised inside the sentence (Feather, CUDA).
 _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\(\))|[A-Z]\w*)(?![\w])")
@@ -102,11 +103,12 @@ class Gate:
 
 
 def signals(library: Library, question: str, evidence: Evidence, verifier: Verifier | None, keep: int,
-            reader: Reader | None = None) -> dict[str, float]:
+            reader: Reader | None = None, ranker: float = 0.0) -> dict[str, float]:
     """FEATURES of one question's evidence, as `reader` sees the library (0 but the missing ones with no evidence).
 
     `support` needs a verifier call (a third of an extractive answer's time with the cross-encoder):
-    with `verifier` None it is left 0, for a gate that gives it no weight.
+    with `verifier` None it is left 0, for a gate that gives it no weight. `ranker` is the trained answer
+    ranker's best P(answers) among the candidates (qa/ranker.py `best`), which the caller reads.
     """
     idf = question_idf(library, question, reader)
     # What the passages say, without their table-of-contents lines: a contents page holds every
@@ -121,7 +123,8 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
            "missing_specific": float(bool(specific)), "support": 0.0,
-           "missing_kind": float(bool(missing_kinds(question, [c.text for c in evidence.candidates[:TYPED_UNITS]])))}
+           "missing_kind": float(bool(missing_kinds(question, [c.text for c in evidence.candidates[:TYPED_UNITS]]))),
+           "ranker": float(ranker)}
     if not evidence.candidates:
         return out
     best = evidence.candidates[0]

@@ -7,7 +7,8 @@ from index.records import Passage
 
 MODES = ("extractive", "guided", "generative")  # how an answer is written (DESIGN.md, Answer modes)
 CLOSEST = 3  # passages an abstaining answer shows in place of citations
-RANKERS = ("rerank", "trained")  # what orders the candidate answer units: hand-set weights, or qa/ranker.py
+# What orders the candidate answer units: hand-set weights, those plus qa/ranker.py's P, or qa/ranker.py alone.
+RANKERS = ("rerank", "blend", "trained")
 
 
 @dataclass(frozen=True)

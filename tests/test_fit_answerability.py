@@ -89,7 +89,7 @@ def test_main_fits_on_every_pair_asking_each_library_its_own_dev_questions_once(
     monkeypatch.setattr(fa, "_signals_of", fake_signals)
     cache = tmp_path / "signals.json"
     argv = ["--dataset", str(tmp_path / "a.jsonl"), "--library", "la", "--dataset", str(tmp_path / "b.jsonl"),
-            "--library", "lb", "--out", str(tmp_path / "gate.json"), "--cache", str(cache)]
+            "--library", "lb", "--out", str(tmp_path / "gate.json"), "--cache", str(cache), "--ranker-oof", "none"]
     assert fa.main(argv) == 0
     assert sorted({lib for lib, _ in asked}) == ["la", "lb"] and len(asked) == 90
     assert all(q.startswith("a-") == (lib == "la") and int(q.split("-")[1]) < (60 if lib == "la" else 30)
@@ -101,6 +101,33 @@ def test_main_fits_on_every_pair_asking_each_library_its_own_dev_questions_once(
     asked.clear()
     assert fa.main(argv) == 0 and asked == []  # both corpora's signals come from the one cache file
     assert fa.main(argv[:6] + ["--out", str(tmp_path / "g2.json")]) == 2  # a dataset without its library
+
+
+def test_the_ranker_signal_is_fitted_on_out_of_fold_scores_never_the_shipped_rankers_own(tmp_path, monkeypatch):
+    write_set(tmp_path / "a.jsonl", "a", 60)
+    write_set(tmp_path / "b.jsonl", "b", 30)
+    rows = {"la": corpus(60, 3, 0.0), "lb": corpus(30, 4, -1.2)}
+    # The engine's own ranker signal says nothing; the out-of-fold one tells the classes apart.
+    data = {lib: [s | {"ranker": 0.5} for s in sig] for lib, (sig, _) in rows.items()}
+
+    def fake_signals(library, verifier):
+        return (lambda q: data[library][int(q.id.split("-")[1])]), {"library": library}, lambda: None
+
+    monkeypatch.setattr(fa, "_signals_of", fake_signals)
+    questions = {"a": fa.dev_questions(str(tmp_path / "a.jsonl")), "b": fa.dev_questions(str(tmp_path / "b.jsonl"))}
+    oof = {c: {q.question: (0.9 if q.answerable else 0.1) for q in qs} for c, qs in questions.items()}
+    (tmp_path / "oof.json").write_text(json.dumps({"scores": oof}))
+    argv = ["--dataset", str(tmp_path / "a.jsonl"), "--library", "la", "--dataset", str(tmp_path / "b.jsonl"),
+            "--library", "lb", "--out", str(tmp_path / "gate.json"), "--ranker-oof", str(tmp_path / "oof.json")]
+    assert fa.main(argv) == 0
+    record = json.loads((tmp_path / "gate.json").read_text())
+    assert record["weights"][FEATURES.index("ranker")] > 0 and record["fitted_on"]["ranker_scores"]
+    assert fa.main(argv[:-2] + ["--ranker-oof", "none"]) == 0
+    assert json.loads((tmp_path / "gate.json").read_text())["weights"][FEATURES.index("ranker")] == 0
+    (tmp_path / "oof.json").write_text(json.dumps({"scores": {"a": oof["a"]}}))
+    assert fa.main(argv) == 2  # no out-of-fold scores for corpus b: refused, not fitted on the shipped ranker's
+    (tmp_path / "oof.json").write_text("not json")
+    assert fa.main(argv) == 2
 
 
 def test_the_cache_keeps_one_entry_per_library_and_asks_again_when_its_key_changes(tmp_path):
