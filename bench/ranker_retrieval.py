@@ -8,11 +8,14 @@ library's passages, graded on the gold (document, page) pairs as `eval run` grad
 - hybrid: dense and lexical fused (what the engine retrieves);
 - rerank: the engine's hand-set rerank of those `depth` hybrid passages (qa/evidence.py);
 - trained: the same passages ordered by the trained ranker's best answer unit in each (qa/ranker.py).
+And what the answerability gate's ranker signal costs a question (`AnswerRanker.best` over the rerank's
+20 best units, as the engine builds the ranker) beside the rerank's own time, in the same run.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,13 +51,21 @@ def by_ranker(library: Library, ranker: AnswerRanker, question: str, passages) -
     return [passages[i] for i in sorted(range(len(passages)), key=lambda i: (-best[i], i))]
 
 
-def orders(library: Library, embedder, ranker: AnswerRanker, question: str, depth: int) -> dict[str, list]:
-    """Each order's passages for one question."""
+def orders(library: Library, embedder, ranker: AnswerRanker, question: str, depth: int,
+           gate: AnswerRanker | None = None, spent: dict[str, list] | None = None) -> dict[str, list]:
+    """Each order's passages for one question; with `gate`, the seconds of the rerank and of its ranker signal."""
     qvec = embedder.embed([question], kind="query")[0]
     hybrid = search(library, embedder, question, k=depth, query_vector=qvec)
+    started = time.perf_counter()
+    evidence = rerank(library, embedder, question, hybrid, query_vector=qvec)
+    if gate is not None and spent is not None:
+        middle = time.perf_counter()
+        gate.best(question, evidence.candidates)
+        spent["rerank"].append(middle - started)
+        spent["gate ranker"].append(time.perf_counter() - middle)
     return {"dense": search(library, embedder, question, k=depth, mode="dense", query_vector=qvec),
             "hybrid": hybrid,
-            "rerank": list(rerank(library, embedder, question, hybrid, query_vector=qvec).passages),
+            "rerank": list(evidence.passages),
             "trained": by_ranker(library, ranker, question, hybrid)}
 
 
@@ -69,11 +80,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     questions = [q for q in load(args.dataset, split=args.split) if q.answerable and q.gold]
     embedder, ranker = SentenceTransformerEmbedder(default_model()), AnswerRanker(args.ranker, threads=1)
+    gate, spent = AnswerRanker(args.ranker), {"rerank": [], "gate ranker": []}
     scores = {o: {m: [] for m, _, _ in METRICS} for o in ORDERS}
     with Library.open(args.library) as library:
         for q in questions:
             gold = {(Path(doc).stem, page) for doc, page in q.gold}
-            for name, passages in orders(library, embedder, ranker, q.question, args.depth).items():
+            for name, passages in orders(library, embedder, ranker, q.question, args.depth, gate, spent).items():
                 ranked = [(p.doc_title, p.chunk.page) for p in passages]
                 for metric, fn, k in METRICS:
                     scores[name][metric].append(fn(ranked, gold, k))
@@ -82,6 +94,10 @@ def main(argv=None) -> int:
     print("|---|" + "---|" * len(METRICS))
     for name in ORDERS:
         print(f"| {name} | " + " | ".join(f"{np.mean(scores[name][m]):.3f}" for m, _, _ in METRICS) + " |")
+    rerank_s, gate_s = (np.array(spent[k][1:] or spent[k]) for k in ("rerank", "gate ranker"))  # the first loads
+    print(f"per question, p50 / p95: rerank {np.median(rerank_s):.3f} / {np.percentile(rerank_s, 95):.3f} s; "
+          f"the gate's ranker signal {np.median(gate_s):.3f} / {np.percentile(gate_s, 95):.3f} s "
+          f"({np.median(gate_s) / np.median(rerank_s):.2f} x the rerank)")
     return 0
 
 
