@@ -111,5 +111,7 @@ class AnswerRanker:
             self._encoder = RankerEncoder(self.folder / TOKENIZER, int(settings["max_tokens"]))
             self._session = onnx_session(self.folder / GRAPH, self.threads)
         except Exception as exc:  # noqa: BLE001 - tokenizers and onnxruntime raise their own types for a bad file
+            again = "--pairs-file eval/data/ranker-pairs.jsonl.gz --threads 2" if self.folder == SHIPPED else \
+                f"--out {self.folder}"  # the shipped one: restored by training it again on its own pairs
             raise RankerError(f"cannot load the answer ranker in {self.folder} ({str(exc).splitlines()[0]}); "
-                              f"train one with `python -m eval.train_ranker --out {self.folder}`") from None
+                              f"train one with `python -m eval.train_ranker {again}`") from None

@@ -176,3 +176,10 @@ def test_the_gate_reads_the_rankers_best_unit_and_asks_the_ranker_only_when_it_w
     blind = Counted({best: 0.9})
     AnswerEngine(library, EMB, WordVerifier(), settings=Settings(), gate=ranker_gate(0.0), ranker=blind).answer(question)
     assert blind.calls == 0
+
+
+def test_a_missing_shipped_ranker_says_how_to_train_it_again(monkeypatch):
+    import qa.ranker
+    monkeypatch.setattr(qa.ranker, "GRAPH", "gone.onnx")
+    with pytest.raises(RankerError, match="--pairs-file eval/data/ranker-pairs.jsonl.gz"):
+        AnswerRanker().probabilities([("q", "u", "")])
