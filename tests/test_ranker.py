@@ -183,3 +183,15 @@ def test_a_missing_shipped_ranker_says_how_to_train_it_again(monkeypatch):
     monkeypatch.setattr(qa.ranker, "GRAPH", "gone.onnx")
     with pytest.raises(RankerError, match="--pairs-file eval/data/ranker-pairs.jsonl.gz"):
         AnswerRanker().probabilities([("q", "u", "")])
+
+
+def test_out_of_fold_scores_need_a_readable_file_of_two_corpora_or_more(tmp_path, capsys):
+    from eval import ranker_oof
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_text("not gzip")
+    assert ranker_oof.main(["--pairs-file", str(bad), "--out", str(tmp_path / "o.json")]) == 1
+    one = tmp_path / "one.jsonl.gz"
+    ranker_data.write_examples([ranker_data.RankExample("q", "u", "", True, "question", "a")], one)
+    assert ranker_oof.main(["--pairs-file", str(one), "--out", str(tmp_path / "o.json")]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: ") and "two corpora" in err[1] and not (tmp_path / "o.json").exists()
