@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from eval import stats
-from eval.fit_cache import say_stale, source_hash
+from eval.fit_cache import say_stale, shown, source_hash
 from eval.fit_verifier import fit_logistic
 from eval.metrics import auroc
 from eval.questions import Question
@@ -245,12 +245,6 @@ def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | 
     return signals, labels, names
 
 
-def _shown(path: Path) -> str:
-    """A path as the record shows it: relative to the project when inside it."""
-    root = Path(__file__).resolve().parents[1]
-    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
-
-
 def read_oof(path: Path) -> dict[str, dict[str, float]]:
     """Per corpus (question set's file stem), each question's out-of-fold ranker score; ValueError if unreadable."""
     try:
@@ -313,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                              if n == d and not a)} for d, _ in pairs]
     record = {**params.to_dict(), "signs": SIGNS,
               "fitted_on": {"datasets": sets, "split": "dev", "questions": len(labels),
-                            "ranker_scores": _shown(oof) if oof else None,
+                            "ranker_scores": shown(oof) if oof else None,
                             "unanswerable": labels.count(False), "verifier": args.verifier, "l2_tried": list(L2S),
                             "folds": FOLDS, "seed": args.seed, "max_false_refusal": args.max_false_refusal},
               "figures": figures,

@@ -20,6 +20,12 @@ def source_hash(paths: Sequence[str], root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
+def shown(path: Path, root: Path = ROOT) -> str:
+    """A path as a fit's record or model card names it: relative to the project when inside it."""
+    full = path.resolve()
+    return str(full.relative_to(root)) if full.is_relative_to(root) else str(path)
+
+
 def say_stale(cache: Path, old: dict, new: dict) -> None:
     """One line on stderr: the cache holds values computed under another key, which are computed again."""
     changed = [k for k in new if old.get(k) != new[k]]

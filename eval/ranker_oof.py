@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from eval import ranker_data
+from eval.fit_cache import shown
 from eval.train_verifier import default_backbone, load_backbone, pad, train
 from qa.ranker import RankerEncoder
 
@@ -77,10 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for corpus in corpora:
         print(f"holding out {corpus}", file=sys.stderr)
         scores[corpus] = held_out_scores(examples, corpus, seed=args.seed)
-    root = Path(__file__).resolve().parents[1]
-    shown = args.pairs_file.resolve()
-    record = {"pairs_file": str(shown.relative_to(root) if shown.is_relative_to(root) else shown), "seed": args.seed,
-              "scores": scores,
+    record = {"pairs_file": shown(args.pairs_file), "seed": args.seed, "scores": scores,
               "command": "python -m eval.ranker_oof " + " ".join(sys.argv[1:] if argv is None else argv),
               "seconds": round(time.perf_counter() - started)}
     args.out.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")

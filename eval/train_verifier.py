@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from eval import verifier_data, verifier_figures
+from eval.fit_cache import shown
 from eval.halueval import DatasetError
 from qa.cross_verifier import GRAPH, SETTINGS, SHIPPED, TOKENIZER, CrossEncoderVerifier, Encoder, pad
 
@@ -268,18 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings["threshold"] = report["threshold"]
     (args.out / SETTINGS).write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     data = {"train_pairs": len(train_set), "kinds": verifier_data.kind_counts(train_set),
-            "source": _shown(args.library or args.docs), "passages": len(units)}
+            "source": shown(args.library or args.docs), "passages": len(units)}
     verifier_figures.write_card(args.out, settings, data, losses, report, train_seconds)
     checkpoint.unlink(missing_ok=True)
     print(verifier_figures.table(report), file=sys.stderr)
     print(f"wrote {args.out} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return 0
 
-
-def _shown(path: Path) -> str:
-    """A path as the model card shows it: relative to the repository when inside it."""
-    root = Path(__file__).resolve().parents[1]
-    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ loop as the groundedness verifier, eval/train_verifier.py) and writes a folder (
 tokenizer.json, settings.json, MODEL_CARD.md). The one shipped in qa/models/answer_ranker learnt from the
 dev questions' own candidates (eval/ranker_data.py, `--pairs-file`). Its best P among a question's units is a
 signal of the answerability gate: with it the gate refused as many or more near-topic unanswerable questions,
-and as few or fewer answerable ones, on every held-out set (README). Ordering units it helps less: alone it orders them worse
-than the rerank; added to the rerank's score (`blend`) its first quote holds the answer a little more often
+and as few or fewer answerable ones, on every held-out set (README). Ordering units it helps less: alone it
+orders them worse than the rerank; added to the rerank's score (`blend`) its first quote holds the answer a little more often
 on held-out questions, but its answers are right no more often, so the rerank still orders them by default.
 Answer time needs only onnxruntime and tokenizers. Training and answering encode a pair the same
 way, through `RankerEncoder`.
@@ -26,7 +26,7 @@ from qa.evidence import Candidate
 from qa.text import flatten, split_sentences
 
 SHIPPED = Path(__file__).with_name("models") / "answer_ranker"  # the gate's ranker, and "blend" / "trained"
-CANDIDATES = 20  # the rerank's best units the ranker reads (and is trained on): ~0.1 s of a 2-core CPU a question
+CANDIDATES = 20  # the rerank's best units the ranker reads (and is trained on): 0.16 s p50 a question, 2 Zen 4 cores
 # blend: a unit's rerank score + BLEND_WEIGHT x P(answers). Chosen with each of the four dev corpora held out
 # in turn (the ranker trained on the other three): top-1 holds the answer on a gold page for 117 of 205 at 0,
 # 118 at 0.1, 119 at 0.2, 120 at 0.3, 121 at 0.5, 120 at 0.7, 121 at 1.0; the smaller of the best kept.
@@ -45,6 +45,11 @@ def context_of(unit: str, passage: str) -> str:
     at = flat.find(flatten(unit.split("\n", 1)[0])[:60])
     before = split_sentences(flat[:at]) if at > 0 else []
     return " ".join(before[-1].split()[-CONTEXT_WORDS:]) if before else ""
+
+
+def _items(question: str, candidates: Sequence[Candidate]) -> list[tuple[str, str, str]]:
+    """(question, unit, its context) for each candidate: what the ranker reads."""
+    return [(question, c.text, context_of(c.text, c.passage.chunk.text)) for c in candidates]
 
 
 class RankerEncoder(Encoder):
@@ -77,7 +82,7 @@ class AnswerRanker:
     def best_units(self, question: str, candidates: Sequence[Candidate]) -> np.ndarray:
         """P(answers) of the rerank's best CANDIDATES units; the last question's are kept, as the gate and the
         blend both read them."""
-        items = [(question, c.text, context_of(c.text, c.passage.chunk.text)) for c in candidates[:CANDIDATES]]
+        items = _items(question, candidates[:CANDIDATES])
         last = self._last  # read once: another thread's answer may replace it meanwhile
         if last is None or last[0] != items:
             last = (items, self.probabilities(items) if items else np.zeros(0))
@@ -91,7 +96,7 @@ class AnswerRanker:
 
     def order(self, question: str, candidates: Sequence[Candidate]) -> tuple[Candidate, ...]:
         """The candidates best first by the ranker, each scored with its probability."""
-        probs = self.probabilities([(question, c.text, context_of(c.text, c.passage.chunk.text)) for c in candidates])
+        probs = self.probabilities(_items(question, candidates))
         scored = [replace(c, score=float(p)) for c, p in zip(candidates, probs)]
         return tuple(sorted(scored, key=lambda c: -c.score))
 
