@@ -171,6 +171,7 @@ def test_the_first_unseen_set_is_a_dev_set_now_and_its_answers_are_on_their_page
     ("unseen2-manuals.jsonl", "UNSEEN2_DOCS", "bench/unseen2_docs.sh"),
     ("unseen3-manuals.jsonl", "UNSEEN3_DOCS", "bench/unseen3_docs.sh"),
     ("unseen4-manuals.jsonl", "UNSEEN4_DOCS", "bench/unseen4_docs.sh"),
+    ("unseen5-manuals.jsonl", "UNSEEN5_DOCS", "bench/unseen5_docs.sh"),
 ])
 def test_the_later_unseen_sets_are_test_only_on_documents_no_other_set_uses(name, env, script):
     path = DEFAULT_DATASET.parent / name
@@ -183,6 +184,24 @@ def test_the_later_unseen_sets_are_test_only_on_documents_no_other_set_uses(name
     docs = os.environ.get(env)  # a folder filled by the script
     if not docs:
         pytest.skip(f"set {env} to a folder filled by {script} to check the pages")
+    assert main([str(path), "--docs", docs]) == 0
+
+
+@pytest.mark.parametrize("name, env", [
+    ("dev-manuals.jsonl", None), ("legal-licences.jsonl", None),
+    ("dev-manuals2.jsonl", "DEV_MANUALS2_DOCS"), ("dev-papers.jsonl", "DEV_PAPERS_DOCS"),
+])
+def test_the_dev_corpora_are_dev_only_a_third_unanswerable_on_documents_no_test_set_uses(name, env):
+    path = DEFAULT_DATASET.parent / name
+    rows, problems = read_rows(path)
+    assert problems == [] and [p for r in rows for p in shape_problems(r)] == []
+    assert all(r["split"] == "dev" for r in rows) and sum(not r["answerable"] for r in rows) >= 0.3 * len(rows)
+    tested = {r["doc"] for f in DEFAULT_DATASET.parent.glob("*.jsonl")
+              for r in read_rows(f)[0] if r["doc"] and r.get("split") == "test"}
+    assert {r["doc"] for r in rows if r["doc"]}.isdisjoint(tested)  # the gate and the ranker never learn a test page
+    docs = os.environ.get(env) if env else None  # a folder filled by bench/dev_manuals2_docs.sh or dev_papers_docs.sh
+    if not docs:
+        pytest.skip(f"set {env} to a folder of its documents to check the pages" if env else "documents not fetched")
     assert main([str(path), "--docs", docs]) == 0
 
 

@@ -1,4 +1,4 @@
-"""bench/unseen2_docs.sh, unseen3_docs.sh and unseen4_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
+"""bench/unseen2_docs.sh to unseen5_docs.sh and dev_papers_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
 import gzip
 import io
 import subprocess
@@ -27,6 +27,18 @@ FETCHED = {
         "libmpfr-doc_4.2.0-1_all.deb": {DOC + "libmpfr-doc/mpfr.pdf.gz": gzip.compress(b"%PDF-1.5 m")},
         "r-cran-sandwich_3.0-2-1_all.deb": {"usr/lib/R/site-library/sandwich/doc/sandwich.pdf": b"%PDF-1.5 s"},
         "doc-debian_11.3+nmu1_all.deb": {DOC + "debian/constitution.txt.gz": gzip.compress(b"other")},
+    }, None),
+    "unseen5_docs.sh": ({
+        "graphviz-doc_2.42.2-7+deb12u1_all.deb": {DOC + "graphviz/pdf/dotguide.pdf.gz": gzip.compress(b"%PDF-1.5 d")},
+        "r-cran-lme4_1.1-31-1_amd64.deb": {"usr/lib/R/site-library/lme4/doc/lmer.pdf": b"%PDF-1.5 l"},
+        "libogg-dev_1.3.5-3_amd64.deb": {DOC + "libogg-dev/html/rfc3533.txt.gz": gzip.compress(b"other")},
+    }, ("django-5.2.8.tar.gz", {"django-5.2.8/docs/internals/security.txt": b"other"})),
+    "dev_papers_docs.sh": ({
+        "r-cran-strucchange_1.5-3-1_all.deb": {
+            "usr/lib/R/site-library/strucchange/doc/strucchange-intro.pdf": b"%PDF-1.5 s"},
+        "r-cran-metafor_3.8-1-1_all.deb": {"usr/lib/R/site-library/metafor/doc/metafor.pdf": b"%PDF-1.5 m"},
+        "r-cran-mcmc_0.9-7-1+b1_amd64.deb": {"usr/lib/R/site-library/mcmc/doc/demo.pdf": b"%PDF-1.5 d"},
+        "r-cran-epi_2.47-1_amd64.deb": {"usr/lib/R/site-library/Epi/doc/yll.pdf": b"%PDF-1.5 y"},
     }, None),
 }
 
@@ -76,6 +88,14 @@ def _stand_ins(bin_dir: Path, script: str, apt: str, pip: str) -> None:
      " failed (E: Version"),
     ("unseen4_docs.sh", "works", "works",
      "error: debian-constitution.txt: FAILED: not the version the set was written from; nothing was put in"),
+    ("unseen5_docs.sh", "echo \"E: Version '1.1-31-1' for 'r-cran-lme4' was not found\" >&2; exit 100", "works",
+     "error: apt-get download graphviz-doc=2.42.2-7+deb12u1 r-cran-lme4=1.1-31-1 libogg-dev=1.3.5-3 failed (E: Version"),
+    ("unseen5_docs.sh", "works", "echo 'ERROR: No matching distribution found for Django==5.2.8' >&2; exit 1",
+     "error: pip download Django==5.2.8 failed (ERROR: No matching distribution found"),
+    ("unseen5_docs.sh", "works", "works",
+     "error: django-security.txt: FAILED: not the version the set was written from; nothing was put in"),
+    ("dev_papers_docs.sh", "works", "works",
+     "error: mcmc-demo.pdf: FAILED: not the version the set was written from; nothing was put in"),
 ])
 def test_a_failed_fetch_says_why_in_one_line_and_leaves_the_folder_as_it_was(tmp_path, script, apt, pip, says):
     _stand_ins(tmp_path / "bin", script, apt, pip)
