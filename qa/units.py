@@ -151,7 +151,7 @@ def unit_text(text: str) -> str:
     for n, line in enumerate(lines):
         if n and (_console_line(line.strip()) or n >= listing):
             out += [flatten("\n".join(prose))] if prose else []
-            out.append(line.strip())
+            out += [line.strip()] if line.strip() else []
             prose = []
         else:
             prose.append(line)
@@ -309,11 +309,12 @@ def _listing_start(lines: list[str]) -> int:
 
     Manuals show commands without a prompt too ("A trigger may be activated explicitly with:" over
     "dpkg-trigger --no-await <name-of-trigger>"): up to MAX_CODE_LINES lines, each a few words holding a
-    code name (qa/answertype.py code_names) and ending no sentence. A sentence that goes on after them is
+    code name (qa/answertype.py code_names) and ending no sentence, blank lines between them or before them
+    (an HTML or Markdown page's code block: "View the list of installed packages:\n\ncargo install --list"). A sentence that goes on after them is
     not such a listing ("... are Depends:\npython3 (>= 3.Y) and any python3-foo\npackages.").
     """
     n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
-    tail = lines[n:] if n else []
+    tail = [line for line in lines[n:] if line.strip()] if n else []  # HTML and Markdown set a code block apart
     return n if tail and len(tail) <= MAX_CODE_LINES and all(map(_command_line, tail)) else 0
 
 

@@ -294,7 +294,7 @@ def test_a_row_in_a_later_chunk_of_a_long_table_is_quoted_under_its_header(tmp_p
         # as make_verifier builds it: a word-for-word quote of its passage needs no other verdict
         found = AnswerEngine(lib, emb, ContentGate(WordVerifier(), "words"), None, Settings(min_strength=0.2))
         answer = found.answer("What is the rated voltage of cable romeo-9?")
-    assert answer.text == f"{HEADER}\n| romeo-9 | 163 volts | red wire | [2]"
+    assert answer.text.startswith(f"{HEADER}\n| romeo-9 | 163 volts | red wire | [2]")  # first, under its header
 
 
 class Refuses:
@@ -347,8 +347,8 @@ def test_the_unit_after_the_best_one_is_the_second_quote_when_nearly_as_good():
              Candidate(middle, passage, 0.50), Candidate(last, passage, 0.48))
     quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes("q", Evidence((passage, other), picks),
                                                                                  picks)
-    assert [text for text, _ in quotes] == [first, middle]  # within 0.15 of the best: before the next-best
-    far = (picks[0], picks[1], Candidate(middle, passage, 0.40))
+    assert [text for text, _ in quotes] == [first, middle]  # within follow_margin of the best: before the next-best
+    far = (picks[0], picks[1], Candidate(middle, passage, 0.60 - Settings().follow_margin - 0.05))
     quotes = AnswerEngine(None, None, None, settings=Settings(quotes=2))._quotes("q", Evidence((passage, other), far), far)
     assert [text for text, _ in quotes] == [first, "Units are compiled at once."]
 
@@ -597,3 +597,12 @@ def test_the_definition_line_quoted_is_the_one_in_the_description_s_own_passage(
     asked = engine._quotes("How can my program check at run time that the library is recent enough?",
                            Evidence((passage, older), picks), picks)
     assert asked == [(definition, (1,)), (returns, (1,))]  # not [2]: another manual's copy of the line
+
+
+def test_a_lead_in_takes_its_command_across_the_blank_line_of_a_code_block():
+    # HTML and Markdown set a code block apart with a blank line: the command is still what the sentence introduces
+    text = ("Install or reinstall the package in the current directory:\n\ncargo install --path .\n\n"
+            "View the list of installed packages:\n\ncargo install --list\n\nSEE ALSO")
+    units = answer_units(text)
+    assert "View the list of installed packages:\ncargo install --list" in units
+    assert lead("View the list of installed packages:\ncargo install --list") == "View the list of installed packages:"

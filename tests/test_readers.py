@@ -260,3 +260,11 @@ def test_html_of_many_blocks_reads_in_linear_time(tmp_path):
     doc = read_document(write(tmp_path, "many.html", f"<html><body>{paragraphs}</body></html>".encode()), "m")
     assert time.perf_counter() - started < 5
     assert doc.pages[0].text.split("\n\n")[-1] == "Paragraph 5999 says little."
+
+
+def test_ligatures_are_spelt_out_so_that_the_words_can_be_found(tmp_path):
+    # pdfTeX papers and Texinfo manuals draw "fi", "ff", "ffi" as one glyph; pypdf gives one character for it
+    (tmp_path / "paper.txt").write_text("The model is \ufb01tted with e\ufb00ects and an e\ufb03cient \ufb02ag.",
+                                        encoding="utf-8")
+    doc = read_document(tmp_path / "paper.txt", "p")
+    assert doc.pages[0].text == "The model is fitted with effects and an efficient flag."
