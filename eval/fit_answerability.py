@@ -39,6 +39,7 @@ FOLDS = 5
 MAX_FALSE_REFUSAL = 0.10
 OOF = Path(__file__).with_name("data") / "ranker-oof.json"
 OOF_COMMAND = "python -m eval.ranker_oof"
+PAIRS = Path(__file__).with_name("data") / "ranker-pairs.jsonl.gz"  # what the shipped ranker learnt from
 SignalsOf = Callable[[Question], dict[str, float]]
 # What computes a question's signals (retrieval, rerank, answer units, signals, the verifier's support): a
 # cache read by other code is stale. Folders count by their Python files; the fit's own output is not here.
@@ -228,9 +229,11 @@ def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | 
                  oof: Path | None = None) -> tuple[list, list, list]:
     """Every pair's dev questions asked of its library: their signals, labels and corpus (dataset) names.
 
-    With `oof` (eval/ranker_oof.py's file) each question's `ranker` signal is its out-of-fold score there.
+    With `oof` (eval/ranker_oof.py's file) each question's `ranker` signal is its out-of-fold score there; a
+    corpus the shipped ranker never learnt from keeps the shipped ranker's own score, which is out of sample.
     """
     held = read_oof(oof) if oof else None
+    learnt = learnt_corpora() if oof else set()
     signals, labels, names = [], [], []
     for dataset, library in pairs:
         questions = dev_questions(dataset)
@@ -239,7 +242,7 @@ def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | 
             found = collect(questions, signals_of, cache, key)
         finally:
             close()
-        signals += found if held is None else with_held_out_ranker(found, questions, held, dataset)
+        signals += found if held is None else with_held_out_ranker(found, questions, held, dataset, learnt)
         labels += [bool(q.answerable) for q in questions]
         names += [dataset] * len(questions)
     return signals, labels, names
@@ -254,14 +257,28 @@ def read_oof(path: Path) -> dict[str, dict[str, float]]:
         raise ValueError(f"cannot read out-of-fold ranker scores {path} ({exc}); write them: {OOF_COMMAND}") from None
 
 
+def learnt_corpora(pairs: Path | None = None) -> set[str]:
+    """The corpora whose questions the shipped ranker learnt from (those of its pairs file, PAIRS unless given);
+    ValueError if unreadable."""
+    from eval.ranker_data import read_examples
+    pairs = pairs or PAIRS
+    try:
+        return {e.corpus for e in read_examples(pairs)}
+    except (OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"cannot read the shipped ranker's pairs {pairs} ({exc})") from None
+
+
 def with_held_out_ranker(signals: Sequence[dict], questions: Sequence[Question], held: dict[str, dict[str, float]],
-                         dataset: str) -> list[dict]:
+                         dataset: str, learnt: set[str] = frozenset()) -> list[dict]:
     """The signals with `ranker` replaced by the out-of-fold score (0 for a question that had no units to score).
 
     The shipped ranker learnt from these questions' units: its own score of them is not what it says of
-    a new question, so a gate fitted on it would trust the signal too much.
+    a new question, so a gate fitted on it would trust the signal too much. A corpus it did not learn from
+    (not among `learnt`) keeps the shipped ranker's score: that is what it says of a new question.
     """
     corpus = Path(dataset).stem
+    if corpus not in held and corpus not in learnt:
+        return list(signals)
     if corpus not in held:
         raise ValueError(f"no out-of-fold ranker scores for {corpus} (they hold {', '.join(held) or 'none'}); "
                          f"add its questions to the ranker's pairs and write them: {OOF_COMMAND}")

@@ -125,7 +125,13 @@ def test_the_ranker_signal_is_fitted_on_out_of_fold_scores_never_the_shipped_ran
     assert fa.main(argv[:-2] + ["--ranker-oof", "none"]) == 0
     assert json.loads((tmp_path / "gate.json").read_text())["weights"][FEATURES.index("ranker")] == 0
     (tmp_path / "oof.json").write_text(json.dumps({"scores": {"a": oof["a"]}}))
-    assert fa.main(argv) == 2  # no out-of-fold scores for corpus b: refused, not fitted on the shipped ranker's
+    from eval.ranker_data import RankExample, write_examples
+    learnt = [RankExample("q?", "a unit.", "", True, "question", c) for c in ("a", "b")]
+    write_examples(learnt, tmp_path / "pairs.jsonl.gz")
+    monkeypatch.setattr(fa, "PAIRS", tmp_path / "pairs.jsonl.gz")
+    assert fa.main(argv) == 2  # no out-of-fold scores for corpus b, which the ranker learnt from: refused
+    write_examples(learnt[:1], tmp_path / "pairs.jsonl.gz")
+    assert fa.main(argv) == 0  # b is new to the shipped ranker: its own scores of b are out of sample, and kept
     (tmp_path / "oof.json").write_text("not json")
     assert fa.main(argv) == 2
 
