@@ -43,6 +43,18 @@ _FROM_CANONICAL = [
 ]
 
 
+# The Latin ligatures a PDF's fonts draw as one glyph (pdfTeX, Texinfo): pypdf gives them as one character, and
+# "ﬁtted" is then no word a user types, the full-text index finds or the embedding model's vocabulary holds.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+
+
+def spelt_out(text: str) -> str:
+    """`text` with its ligatures spelt out ("ﬁtted": "fitted"): a document's text at ingest, and a question pasted
+    from a PDF viewer."""
+    return text.translate(_LIGATURES)
+
+
 def canonical(word: str) -> str:
     """The one spelling that all British and American spellings of `word` share (lower case)."""
     w = word.lower()

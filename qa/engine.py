@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from index.access import Reader
 from index.records import Passage
 from index.search import Filters, search
+from index.spelling import spelt_out
 from index.store import Library
 from qa import guided, prompt
 from qa.answerability import Gate, signals
@@ -295,7 +296,7 @@ class AnswerEngine:
 
 
 def _checked(question: str) -> str:
-    question = " ".join(question.split())
+    question = " ".join(spelt_out(question).split())  # pasted from a PDF viewer: "ﬁtted" as the library holds it
     if not question:
         raise QuestionError("the question is empty: ask something, e.g. groundwork ask \"how do I ...\"")
     if len(question) > MAX_QUESTION_CHARS:

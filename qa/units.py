@@ -36,6 +36,7 @@ _REFERS_BACK = re.compile(r"(?:(?:With|In|For|By|From|Under|After|Before|Through
                           r"|Besides|Despite|Instead of|Apart from|As with|To do) (?:this|these|those|that|such)"
                           r"|This|These|Those|That|Such)\b")
 _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
+_CAPITALISED = re.compile(r"[A-Z][a-z]+\s")  # 'The ...', 'Set ...'; not 'R CMD', 'Rscript', 'CFLAGS=...'
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
@@ -315,7 +316,16 @@ def _listing_start(lines: list[str]) -> int:
     """
     n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
     tail = [line for line in lines[n:] if line.strip()] if n else []  # HTML and Markdown set a code block apart
-    return n if tail and len(tail) <= MAX_CODE_LINES and all(map(_command_line, tail)) else 0
+    # ... but a section's title set apart is no command ("### The CMAKE_BUILD_TYPE variable", "The ninja_syntax module")
+    apart = [line for before, line in zip(lines[n - 1:], lines[n:]) if n and line.strip() and not before.strip()]
+    return n if tail and len(tail) <= MAX_CODE_LINES and all(map(_command_line, tail)) \
+        and not any(map(_titled, apart)) else 0
+
+
+def _titled(line: str) -> bool:
+    """A line that opens like a title, not a command: a Markdown heading, or a capitalised plain word first."""
+    stripped = line.strip()
+    return stripped.startswith("#") or bool(_CAPITALISED.match(stripped))
 
 
 def _command_line(line: str) -> bool:

@@ -606,3 +606,12 @@ def test_a_lead_in_takes_its_command_across_the_blank_line_of_a_code_block():
     units = answer_units(text)
     assert "View the list of installed packages:\ncargo install --list" in units
     assert lead("View the list of installed packages:\ncargo install --list") == "View the list of installed packages:"
+
+
+def test_a_title_set_apart_after_a_lead_in_is_no_command_and_keeps_its_sentence():
+    text = ("Configure the build with the following setting:\n\n### The CMAKE_BUILD_TYPE variable\n\n"
+            "Set it to Release for optimised binaries.")
+    assert "Configure the build with the following setting:" in answer_units(text)
+    assert not any(u.startswith("Configure") and "CMAKE" in u for u in answer_units(text))
+    html = "Read the sections that follow:\n\nThe ninja_syntax module\n\nIt writes build files."
+    assert "Read the sections that follow:" in answer_units(html)

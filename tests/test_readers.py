@@ -268,3 +268,9 @@ def test_ligatures_are_spelt_out_so_that_the_words_can_be_found(tmp_path):
                                         encoding="utf-8")
     doc = read_document(tmp_path / "paper.txt", "p")
     assert doc.pages[0].text == "The model is fitted with effects and an efficient flag."
+    from ingest.readers.base import Limits
+    (tmp_path / "many.txt").write_text("\ufb03" * 10, encoding="utf-8")  # 10 characters that are 30 spelt out
+    with pytest.raises(ReadError):
+        read_document(tmp_path / "many.txt", "m", limits=Limits(max_chars=20))
+    from qa.engine import _checked  # a question pasted from a PDF viewer meets the text as stored
+    assert _checked("How are random e\ufb00ects \ufb01tted?") == "How are random effects fitted?"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from index.control_chars import one_line, remove_controls
 from index.records import Document, Page
+from index.spelling import spelt_out
 from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError  # noqa: F401 - the package's names
 from ingest.readers.margins import without_running_lines
 
@@ -19,10 +20,6 @@ _CONTROL_BYTES = bytes(set(range(32)) - {9, 10, 12, 13, 27}) + b"\x7f"
 _MAX_CONTROL_SHARE = 0.05  # random bytes hold ~11% of these; text holds none
 # UTF-16/32 text legitimately holds NUL bytes (the UTF-32-LE BOM starts with the UTF-16-LE one).
 _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
-# The Latin ligatures a PDF's fonts draw as one glyph (pdfTeX, Texinfo): pypdf gives them as one character, and
-# "ﬁtted" is then no word a user types, the full-text index finds or the embedding model's vocabulary holds.
-_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
-                            "\ufb05": "st", "\ufb06": "st"})
 
 
 def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, limits: Limits = Limits()) -> Document:
@@ -33,12 +30,14 @@ def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, lim
     """
     doc = _read(path, doc_id, pdf_text, limits)
     limits.check(len(doc.pages), sum(len(p.text) for p in doc.pages))
-    texts = without_running_lines([remove_controls(p.text).translate(_LIGATURES) for p in doc.pages])
+    texts = [spelt_out(remove_controls(p.text)) for p in doc.pages]
+    limits.check(len(texts), sum(map(len, texts)))  # a ligature spelt out is up to three characters
+    texts = without_running_lines(texts)
     pages = tuple(Page(p.doc_id, p.number, text) for p, text in zip(doc.pages, texts))
     if not any(p.text.strip() for p in pages):
         raise ReadError("no text (the file holds only control characters)")
     metadata = {key: one_line(value) for key, value in doc.metadata.items()}
-    title = one_line(doc.title).translate(_LIGATURES)
+    title = spelt_out(one_line(doc.title))
     return replace(doc, title=title or one_line(path.stem) or doc_id, pages=pages, metadata=metadata)
 
 
