@@ -233,7 +233,6 @@ def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | 
     corpus the shipped ranker never learnt from keeps the shipped ranker's own score, which is out of sample.
     """
     held = read_oof(oof) if oof else None
-    learnt = learnt_corpora() if oof else set()
     signals, labels, names = [], [], []
     for dataset, library in pairs:
         questions = dev_questions(dataset)
@@ -242,7 +241,7 @@ def read_corpora(pairs: Sequence[tuple[str, str]], verifier: str, cache: Path | 
             found = collect(questions, signals_of, cache, key)
         finally:
             close()
-        signals += found if held is None else with_held_out_ranker(found, questions, held, dataset, learnt)
+        signals += found if held is None else with_held_out_ranker(found, questions, held, dataset)
         labels += [bool(q.answerable) for q in questions]
         names += [dataset] * len(questions)
     return signals, labels, names
@@ -257,32 +256,38 @@ def read_oof(path: Path) -> dict[str, dict[str, float]]:
         raise ValueError(f"cannot read out-of-fold ranker scores {path} ({exc}); write them: {OOF_COMMAND}") from None
 
 
-def learnt_corpora(pairs: Path | None = None) -> set[str]:
-    """The corpora whose questions the shipped ranker learnt from (those of its pairs file, PAIRS unless given);
-    ValueError if unreadable."""
+def learnt_questions(pairs: Path | None = None) -> set[str]:
+    """The questions the shipped ranker learnt from (those of its pairs file, PAIRS unless given); ValueError if the
+    file is unreadable or holds none."""
     from eval.ranker_data import read_examples
     pairs = pairs or PAIRS
+    again = "python -m eval.ranker_data (README, The answer ranker)"
     try:
-        return {e.corpus for e in read_examples(pairs)}
-    except (OSError, ValueError, TypeError) as exc:
-        raise ValueError(f"cannot read the shipped ranker's pairs {pairs} ({exc})") from None
+        questions = {e.question for e in read_examples(pairs)}
+    except (OSError, ValueError, TypeError, EOFError) as exc:
+        raise ValueError(f"cannot read the shipped ranker's pairs {pairs} ({exc}); write them: {again}") from None
+    if not questions:
+        raise ValueError(f"the shipped ranker's pairs {pairs} hold no question; write them: {again}")
+    return questions
 
 
 def with_held_out_ranker(signals: Sequence[dict], questions: Sequence[Question], held: dict[str, dict[str, float]],
-                         dataset: str, learnt: set[str] = frozenset()) -> list[dict]:
+                         dataset: str) -> list[dict]:
     """The signals with `ranker` replaced by the out-of-fold score (0 for a question that had no units to score).
 
     The shipped ranker learnt from these questions' units: its own score of them is not what it says of
-    a new question, so a gate fitted on it would trust the signal too much. A corpus it did not learn from
-    (not among `learnt`) keeps the shipped ranker's score: that is what it says of a new question.
+    a new question, so a gate fitted on it would trust the signal too much. A corpus the out-of-fold scores
+    lack keeps the shipped ranker's score only when none of its questions is one the ranker learnt from
+    (its pairs file, read only then): that is what the ranker says of a new question.
     """
     corpus = Path(dataset).stem
-    if corpus not in held and corpus not in learnt:
+    if corpus in held:
+        return [s | {"ranker": held[corpus].get(q.question, 0.0)} for s, q in zip(signals, questions)]
+    learnt = learnt_questions()
+    if not any(q.question in learnt for q in questions):
         return list(signals)
-    if corpus not in held:
-        raise ValueError(f"no out-of-fold ranker scores for {corpus} (they hold {', '.join(held) or 'none'}); "
-                         f"add its questions to the ranker's pairs and write them: {OOF_COMMAND}")
-    return [s | {"ranker": held[corpus].get(q.question, 0.0)} for s, q in zip(signals, questions)]
+    raise ValueError(f"no out-of-fold ranker scores for {corpus} (they hold {', '.join(held) or 'none'}), whose "
+                     f"questions the shipped ranker learnt from; write them: {OOF_COMMAND}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,12 +126,19 @@ def test_the_ranker_signal_is_fitted_on_out_of_fold_scores_never_the_shipped_ran
     assert json.loads((tmp_path / "gate.json").read_text())["weights"][FEATURES.index("ranker")] == 0
     (tmp_path / "oof.json").write_text(json.dumps({"scores": {"a": oof["a"]}}))
     from eval.ranker_data import RankExample, write_examples
-    learnt = [RankExample("q?", "a unit.", "", True, "question", c) for c in ("a", "b")]
-    write_examples(learnt, tmp_path / "pairs.jsonl.gz")
     monkeypatch.setattr(fa, "PAIRS", tmp_path / "pairs.jsonl.gz")
-    assert fa.main(argv) == 2  # no out-of-fold scores for corpus b, which the ranker learnt from: refused
-    write_examples(learnt[:1], tmp_path / "pairs.jsonl.gz")
+    learnt = [RankExample(q.question, "a unit.", "", True, "question", c) for c, qs in questions.items() for q in qs]
+    write_examples(learnt, tmp_path / "pairs.jsonl.gz")
+    assert fa.main(argv) == 2  # no out-of-fold scores for b, whose questions the ranker learnt from: refused
+    b_copy = tmp_path / "b-copy.jsonl"  # the same questions under another name are still the ones it learnt
+    b_copy.write_text((tmp_path / "b.jsonl").read_text())
+    assert fa.main([*argv[:5], str(b_copy), *argv[6:]]) == 2
+    write_examples([e for e in learnt if e.corpus == "a"], tmp_path / "pairs.jsonl.gz")
     assert fa.main(argv) == 0  # b is new to the shipped ranker: its own scores of b are out of sample, and kept
+    signals = fa.with_held_out_ranker(data["lb"], questions["b"], {"a": oof["a"]}, str(tmp_path / "b.jsonl"))
+    assert {s["ranker"] for s in signals} == {0.5}
+    (tmp_path / "pairs.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00 cut short")
+    assert fa.main(argv) == 2  # an unreadable pairs file: one line, no traceback
     (tmp_path / "oof.json").write_text("not json")
     assert fa.main(argv) == 2
 
