@@ -1,4 +1,4 @@
-# Sourced by bench/unseen2_docs.sh, unseen3_docs.sh and unseen4_docs.sh (with the script's arguments):
+# Sourced by bench/unseen2_docs.sh to unseen5_docs.sh and dev_papers_docs.sh (with the script's arguments):
 # the parts they share. It checks that one folder was given, sets $out to it (made if need be, absolute)
 # and $work to a hidden staging folder inside it (removed on exit), and enters $work with an empty docs/.
 # unpack_debs downloads the pinned Debian packages named as its arguments and unpacks them into root/.
