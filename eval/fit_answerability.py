@@ -30,6 +30,7 @@ from eval.fit_cache import say_stale, shown, source_hash
 from eval.fit_verifier import fit_logistic
 from eval.metrics import auroc
 from eval.questions import Question
+from eval.ranker_data import OOF, PAIRS, read_examples
 from qa.answerability import BEFORE_FIT, FEATURES, PARAMS_PATH, SIGNS, Gate, rows
 from qa.verify import VerifierParams
 
@@ -37,9 +38,7 @@ DATASET = "eval/data/r-manuals.jsonl"
 L2S = (0.1, 1.0, 10.0)  # regularisation strengths tried; the one with the best out-of-fold AUROC is kept
 FOLDS = 5
 MAX_FALSE_REFUSAL = 0.10
-OOF = Path(__file__).with_name("data") / "ranker-oof.json"
 OOF_COMMAND = "python -m eval.ranker_oof"
-PAIRS = Path(__file__).with_name("data") / "ranker-pairs.jsonl.gz"  # what the shipped ranker learnt from
 SignalsOf = Callable[[Question], dict[str, float]]
 # What computes a question's signals (retrieval, rerank, answer units, signals, the verifier's support): a
 # cache read by other code is stale. Folders count by their Python files; the fit's own output is not here.
@@ -259,7 +258,6 @@ def read_oof(path: Path) -> dict[str, dict[str, float]]:
 def learnt_questions(pairs: Path | None = None) -> set[str]:
     """The questions the shipped ranker learnt from (those of its pairs file, PAIRS unless given); ValueError if the
     file is unreadable or holds none."""
-    from eval.ranker_data import read_examples
     pairs = pairs or PAIRS
     again = "python -m eval.ranker_data (README, The answer ranker)"
     try:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 QUESTIONS = Path(__file__).with_name("data") / "r-manuals.jsonl"
 PAIRS = Path(__file__).with_name("data") / "ranker-pairs.jsonl.gz"  # what the shipped ranker was trained on
+OOF = Path(__file__).with_name("data") / "ranker-oof.json"  # those pairs' out-of-fold scores (eval/ranker_oof.py)
 NEGATIVES = 2  # per question: one from its page, one near miss from elsewhere in the document
 _HEADING = re.compile(r"^(?:\d+(?:\.\d+)*|[A-Z](?:\.\d+)+)\s+([A-Z][A-Za-z][^\n.]{2,60})$", re.M)
 _DEFINED = re.compile(r"^(The |An? )?([A-Za-z][\w.]*(?: [\w.]+){0,3}) (is|are) (?:a|an|the|used|called|defined)\b")

@@ -25,9 +25,6 @@ from eval.fit_cache import shown
 from eval.train_verifier import default_backbone, load_backbone, pad, train
 from qa.ranker import RankerEncoder
 
-OOF = Path(__file__).with_name("data") / "ranker-oof.json"
-
-
 def held_out_scores(examples: Sequence[ranker_data.RankExample], corpus: str, *, max_tokens: int = 128,
                     epochs: int = 1, batch: int = 16, lr: float = 1e-4, seed: int = 0) -> dict[str, float]:
     """Each question of `corpus`: its best unit's P from a ranker trained on the other corpora's examples."""
@@ -56,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Train one ranker per held-out corpus and write every dev question's out-of-fold best P."""
     ap = argparse.ArgumentParser(prog="python -m eval.ranker_oof", description=main.__doc__)
     ap.add_argument("--pairs-file", type=Path, default=ranker_data.PAIRS)
-    ap.add_argument("--out", type=Path, default=OOF)
+    ap.add_argument("--out", type=Path, default=ranker_data.OOF)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

@@ -311,13 +311,14 @@ def _listing_start(lines: list[str]) -> int:
     Manuals show commands without a prompt too ("A trigger may be activated explicitly with:" over
     "dpkg-trigger --no-await <name-of-trigger>"): up to MAX_CODE_LINES lines, each a few words holding a
     code name (qa/answertype.py code_names) and ending no sentence, blank lines between them or before them
-    (an HTML or Markdown page's code block: "View the list of installed packages:\n\ncargo install --list"). A sentence that goes on after them is
-    not such a listing ("... are Depends:\npython3 (>= 3.Y) and any python3-foo\npackages.").
+    (an HTML or Markdown page's code block: "View the list of installed packages:\n\ncargo install --list").
+    A sentence that goes on after them is not such a listing ("... are Depends:\npython3 (>= 3.Y) and any
+    python3-foo\npackages.").
     """
     n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
     tail = [line for line in lines[n:] if line.strip()] if n else []  # HTML and Markdown set a code block apart
     # ... but a section's title set apart is no command ("### The CMAKE_BUILD_TYPE variable", "The ninja_syntax module")
-    apart = [line for before, line in zip(lines[n - 1:], lines[n:]) if n and line.strip() and not before.strip()]
+    apart = [line for before, line in zip(lines[n - 1:], lines[n:]) if line.strip() and not before.strip()] if n else []
     return n if tail and len(tail) <= MAX_CODE_LINES and all(map(_command_line, tail)) \
         and not any(map(_titled, apart)) else 0
 
