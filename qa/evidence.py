@@ -228,7 +228,8 @@ def entry_heading(candidate: Candidate, candidates: Sequence[Candidate]) -> Cand
 
 def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passage:
     """The passage with what its page says of its start: the header of the table (pipes or not) its chunk opens
-    inside, and whether the chunk opens inside a word or a path ("lib/dpkg/triggers/File ..." of "/var/lib/...")."""
+    inside; else the chunk read from the start of the unit it opens inside (opened_unit), or, where that began too
+    far back, whether it opens inside a word or a path ("lib/dpkg/triggers/File ..." of "/var/lib/...")."""
     if not p.chunk.start:
         return p  # a page's first chunk opens nothing
     page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
@@ -240,7 +241,27 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
         header = (table_header if piped else plain_table_header)(page, p.chunk.start)
         if header:  # the rows under it are whole units whatever piece of a row the chunk opens with (under_header)
             return replace(p, table_header=header)
+    start = opened_unit(page, p.chunk.start, p.chunk.end)
+    if start < p.chunk.start:
+        return replace(p, chunk=replace(p.chunk, start=start, text=page[start:p.chunk.end]))
     return replace(p, opens_inside=not page[p.chunk.start - 1].isspace())
+
+
+def opened_unit(page: str, start: int, end: int) -> int:
+    """Where the answer unit that a chunk starting at `start` opens inside begins on its page; `start` when it opens
+    none, or that unit began more than MAX_UNIT_CHARS before.
+
+    Chunks are cut by tokens, so most open part-way through a sentence, and the passage before holds it whole;
+    when that one is not among the best, the sentence was lost: "(void) Returns a NULL-terminated list of pointers
+    to supported hash functions." without its line "[Function]... nettle_get_hashes".
+    """
+    window = max(0, start - MAX_UNIT_CHARS)
+    for s, e in unit_spans(page[window:end]):
+        if window + s >= start:
+            return start
+        if window + e > start and page[window + s:start].strip():
+            return window + s if s or not window else start  # a unit the window cut may be longer still
+    return start
 
 
 def passage_units(p: Passage) -> list[str]:

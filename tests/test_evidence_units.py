@@ -7,7 +7,7 @@ from index.records import Chunk, Document, Page, Passage
 from index.store import Library, Source
 from ingest.chunking import chunk_id
 from qa.engine import AnswerEngine, Settings
-from qa.evidence import answer_units
+from qa.evidence import answer_units, passage_units
 from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, lead, plain_table_header, plain_table_split, table_header, table_split,
                       unit_spans, unit_text)
 from qa.verifiers import ContentGate
@@ -479,22 +479,43 @@ def test_the_header_line_of_the_pdf_table_a_chunk_opens_inside_is_read_from_its_
     assert units == answer_units(PUMPS[start:]) and not any("rated flow seal kit" in unit for unit in units)
 
 
-def test_a_chunk_that_opens_inside_a_path_offers_no_fragment_of_its_sentence(tmp_path):
+def _two_chunks(tmp_path, page: str, at: int, title: str = "Triggers"):
+    """The page stored as two chunks, the second cut at `at`, as headed() reads each of them."""
     from qa.evidence import headed
     emb = HashEmbedder()
-    page = ("Triggers are kept on disk by dpkg itself. A single file /var/lib/dpkg/triggers/File lists all of the "
-            "file trigger interests. Each explicit trigger has a file of its own listing its packages.")
-    at = page.index("lib/dpkg/triggers/File")  # as the chunker may cut: after the '/' of '/var/'
     chunks = [Chunk(chunk_id("tg00", 0), "tg00", 1, 0, at + 30, page[:at + 30]),
               Chunk(chunk_id("tg00", 1), "tg00", 1, at, len(page), page[at:])]
     with Library.writing(tmp_path / "lib", create=True) as lib:
-        lib.write_document(Document("tg00", "Triggers", (Page("tg00", 1, page),)), "tg00" * 4, chunks,
+        lib.write_document(Document("tg00", title, (Page("tg00", 1, page),)), "tg00" * 4, chunks,
                            emb.embed([c.text for c in chunks]), Source("/triggers.txt", "tg00", 10, 1), emb.name)
-        first, later = (headed(lib, Passage(c, "Triggers", 1.0)) for c in chunks)
-    units = answer_units(later.chunk.text, later.table_header, later.opens_inside)
-    assert later.opens_inside and not any(u.startswith("lib/dpkg") for u in units)
-    assert units == ["Each explicit trigger has a file of its own listing its packages."]
-    assert not first.opens_inside  # a page's first chunk opens nothing
+        return [headed(lib, Passage(c, title, 1.0)) for c in chunks]
+
+
+def test_a_chunk_that_opens_inside_a_sentence_is_read_from_that_sentence_s_start(tmp_path):
+    page = ("Triggers are kept on disk by dpkg itself. A single file /var/lib/dpkg/triggers/File lists all of the "
+            "file trigger interests. Each explicit trigger has a file of its own listing its packages.")
+    first, later = _two_chunks(tmp_path, page, page.index("lib/dpkg/triggers/File"))  # cut after '/var/'
+    assert later.chunk.text == page[page.index("A single"):] and later.chunk.start == page.index("A single")
+    units = passage_units(later)
+    assert units[0] == "A single file /var/lib/dpkg/triggers/File lists all of the file trigger interests."
+    assert not later.opens_inside and first.chunk.text == page[:first.chunk.end]  # a page's first chunk opens nothing
+
+
+def test_a_manual_s_entry_cut_after_its_name_is_quoted_with_it(tmp_path):
+    page = ("Nettle also exports a list of all supported hash functions.\n"
+            "[Function]const struct nettle_hash ** nettle_get_hashes\n(void)\n"
+            "Returns a NULL-terminated list of pointers to supported hash functions. This list\n"
+            "can be used to dynamically enumerate or search the supported algorithms.")
+    _, later = _two_chunks(tmp_path, page, page.index("(void)"), "Nettle")
+    assert passage_units(later)[0].startswith("[Function]const struct nettle_hash ** nettle_get_hashes (void) Returns")
+
+
+def test_a_chunk_whose_sentence_began_too_far_back_offers_no_fragment_of_it(tmp_path):
+    long = "A single file " + "/var/lib/dpkg/triggers/File " * (MAX_UNIT_CHARS // 28 + 3) + "lists the interests."
+    page = f"Triggers are kept on disk by dpkg itself. {long} Each explicit trigger has a file of its own."
+    _, later = _two_chunks(tmp_path, page, page.index("lib/dpkg/triggers/File lists"))
+    assert later.opens_inside and later.chunk.start == page.index("lib/dpkg/triggers/File lists")
+    assert passage_units(later) == ["Each explicit trigger has a file of its own."]
 
 
 def test_a_question_s_words_in_a_name_of_a_unit_count_as_covered():
@@ -615,3 +636,20 @@ def test_a_title_set_apart_after_a_lead_in_is_no_command_and_keeps_its_sentence(
     assert not any(u.startswith("Configure") and "CMAKE" in u for u in answer_units(text))
     html = "Read the sections that follow:\n\nThe ninja_syntax module\n\nIt writes build files."
     assert "Read the sections that follow:" in answer_units(html)
+
+
+POLICY = ("Request headers and URLs must be under 8K bytes\n"
+          "~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n\n"
+          "To prevent denial-of-service attacks, production servers impose limits on request header sizes.\n")
+
+
+def test_a_quoted_title_is_shown_without_its_underline_and_still_verified_as_its_passage_holds_it(tmp_path):
+    emb = HashEmbedder()
+    chunk = Chunk(chunk_id("sp00", 0), "sp00", 1, 0, len(POLICY), POLICY)
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        lib.write_document(Document("sp00", "Security policy", (Page("sp00", 1, POLICY),)), "sp00" * 4, [chunk],
+                           emb.embed([POLICY]), Source("/security.txt", "sp00", 10, 1), emb.name)
+        engine = AnswerEngine(lib, emb, ContentGate(WordVerifier(), "words"), None, Settings(min_strength=0.2))
+        answer = engine.answer("How large may request headers be before production servers refuse them?")
+    assert answer.sentences and all(s.supported for s in answer.sentences)
+    assert "~~~" not in answer.text and "must be under 8K bytes\nTo prevent denial-of-service" in answer.text
