@@ -27,6 +27,7 @@ from qa.llm import LLMClient, Sampling, StreamInterrupted
 from qa.records import MODES, RANKERS, Answer, Citation, Sentence
 from qa.rewrite import standalone_question
 from qa.text import flatten
+from qa.units import without_rules
 from index.errors import GroundworkError
 
 if TYPE_CHECKING:
@@ -285,6 +286,7 @@ class AnswerEngine:
     def _finish(self, draft: _Draft, checked: tuple[list[Sentence], int], evidence: Evidence,
                 timings: dict[str, float]) -> Answer:
         sentences, rejected = checked
+        sentences = [replace(s, text=without_rules(s.text)) for s in sentences]  # verified as the passage has it
         kept = [s for s in sentences if s.supported]
         if draft.abstained or not kept or rejected > self.settings.max_rejected * len(draft.sentences):
             return _abstain(evidence, timings, draft.complete, self.settings.mode, tuple(sentences))

@@ -39,6 +39,7 @@ _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+\s")  # 'The ...', 'Set ...'; not 'R CMD', 'Rscript', 'CFLAGS=...'
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
+_RULE_RUN = re.compile(r"[ \t]*(?<!\S)([-=~^*])\1{3,}(?!\S)\s*")  # one, as flattened into its unit's line
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
 # A line of a command's option listing: "-c, --check checks the syntax only", "--dry-run Performs all checks".
 _OPTION_LINE = re.compile(r"-{1,2}[A-Za-z][\w-]*(?:[=\[ ]\S*)?,?\s")
@@ -143,6 +144,12 @@ def opens_mid_sentence(unit: str) -> bool:
     """
     first = unit.split(maxsplit=1)[0] if unit.strip() else ""
     return bool(_PLAIN_LOWER.fullmatch(first)) or first[:1] in tuple(",;:)]")
+
+
+def without_rules(text: str) -> str:
+    """A unit as a reader is shown it: a title's underline or overline (reStructuredText's "~~~~", Markdown's "====")
+    left out, the title on a line of its own. The unit keeps it for ranking and verification, as its passage does."""
+    return _RULE_RUN.sub("\n", text).strip()
 
 
 def unit_text(text: str) -> str:
