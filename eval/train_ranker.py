@@ -73,7 +73,7 @@ def write_card(out: Path, settings: dict, data: dict, losses: Sequence[float], r
             .format(command=settings["command"], seed=settings["seed"], minutes=round(seconds / 60),
                     max_tokens=settings["max_tokens"], pairs=data["train_pairs"], kinds=kinds, docs=data["docs"],
                     answering=data["answering"], questions=data["questions"], weight=BLEND_WEIGHT,
-                    candidates=CANDIDATES,
+                    candidates=CANDIDATES, corpora=data.get("corpora", ""), held=data.get("held", 0),
                     losses=" ".join(f"{x:.3f}" for x in tenths), rows=rows,
                     size=round((out / "model.onnx").stat().st_size / 1e6, 1)))
     (out / "MODEL_CARD.md").write_text(text, encoding="utf-8")
@@ -142,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kinds = Counter(f"{e.kind} {'answers' if e.answers else 'other'}" for e in train_set)
     data = {"train_pairs": len(train_set), "kinds": kinds, "docs": ", ".join(sorted(stems)),
             "answering": sum(e.answers for e in train_set), "questions": len({e.question for e in train_set})}
+    corpora = list(dict.fromkeys(e.corpus for e in train_set if e.corpus))
+    data |= {"corpora": ", ".join(corpora), "held": len(corpora) - 1}
     card = "ranker_card_questions.md" if args.pairs_file else "ranker_card.md"
     write_card(args.out, settings, data, losses, report, seconds, card)
     checkpoint.unlink(missing_ok=True)
