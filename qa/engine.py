@@ -286,7 +286,8 @@ class AnswerEngine:
     def _finish(self, draft: _Draft, checked: tuple[list[Sentence], int], evidence: Evidence,
                 timings: dict[str, float]) -> Answer:
         sentences, rejected = checked
-        sentences = [replace(s, text=without_rules(s.text)) for s in sentences]  # verified as the passage has it
+        sentences = [replace(s, text=without_rules(s.text, [evidence.passages[n - 1].chunk.text for n in s.citations]))
+                     for s in sentences]  # shown so; verified as the passage has it
         kept = [s for s in sentences if s.supported]
         if draft.abstained or not kept or rejected > self.settings.max_rejected * len(draft.sentences):
             return _abstain(evidence, timings, draft.complete, self.settings.mode, tuple(sentences))

@@ -23,7 +23,7 @@ from index.records import Passage
 from index.store import Library
 from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
-from qa.injection import without_instructions
+from qa.injection import instruction_start, without_instructions
 from qa.text import content_words, name_words, prose_ratio, tokens, words
 from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, defines, heading_between, lead, opens_mid_sentence,
                       opens_plain_rows, plain_table_header, plain_table_split, refers_back, table_header, table_split,
@@ -242,7 +242,7 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
         if header:  # the rows under it are whole units whatever piece of a row the chunk opens with (under_header)
             return replace(p, table_header=header)
     start = opened_unit(page, p.chunk.start, p.chunk.end)
-    if start < p.chunk.start:
+    if start < p.chunk.start and instruction_start(page[start:p.chunk.start]) is None:  # no planted text pulled in
         return replace(p, chunk=replace(p.chunk, start=start, text=page[start:p.chunk.end]))
     return replace(p, opens_inside=not page[p.chunk.start - 1].isspace())
 
@@ -253,14 +253,21 @@ def opened_unit(page: str, start: int, end: int) -> int:
 
     Chunks are cut by tokens, so most open part-way through a sentence, and the passage before holds it whole;
     when that one is not among the best, the sentence was lost: "(void) Returns a NULL-terminated list of pointers
-    to supported hash functions." without its line "[Function]... nettle_get_hashes".
+    to supported hash functions." without its line "[Function]... nettle_get_hashes". The units are read from two
+    points of the page before `start`, each of which may cut a unit; a start both readings agree on is no cut's.
     """
-    window = max(0, start - MAX_UNIT_CHARS)
+    found = {_unit_start(page, max(0, start - back), start, end) for back in (MAX_UNIT_CHARS, 2 * MAX_UNIT_CHARS)}
+    first = found.pop()
+    return first if not found and start - MAX_UNIT_CHARS <= first < start else start
+
+
+def _unit_start(page: str, window: int, start: int, end: int) -> int:
+    """Where the unit holding `start` begins, reading the page's units from `window` on; `start` if one begins there."""
     for s, e in unit_spans(page[window:end]):
         if window + s >= start:
             return start
         if window + e > start and page[window + s:start].strip():
-            return window + s if s or not window else start  # a unit the window cut may be longer still
+            return window + s
     return start
 
 

@@ -18,7 +18,7 @@ row of a table that PDF text gives as short lines without pipes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from qa.answertype import code_names
 from qa.text import flatten, sentence_spans
@@ -39,7 +39,8 @@ _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+\s")  # 'The ...', 'Set ...'; not 'R CMD', 'Rscript', 'CFLAGS=...'
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
-_RULE_RUN = re.compile(r"[ \t]*(?<!\S)([-=~^*])\1{3,}(?!\S)\s*")  # one, as flattened into its unit's line
+_RULE_LINE = re.compile(r"(?m)^[ \t]*([-=~^*])\1{3,}[ \t]*$")  # a title's underline or overline, a line of its own
+_RULE_RUN = re.compile(r"[ \t]*(?<!\S)([-=~^*])\1{3,}(?!\S)[ \t]*")  # one, as flattened into its unit's first line
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
 # A line of a command's option listing: "-c, --check checks the syntax only", "--dry-run Performs all checks".
 _OPTION_LINE = re.compile(r"-{1,2}[A-Za-z][\w-]*(?:[=\[ ]\S*)?,?\s")
@@ -146,10 +147,25 @@ def opens_mid_sentence(unit: str) -> bool:
     return bool(_PLAIN_LOWER.fullmatch(first)) or first[:1] in tuple(",;:)]")
 
 
-def without_rules(text: str) -> str:
+def without_rules(text: str, passages: Sequence[str]) -> str:
     """A unit as a reader is shown it: a title's underline or overline (reStructuredText's "~~~~", Markdown's "====")
-    left out, the title on a line of its own. The unit keeps it for ranking and verification, as its passage does."""
-    return _RULE_RUN.sub("\n", text).strip()
+    left out, the title on a line of its own. Only a run of marks that one of its `passages` sets on a line of its
+    own right under (or over) the same words, and only in the unit's prose: "$ echo ==== >> log" and "written as ****
+    followed by ..." keep theirs. The unit keeps it for ranking and verification, as its passage does."""
+    first, *rest = text.split("\n")
+    if _console_line(first.strip()) or not any(_RULE_LINE.search(passage) for passage in passages):
+        return text
+
+    def shown(m: re.Match) -> str:
+        before, after = first[:m.start()].split()[-3:], first[m.end():].split()[:3]
+        rule = re.escape(m.group(0).strip())
+        under = r"\s+".join(map(re.escape, before)) + rf"[ \t]*\n[ \t]*{rule}[ \t]*(?:\n|$)"
+        over = rf"(?:^|\n)[ \t]*{rule}[ \t]*\n\s*" + r"\s+".join(map(re.escape, after))
+        ruled = (before and any(re.search(under, p) for p in passages)) or \
+            (not before and after and any(re.search(over, p) for p in passages))
+        return "\n" if ruled else m.group(0)
+
+    return "\n".join([_RULE_RUN.sub(shown, first).strip(), *rest])
 
 
 def unit_text(text: str) -> str:
