@@ -256,7 +256,8 @@ def opened_unit(page: str, start: int, end: int) -> int:
     to supported hash functions." without its line "[Function]... nettle_get_hashes". The units are read from two
     points of the page before `start`, each of which may cut a unit; a start both readings agree on is no cut's.
     """
-    found = {_unit_start(page, max(0, start - back), start, end) for back in (MAX_UNIT_CHARS, 2 * MAX_UNIT_CHARS)}
+    windows = {max(0, start - back) for back in (MAX_UNIT_CHARS, 2 * MAX_UNIT_CHARS)}  # one near the page's start
+    found = {_unit_start(page, window, start, end) for window in windows}
     first = found.pop()
     return first if not found and start - MAX_UNIT_CHARS <= first < start else start
 

@@ -39,8 +39,8 @@ _PLAIN_LOWER = re.compile(r"[a-z]+[,;:]?")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+\s")  # 'The ...', 'Set ...'; not 'R CMD', 'Rscript', 'CFLAGS=...'
 MAX_HEADING_WORDS = 12
 _UNDERLINE = re.compile(r"[-=~^*]{3,}")  # a plain-text title's underline
-_RULE_LINE = re.compile(r"(?m)^[ \t]*([-=~^*])\1{3,}[ \t]*$")  # a title's underline or overline, a line of its own
-_RULE_RUN = re.compile(r"[ \t]*(?<!\S)([-=~^*])\1{3,}(?!\S)[ \t]*")  # one, as flattened into its unit's first line
+# A title's underline or overline as flattened into its unit's first line: one mark, four times or more.
+_RULE_RUN = re.compile(r"[ \t]*(?<!\S)([-=~^*])\1{3,}(?!\S)[ \t]*")
 _NAMED = re.compile(r"[A-Za-z]{2,}")  # a title names something: a page number alone is none
 # A line of a command's option listing: "-c, --check checks the syntax only", "--dry-run Performs all checks".
 _OPTION_LINE = re.compile(r"-{1,2}[A-Za-z][\w-]*(?:[=\[ ]\S*)?,?\s")
@@ -153,7 +153,7 @@ def without_rules(text: str, passages: Sequence[str]) -> str:
     own right under (or over) the same words, and only in the unit's prose: "$ echo ==== >> log" and "written as ****
     followed by ..." keep theirs. The unit keeps it for ranking and verification, as its passage does."""
     first, *rest = text.split("\n")
-    if _console_line(first.strip()) or not any(_RULE_LINE.search(passage) for passage in passages):
+    if _console_line(first.strip()) or not _RULE_RUN.search(first):  # most units: no passage need be read
         return text
 
     def shown(m: re.Match) -> str:
