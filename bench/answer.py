@@ -117,7 +117,9 @@ def table(args, config) -> list[dict]:
     def cell(model: str, mode: str, split: str, env: dict) -> None:
         for verifier in args.verifiers or [config.verifier]:
             judge = wiring.default_judge(verifier)
-            report = run_eval(args.library, mode, split, out / f"{model}-{mode}-{split}-{verifier}", judge,
+            # A verifier given as cross-encoder:/some/folder names one folder, not a path under --out.
+            folder = f"{model}-{mode}-{split}-{verifier}".replace("/", "_").replace(":", "_")
+            report = run_eval(args.library, mode, split, out / folder, judge,
                               args.sample, {**env, "GROUNDWORK_VERIFIER": verifier})
             rows.append(row(model, mode, split, report, rejudge(report, library, checker)))
 
