@@ -98,7 +98,7 @@ def by_kind(pairs: Sequence[Pair], scores: np.ndarray, threshold: float) -> dict
         kind = getattr(pair, "kind", "") or "unnamed"
         judged.setdefault(kind, []).append(bool(score >= threshold) == pair.supported)
         labels.setdefault(kind, set()).add(pair.supported)
-    return {kind: {"n": len(right), "supported": labels[kind].pop() if len(labels[kind]) == 1 else None,
+    return {kind: {"n": len(right), "supported": next(iter(labels[kind])) if len(labels[kind]) == 1 else None,
                    "accuracy": round(sum(right) / len(right), 4)} for kind, right in sorted(judged.items())}
 
 
