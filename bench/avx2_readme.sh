@@ -63,7 +63,8 @@ here=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 # process it starts; leave them out of the model.
 missing=$(qemu-x86_64 -cpu "$cpu" /bin/true 2>&1 | sed -n 's/.*requested feature: CPUID[^ ]* \([a-z0-9_-]*\).*/-\1/p' | paste -sd,)
 model="$cpu${missing:+,$missing}"
-probe=$(qemu-x86_64 -cpu "$model" python3 -c "import platform; print(platform.machine())" 2>&1) \
+python=$(realpath "$(python3 -c 'import sys; print(sys.executable)')")
+probe=$(qemu-x86_64 -cpu "$model" "$python" -c "import platform; print(platform.machine())" 2>&1) \
     || { echo "error: QEMU cannot run python3 as $cpu: $probe" >&2; exit 2; }
 
 rm -rf "$work" && mkdir -p "$work"
