@@ -61,7 +61,7 @@ cpu=${2:-EPYC-Rome}
 here=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
 # QEMU's TCG cannot emulate some of the model's features (rdseed, sha-ni, ...) and warns of each in every
 # process it starts; leave them out of the model.
-missing=$(qemu-x86_64 -cpu "$cpu" /bin/true 2>&1 | sed -n 's/.*requested feature: CPUID[^ ]* \([a-z0-9_-]*\).*/-\1/p' | paste -sd,)
+missing=$(qemu-x86_64 -cpu "$cpu" /bin/true 2>&1 | sed -n 's/.*requested feature: CPUID.*[.]\([a-z0-9_-]*\) \[bit.*/-\1/p' | paste -sd,)
 model="$cpu${missing:+,$missing}"
 python=$(realpath "$(python3 -c 'import sys; print(sys.executable)')")
 probe=$(qemu-x86_64 -cpu "$model" "$python" -c "import platform; print(platform.machine())" 2>&1) \
