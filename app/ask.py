@@ -19,7 +19,7 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
         print("\n\nVerified:", file=out)
     print(visible(answer.text, keep_lines=True), file=out)
     if not answer.complete:
-        print("[incomplete: the model server stopped before the answer ended]", file=out)
+        print(f"[incomplete: {answer.stopped or 'the model server stopped before the answer ended'}]", file=out)
     for s in answer.sentences:
         if not s.supported:
             print(f"  ✗ not supported by its passages, left out: {visible(s.text)}", file=out)

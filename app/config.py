@@ -5,6 +5,7 @@ This is the only module that reads configuration; everything else takes plain ar
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -44,6 +45,7 @@ class Config:
     max_model_len: int = 2048
     llm_dtype: str = "auto"  # auto: bfloat16 where the CPU computes it natively, else float32 (GPUs: vLLM's choice)
     llm_eager: str = "auto"  # auto: eager on a CPU (starts ~3x sooner), compiled on a GPU; on | off
+    llm_timeout: float = 120.0  # seconds to wait for the model server's next word; the first follows the whole prompt
     verifier: str = "cross-encoder"  # cross-encoder[:FOLDER] | features (cheap, weak) | nli:MODEL_PATH | llm-judge
     ui_hosts: str = ""  # host names the UI answers to besides 127.0.0.1 and localhost (comma-separated), e.g. behind a proxy
     auth_header: str = ""  # a request header naming the signed-in user, set by a reverse proxy; empty: no proxy sign-in
@@ -66,10 +68,12 @@ _CHOICES = {"pdf_text": PDF_TEXT_ENGINES, "answer_ranker": RANKERS, "llm_dtype":
 # when read (the UI's sign-in header and the proxies it is believed from).
 _READERS = {"library_mode": lambda value: _octal_mode(str(value)),
             "auth_header": lambda value: _header_name(str(value)),
-            "auth_proxies": lambda value: _networks(str(value))}
+            "auth_proxies": lambda value: _networks(str(value)),
+            "llm_timeout": lambda value: _seconds(value)}
 # How a setting read by _READERS is written, for the error that says it is not.
 _FORMS = {"auth_header": "a header name such as X-Forwarded-User",
-          "auth_proxies": "IP addresses or networks, comma-separated, such as 127.0.0.1"}
+          "auth_proxies": "IP addresses or networks, comma-separated, such as 127.0.0.1",
+          "llm_timeout": "a number of seconds above 0, such as 600"}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 
 
@@ -116,6 +120,14 @@ def _apply(config: Config, values: dict, origin: str) -> Config:
         if key in _CHOICES and changes[key] not in _CHOICES[key]:
             raise ConfigError(f"setting {key} in {origin} must be one of {', '.join(_CHOICES[key])}, not {value!r}")
     return replace(config, **changes)
+
+
+def _seconds(value) -> float:
+    """A wait in seconds: a finite number above 0; ValueError unless it is one."""
+    seconds = float(value)
+    if not 0 < seconds < math.inf:
+        raise ValueError(value)
+    return seconds
 
 
 def _octal_mode(text: str) -> int:

@@ -44,7 +44,7 @@ def _embedder_factory(config: Config) -> Callable[[], SentenceTransformerEmbedde
 def llm(config: Config) -> LLMClient:
     """A client of the configured model server."""
     from qa.llm import LLMClient
-    return LLMClient(config.server_url)
+    return LLMClient(config.server_url, timeout=config.llm_timeout)
 
 
 # ---- the library ----------------------------------------------------------------

@@ -85,6 +85,7 @@ class _Draft:
 
     sentences: list[tuple[str, tuple[int, ...]]]
     complete: bool = True
+    stopped: str = ""  # why generation ended early
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -139,7 +140,7 @@ class AnswerEngine:
             found = signals(self.library, question, evidence, support_by, self.settings.keep, reader, best)
             found |= {"p_answerable": self.gate.probability(found), "threshold": self.gate.params.threshold}
         if found["p_answerable"] < found["threshold"]:
-            answer = _abstain(evidence, timings, complete=True, mode=self.settings.mode)
+            answer = _abstain(evidence, timings, _Draft([]), mode=self.settings.mode)
         else:
             draft = self._draft(question, evidence, on_text, timings)
             with _timer(timings, "verify"):
@@ -233,7 +234,7 @@ class AnswerEngine:
         specials = self.llm.special_tokens
         passages = prompt.fit_passages(question, evidence.passages[: min(self.settings.keep, self.settings.prompt_passages)],
                                        self.llm.count_tokens, budget, specials)
-        started, parts, complete = time.perf_counter(), [], True
+        started, parts, stopped = time.perf_counter(), [], ""
         try:
             for piece in self.llm.stream(prompt.answer_messages(question, passages, specials), self.settings.sampling):
                 if not parts:
@@ -242,11 +243,11 @@ class AnswerEngine:
                 if on_text:
                     on_text(piece)
         except StreamInterrupted as exc:
-            parts, complete = [exc.partial], False
+            parts, stopped = [exc.partial], str(exc)
         text = "".join(parts).strip()
         if text.startswith(prompt.ABSTAIN.rstrip(".")):
-            return _Draft([], complete=complete, abstained=True)
-        return _Draft(cited_sentences(text, len(passages)), complete=complete)
+            return _Draft([], complete=not stopped, stopped=stopped, abstained=True)
+        return _Draft(cited_sentences(text, len(passages)), complete=not stopped, stopped=stopped)
 
     # ---- verification ------------------------------------------------------------------
     def _verify(self, draft: _Draft, evidence: Evidence) -> tuple[list[Sentence], int]:
@@ -290,12 +291,12 @@ class AnswerEngine:
                      for s in sentences]  # shown so; verified as the passage has it
         kept = [s for s in sentences if s.supported]
         if draft.abstained or not kept or rejected > self.settings.max_rejected * len(draft.sentences):
-            return _abstain(evidence, timings, draft.complete, self.settings.mode, tuple(sentences))
+            return _abstain(evidence, timings, draft, self.settings.mode, tuple(sentences))
         cited = sorted({n for s in kept for n in s.citations})
         citations = tuple(Citation(n, evidence.passages[n - 1]) for n in cited)
         text = " ".join(f"{s.text} " + "".join(f"[{n}]" for n in s.citations) for s in kept)
         return Answer(text, tuple(sentences), citations, False, _total(timings), draft.complete,
-                      self.settings.mode, evidence.passages)
+                      self.settings.mode, evidence.passages, stopped=draft.stopped)
 
 
 def _checked(question: str) -> str:
@@ -321,10 +322,11 @@ def _number(evidence: Evidence, passage: Passage) -> int:
     return next(n for n, p in enumerate(evidence.passages, start=1) if p.chunk.chunk_id == passage.chunk.chunk_id)
 
 
-def _abstain(evidence: Evidence, timings: dict[str, float], complete: bool, mode: str,
+def _abstain(evidence: Evidence, timings: dict[str, float], draft: _Draft, mode: str,
              rejected: tuple[Sentence, ...] = ()) -> Answer:
     """'The documents do not say', with the sentences that were tried and the closest passages."""
-    return Answer(prompt.ABSTAIN, rejected, (), True, _total(timings), complete, mode, evidence.passages)
+    return Answer(prompt.ABSTAIN, rejected, (), True, _total(timings), draft.complete, mode, evidence.passages,
+                  stopped=draft.stopped)
 
 
 def _total(timings: dict[str, float]) -> dict[str, float]:

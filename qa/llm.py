@@ -1,6 +1,6 @@
 """The client of an OpenAI-compatible server (vLLM): streaming answers, structured choices, token counts.
 
-The openai package is imported here and nowhere else.
+The openai package (and its transport, httpx) is imported here and nowhere else.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import httpx
 import openai
 from index.errors import GroundworkError
 
@@ -25,7 +26,7 @@ class LLMError(GroundworkError):
 
 
 class StreamInterrupted(LLMError):
-    """The server stopped in the middle of an answer; `partial` is what arrived."""
+    """The server stopped, or went silent for longer than the timeout, in the middle of an answer; `partial` is what arrived."""
 
     def __init__(self, message: str, partial: str):
         super().__init__(message)
@@ -48,6 +49,7 @@ class LLMClient:
     def __init__(self, url: str, model: str | None = None, timeout: float = 120.0, retries: int = 2,
                  api_key: str = "EMPTY"):
         self.url = url.rstrip("/")
+        self.timeout = timeout
         self._model = model
         self._context: int | None = None
         self._folder: str | None = None
@@ -106,6 +108,8 @@ class LLMClient:
                         partial.append(choice.delta.content)
                         yield choice.delta.content
                     finished = finished or choice.finish_reason is not None
+        except (openai.APITimeoutError, httpx.TimeoutException):  # alive but slow: a long prompt on a slow CPU, or a busy server
+            raise StreamInterrupted(self._silent(), "".join(partial)) from None
         except Exception as exc:  # mid-stream the transport's own errors surface, not openai's
             raise StreamInterrupted(f"the model server stopped mid-answer ({type(exc).__name__})",
                                     "".join(partial)) from None
@@ -147,9 +151,15 @@ class LLMClient:
             model=self.model, messages=list(messages), **_sampling_args(sampling)))
         return _first_choice(reply, self.url).message.content or ""
 
+    def _silent(self) -> str:
+        return (f"the model server at {self.url} sent nothing for {self.timeout:g} s (llm_timeout): on a CPU the first "
+                f"word comes only after the whole prompt is read; raise llm_timeout or lower prompt_passages")
+
     def _call(self, request):
         try:
             return request()
+        except openai.APITimeoutError:  # a connection error too, but the server is there and slow
+            raise LLMError(self._silent()) from None
         except openai.APIConnectionError:
             raise LLMError(f"no model server answers at {self.url} "
                            "(run: groundwork serve, or set GROUNDWORK_LLM_URL)") from None

@@ -42,11 +42,12 @@ class Answer:
     citations: tuple[Citation, ...]
     abstained: bool
     timings: dict[str, float] = field(default_factory=dict)
-    complete: bool = True  # False when generation stopped early (the server died mid-stream)
+    complete: bool = True  # False when generation stopped early (the server died or went silent mid-stream)
     mode: str = "extractive"
     evidence: tuple[Passage, ...] = ()  # the passages retrieved, shown when the answer abstains
     query: str = ""  # the question as retrieval saw it (a follow-up rewritten to stand alone)
     answerability: dict[str, float] = field(default_factory=dict)  # the gate's signals and p_answerable
+    stopped: str = ""  # why an incomplete answer ended, in one line ('' when complete)
 
     def shown(self) -> tuple[Passage, ...]:
         """The passages shown with the answer: those it cites, or the closest ones when it abstains."""
@@ -66,6 +67,7 @@ class Answer:
                            "score": round(s.score, 4)} for s in self.sentences],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "complete": self.complete,
+            "stopped": self.stopped,
             "mode": self.mode,
             "query": self.query,
             "closest": [{"doc": p.doc_title, "page": p.chunk.page, "chunk_id": p.chunk.chunk_id,

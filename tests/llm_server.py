@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class Reply:
     cut_after: int | None = None  # stream this many chunks, then drop the connection
     top: dict[str, float] | Callable[[dict], dict[str, float]] | None = None  # top logprobs of the first token
     empty: bool = False  # a 200 reply whose `choices` list is empty
+    stall_s: float = 0.0  # silent this long before the first word (a stream's headers go first), as a server reading a long prompt
 
 
 class FakeLLM:
@@ -96,11 +98,18 @@ def _handler(fake: FakeLLM):
             fake.requests.append(body)
             reply = fake.replies.popleft() if fake.replies else Reply("", status=500)
             if callable(reply.text):
-                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top, reply.empty)
+                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top, reply.empty, reply.stall_s)
             if reply.status != 200:
                 return self._json(reply.status, {"error": {"message": f"fake error {reply.status}"}})
-            if body.get("stream"):
-                return self._stream(reply)
+            try:
+                if body.get("stream"):
+                    return self._stream(reply)
+                time.sleep(reply.stall_s)
+                self._reply(reply, body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (a timeout under test)
+
+        def _reply(self, reply: Reply, body: dict):
             top = reply.top(body) if callable(reply.top) else reply.top
             text = reply.text or (max(top, key=top.get) if top else "")
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
@@ -115,6 +124,8 @@ def _handler(fake: FakeLLM):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self.end_headers()
+            self.wfile.flush()
+            time.sleep(reply.stall_s)
             pieces = [w + " " for w in reply.text.split(" ")] if reply.text else []
             for i, piece in enumerate(pieces):
                 if reply.cut_after is not None and i >= reply.cut_after:

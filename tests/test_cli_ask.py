@@ -54,6 +54,19 @@ def test_a_server_dying_mid_answer_is_marked_incomplete_with_exit_1(built, llm, 
     assert code == 1 and json.loads(capsys.readouterr().out)["complete"] is False
 
 
+def test_a_server_silent_past_llm_timeout_says_so_and_which_setting_waits(built, llm, capsys, monkeypatch):
+    _, lib, _ = built
+    monkeypatch.setenv("GROUNDWORK_LLM_TIMEOUT", "0.5")
+    llm.queue(Reply("The warranty of the pump lasts two years [1].", stall_s=1.5))
+    code = main(["ask", "How long does the warranty of the pump last?", "--library", str(lib), "--mode", "generative"])
+    out = capsys.readouterr().out
+    assert code == 1 and "[incomplete: the model server at" in out and "sent nothing for 0.5 s (llm_timeout)" in out
+    llm.queue(Reply("The warranty of the pump lasts two years [1].", stall_s=1.5))
+    assert main(["ask", "How long does the warranty of the pump last?", "--library", str(lib), "--mode", "generative",
+                 "--json"]) == 1
+    assert "llm_timeout" in json.loads(capsys.readouterr().out)["stopped"]
+
+
 def test_chat_rewrites_follow_ups(built, capsys, monkeypatch):
     _, lib, _ = built
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("How do I fit a linear regression model?\n"

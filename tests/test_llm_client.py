@@ -41,6 +41,18 @@ def test_a_server_dying_mid_stream_keeps_the_partial_text(llm):
     assert caught.value.partial == "".join(seen) == "one two "
 
 
+def test_a_server_silent_past_the_timeout_is_named_slow_not_gone(llm):
+    # A CPU reading a long prompt sends the stream's headers, then nothing until the first word.
+    llm.queue(Reply("late words", stall_s=1.5), Reply("late", stall_s=1.5))
+    client = LLMClient(llm.url, retries=0, timeout=0.5)
+    with pytest.raises(StreamInterrupted, match=r"sent nothing for 0\.5 s \(llm_timeout\)") as caught:
+        list(client.stream(ASK))
+    assert caught.value.partial == ""
+    with pytest.raises(LLMError, match=r"sent nothing for 0\.5 s \(llm_timeout\)") as caught:
+        client.complete(ASK)
+    assert "no model server answers" not in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_guided_choice_goes_through_structured_outputs(llm):
     llm.queue("2", "maybe")
     client = LLMClient(llm.url)

@@ -36,7 +36,8 @@ def show_answer(turn: dict, latest: bool = False) -> None:
         _removed(answer)
         _sources(answer, anchor, open_first=latest)
     if not answer.complete:
-        st.warning("The model server stopped before the answer ended; what arrived was checked as usual.")
+        why = answer.stopped or "the model server stopped before the answer ended"
+        st.warning(f"The answer is incomplete: {why}. What arrived was checked as usual.")
     _footer(turn)
 
 
