@@ -11,7 +11,8 @@
 # children (vLLM's engine, Streamlit) start through sys.executable, so they are emulated too. /proc/cpuinfo
 # is bind-mounted, in a private mount namespace, with the AVX-512, AMX and AVX-VNNI flags left out, so what
 # reads it (serve's dtype choice) sees the emulated CPU as torch and vLLM do through CPUID. Caches are
-# fresh under DIR, pip's excepted. Prints each step's seconds; the UI is stopped with SIGINT to its process
+# fresh under DIR, pip's excepted; llm_timeout is an hour unless GROUNDWORK_LLM_TIMEOUT is set (QEMU reads a
+# prompt ~200x slower than a real CPU). Prints each step's seconds; the UI is stopped with SIGINT to its process
 # group, as Ctrl-C in its terminal does, and the seconds it took to exit are printed.
 # Emulated time is not a real CPU's time: the figures say that each step passes and in what order of time,
 # not how fast a real Zen 2 is. Needs qemu-user >= 7.2 (AVX2 under TCG; Debian 12: apt-get install qemu-user)
@@ -23,6 +24,9 @@ if [ "${1:-}" = "--inside" ]; then  # in the private mount namespace: the emulat
     mount --bind "$work/cpuinfo" /proc/cpuinfo
     cd "$work/repo"
     export XDG_CACHE_HOME="$work/cache" XDG_STATE_HOME="$work/state"
+    # Emulated, a ~1,300-token prompt takes minutes to read before the first word (a real CPU: seconds).
+    export GROUNDWORK_LLM_TIMEOUT="${GROUNDWORK_LLM_TIMEOUT:-3600}"
+    trap '.venv/bin/groundwork serve --stop > /dev/null 2>&1 || true' EXIT  # a failed step leaves no server behind
     step() {
         local start; start=$(date +%s.%N)
         echo "=== $*"
