@@ -160,6 +160,15 @@ def test_llm_eager_setting_reaches_the_launch(monkeypatch, tmp_path):
         load_config(environ={"GROUNDWORK_LLM_EAGER": "yes please"})
 
 
+def test_llm_timeout_is_seconds_above_0_and_reaches_the_client():
+    from app import wiring
+    from app.config import ConfigError, load_config
+    assert wiring.llm(load_config(environ={"GROUNDWORK_LLM_TIMEOUT": "600"})).timeout == 600.0
+    for bad in ("0", "-5", "nan", "inf", "ten"):
+        with pytest.raises(ConfigError, match=r"llm_timeout in environment must be a number of seconds above 0"):
+            load_config(environ={"GROUNDWORK_LLM_TIMEOUT": bad})
+
+
 def test_a_stop_signal_ignored_at_start_stays_ignored():
     import signal
 
