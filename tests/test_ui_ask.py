@@ -1,6 +1,6 @@
 """The Ask page under streamlit's AppTest: cited answers, rejected sentences, abstention, follow-ups, feedback."""
 import pytest
-from llm_server import FakeLLM
+from llm_server import FakeLLM, Reply
 from ui_helpers import ask_app, build_library, citing, html_text, shown, visible_text
 
 from index.feedback import FeedbackLog
@@ -58,6 +58,18 @@ def test_unsupported_sentences_are_marked_with_the_reason(library, monkeypatch):
     assert 'class="gw-unsupported" title="The passage it cites' in answer and "floods" in answer
     assert any(e.label.startswith("✗ 1 sentence removed") for e in at.expander)
     assert any("generative · test/fake-llm" in shown(c.value) for c in at.caption)
+
+
+def test_a_model_server_silent_past_llm_timeout_is_named_in_the_answer(library, monkeypatch):
+    with FakeLLM() as llm:
+        monkeypatch.setenv("GROUNDWORK_LIBRARY", str(library))
+        monkeypatch.setenv("GROUNDWORK_LLM_URL", llm.url)
+        monkeypatch.setenv("GROUNDWORK_ANSWER_MODE", "generative")
+        monkeypatch.setenv("GROUNDWORK_LLM_TIMEOUT", "0.5")
+        llm.queue(Reply(citing("warranty", "The warranty of the pump lasts two years [n]."), stall_s=1.5))
+        at = ask(ask_app().run(), "How long does the warranty of the pump last?")
+    warned = [shown(w.value) for w in at.warning]
+    assert any("The answer is incomplete" in w and "sent nothing for 0.5 s (llm_timeout)" in w for w in warned)
 
 
 def test_a_question_the_documents_do_not_answer_abstains_with_the_closest_passages(app):
