@@ -38,7 +38,7 @@ _HOLDS = {
     "duration": r"\d\s?(?:ms|s|secs?|seconds?|mins?|minutes?|h|hours?|days?)\b",
     "frequency": r"\d|\b(?:once|twice|daily|weekly|monthly|yearly|hourly|every|each|per)\b"
                  r"|\ba (?:day|week|month|year)\b",
-    "code": r"\w\(|[A-Za-z]\.[A-Za-z]|\w_\w|::|\$\w|<-|\w=|(?<![\w-])--?[a-z]|\bR CMD\b",
+    "code": r"\w\(|[A-Za-z]\.[A-Za-z]|\w_\w|::|\$\w|<-|\w ?= ?[\w\"'(-]|(?<![\w-])--?[a-z]|\bR CMD\b",
     "default": r"\bdefault(?:s|ed)?\b|\bunless\b|\bomitted\b|\botherwise\b",
 }
 _ASK_RES = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _ASKS.items()}

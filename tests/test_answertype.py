@@ -52,6 +52,8 @@ def test_a_form_that_asks_for_no_kind_of_fact_asks_for_none(question):
     ("code", "Use var.test to compare variances.", True),
     ("code", "Configure with --enable-prebuilt-html to build them.", True),
     ("code", "Compare the variances first.", False),
+    ("code", "The Knapp and Hartung (2003) method (knha = TRUE) adjusts the standard errors.", True),  # R's spacing
+    ("code", "The two tests are equal in size.", False),
     ("default", "The bandwidth was chosen as the default.", True),
     ("default", "The loess function fits a local regression.", False),
 ])
