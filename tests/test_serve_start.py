@@ -160,6 +160,22 @@ def test_llm_eager_setting_reaches_the_launch(monkeypatch, tmp_path):
         load_config(environ={"GROUNDWORK_LLM_EAGER": "yes please"})
 
 
+def test_a_cpu_server_survives_a_model_step_longer_than_vllm_s_300_s(monkeypatch, tmp_path):
+    # vLLM kills its engine when one step (on a CPU: reading a whole prompt) outlasts the limit.
+    envs = []
+    monkeypatch.setattr(serve.subprocess, "Popen", lambda command, env, **kw: envs.append(env) or _Exited())
+    monkeypatch.delenv("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", raising=False)
+    for backend in ("vllm-cpu", "vllm"):
+        monkeypatch.setattr(serve, "detect_backend", lambda: backend)
+        launch_server(tmp_path, log_path=tmp_path / "log")
+    assert int(envs[0]["VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS"]) >= 3600
+    assert "VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS" not in envs[1]  # a GPU step that slow is a hang: vLLM's own limit
+    monkeypatch.setenv("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", "900")
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    launch_server(tmp_path, log_path=tmp_path / "log")
+    assert envs[2]["VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS"] == "900"  # the user's own value is kept
+
+
 def test_llm_timeout_is_seconds_above_0_and_reaches_the_client():
     from app import wiring
     from app.config import ConfigError, load_config
