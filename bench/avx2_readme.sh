@@ -41,7 +41,9 @@ if [ "${1:-}" = "--inside" ]; then  # in the private mount namespace: the emulat
     step .venv/bin/groundwork ask "How can I read data from an Excel spreadsheet?" --library library
     step .venv/bin/groundwork ask "How can I read data from an Excel spreadsheet?" --library library --mode generative
     start=$(date +%s)
-    setsid .venv/bin/groundwork ui --library library > "$work/ui.log" 2>&1 &
+    # A script's `cmd &` starts cmd with SIGINT ignored, and the UI keeps a stop signal ignored at start (as nohup
+    # asks); a terminal's Ctrl-C reaches a UI whose SIGINT is at its default, so start it so.
+    setsid env --default-signal=INT .venv/bin/groundwork ui --library library > "$work/ui.log" 2>&1 &
     ui=$!
     for _ in $(seq 1200); do
         curl -sf http://127.0.0.1:8501/_stcore/health > /dev/null && break
