@@ -84,10 +84,13 @@ class _Draft:
     """What a mode produced before verification: (text, cited numbers) per sentence."""
 
     sentences: list[tuple[str, tuple[int, ...]]]
-    complete: bool = True
-    stopped: str = ""  # why generation ended early
+    stopped: str = ""  # why generation ended early ('' when it did not)
     abstained: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.stopped
 
 
 class AnswerEngine:
@@ -246,8 +249,8 @@ class AnswerEngine:
             parts, stopped = [exc.partial], str(exc)
         text = "".join(parts).strip()
         if text.startswith(prompt.ABSTAIN.rstrip(".")):
-            return _Draft([], complete=not stopped, stopped=stopped, abstained=True)
-        return _Draft(cited_sentences(text, len(passages)), complete=not stopped, stopped=stopped)
+            return _Draft([], stopped=stopped, abstained=True)
+        return _Draft(cited_sentences(text, len(passages)), stopped=stopped)
 
     # ---- verification ------------------------------------------------------------------
     def _verify(self, draft: _Draft, evidence: Evidence) -> tuple[list[Sentence], int]:

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -98,7 +98,7 @@ def _handler(fake: FakeLLM):
             fake.requests.append(body)
             reply = fake.replies.popleft() if fake.replies else Reply("", status=500)
             if callable(reply.text):
-                reply = Reply(reply.text(body), reply.status, reply.cut_after, reply.top, reply.empty, reply.stall_s)
+                reply = replace(reply, text=reply.text(body))
             if reply.status != 200:
                 return self._json(reply.status, {"error": {"message": f"fake error {reply.status}"}})
             try:
