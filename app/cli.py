@@ -222,16 +222,18 @@ def _serve(args, config: Config, port: int) -> int:
     if args.detach:
         print(wiring.background_model_server(config, port, say=say, model=args.model))
         return 0
-    server = wiring.start_model_server(config, port, say=say, model=args.model)
-    print(server.url)
-    print("serving; Ctrl-C stops it", file=sys.stderr)
-    try:
-        server.process.wait()
-        raise UserError(f"vLLM exited on its own (code {server.process.returncode}); see {server.log_path}")
-    except KeyboardInterrupt:
-        print("stopping vLLM ...", file=sys.stderr)
-    finally:
-        server.stop()
+    from app.processes import orphan_guard
+    with orphan_guard() as guard:  # a kill -9 of this command stops vLLM too
+        server = wiring.start_model_server(config, port, say=say, model=args.model, guard=guard)
+        print(server.url)
+        print("serving; Ctrl-C stops it", file=sys.stderr)
+        try:
+            server.process.wait()
+            raise UserError(f"vLLM exited on its own (code {server.process.returncode}); see {server.log_path}")
+        except KeyboardInterrupt:
+            print("stopping vLLM ...", file=sys.stderr)
+        finally:
+            server.stop()
     return 0
 
 

@@ -2,6 +2,8 @@
 
 A server runs in its own session so that a terminal's Ctrl-C reaches only us; we then stop the
 server's whole group, since vLLM's engine and worker processes may outlive its front process.
+A server in a session of its own also outlives us when we are killed outright (kill -9, the OOM
+killer), where no clean-up of ours runs: `orphan_guard` starts a watchdog that stops such groups then.
 """
 from __future__ import annotations
 
@@ -9,12 +11,16 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 # What ends a foreground command besides Ctrl-C: `kill`, a closed terminal.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# Seconds the watchdog gives each of SIGINT and SIGTERM before SIGKILL, as `groundwork ui` does.
+GUARD_GRACE_S = 2.0
+RELEASE = "release"  # the guarded command ended as it meant to: its groups are its own business again
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -102,3 +108,54 @@ def group_gone(pgid: int, wait_s: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)
+
+
+class Guard:
+    """The watchdog's end of the pipe: tell it which process groups to stop should we die."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+
+    def watch(self, pgid: int) -> None:
+        """Stop this group (SIGINT, SIGTERM, SIGKILL) if this process dies before the guard is released."""
+        self.process.stdin.write(f"{pgid}\n")
+        self.process.stdin.flush()
+
+
+@contextmanager
+def orphan_guard() -> Iterator[Guard]:
+    """Inside: the groups given to `watch` are stopped by a watchdog if this process dies, even by SIGKILL.
+
+    The watchdog runs in a session of its own (a terminal's Ctrl-C is ours to handle) and reads group
+    ids from a pipe only we hold; the pipe closing without the release line means we died. Leaving the
+    block releases the groups: each caller has stopped them by then, or (serve --detach) means them
+    to run on.
+    """
+    process = subprocess.Popen([sys.executable, "-m", "app.processes"], stdin=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        yield Guard(process)
+    finally:
+        try:
+            process.stdin.write(RELEASE + "\n")
+            process.stdin.close()
+        except (BrokenPipeError, ValueError):  # the watchdog died: nothing left to release
+            pass
+        process.wait()
+
+
+def _watchdog(lines) -> None:
+    """Read group ids until the release line; at end of input without it, stop every group read."""
+    groups = []
+    for line in lines:
+        if line.strip() == RELEASE:
+            return
+        groups.append(int(line))
+    for pgid in groups:
+        stop_group(pgid, GUARD_GRACE_S)
+
+
+if __name__ == "__main__":
+    for sig in (signal.SIGINT, signal.SIGHUP):  # only the pipe's end tells the watchdog to act
+        signal.signal(sig, signal.SIG_IGN)
+    _watchdog(sys.stdin)

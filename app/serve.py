@@ -22,7 +22,7 @@ from pathlib import Path
 from index.errors import GroundworkError
 from index.files import cache_dir
 
-from app.processes import free_port, group_gone, port_free, stop_group
+from app.processes import Guard, free_port, group_gone, port_free, stop_group
 from app.serve_watch import STALL_S, StartWatch
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
@@ -126,9 +126,10 @@ def dtype_note(setting: str = "auto") -> str:
 def start_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
                  max_model_len: int = 2048, extra_args: Sequence[str] = (),
                  log_path: str | Path | None = None, dtype: str = "auto", eager: bool | None = None,
-                 stall_s: float = STALL_S, progress: Callable[[str], None] | None = None) -> Server:
+                 stall_s: float = STALL_S, progress: Callable[[str], None] | None = None,
+                 guard: Guard | None = None) -> Server:
     """Launch vLLM serving model (a local folder or a model name) and return once it answers."""
-    server = launch_server(model, host, port, max_model_len, extra_args, log_path, dtype, eager)
+    server = launch_server(model, host, port, max_model_len, extra_args, log_path, dtype, eager, guard)
     try:
         wait_ready(server, stall_s, progress)
     except BaseException:
@@ -139,11 +140,12 @@ def start_server(model: str | Path, host: str = "127.0.0.1", port: int | None = 
 
 def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None = None,
                   max_model_len: int = 2048, extra_args: Sequence[str] = (),
-                  log_path: str | Path | None = None, dtype: str = "auto", eager: bool | None = None) -> Server:
+                  log_path: str | Path | None = None, dtype: str = "auto", eager: bool | None = None,
+                  guard: Guard | None = None) -> Server:
     """Start vLLM in its own process group and return at once; wait_ready() waits for it.
 
     eager: skip torch.compile; None means eager on a CPU (measured faster from start to answer,
-    bench/serve.py) and compiled on a GPU.
+    bench/serve.py) and compiled on a GPU. guard: stops the group should this process be killed.
     """
     local = _local_model(model)
     backend = detect_backend()
@@ -158,6 +160,8 @@ def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None =
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    env=_environment(offline=local is not None, cpu=backend == "vllm-cpu"),
                                    start_new_session=True)
+    if guard:
+        guard.watch(process.pid)
     connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from app import wiring
 from app.config import Config, UserError
-from app.processes import port_free, signals_ignored, signals_interrupt, stop_group
+from app.processes import Guard, orphan_guard, port_free, signals_ignored, signals_interrupt, stop_group
 
 ENTRY = Path(__file__).with_name("ui") / "main.py"
 READY_TIMEOUT_S = 60.0
@@ -46,12 +46,13 @@ def cmd_ui(args, config: Config) -> int:
     if not port_free("127.0.0.1", args.port):
         raise UserError(f"port {args.port} on 127.0.0.1 is in use; choose another with: groundwork ui --port PORT")
     children = []
-    with signals_interrupt():
+    with signals_interrupt(), orphan_guard() as guard:  # a kill -9 of the UI stops its servers too
         try:
-            model_server = _start_model_server(config)
+            model_server = _start_model_server(config, guard)
             children += [model_server] if model_server else []
             process = subprocess.Popen(_command(args.port, config), env=_environment(args, config),
                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            guard.watch(process.pid)
             children.insert(0, process)
             url = _wait_ready(process, args.port)
             print(f"Groundwork UI: {url}  (library {Path(config.library).resolve()}; Ctrl-C stops it)", flush=True)
@@ -114,7 +115,7 @@ def _environment(args, config: Config) -> dict[str, str]:
     return env
 
 
-def _start_model_server(config: Config):
+def _start_model_server(config: Config, guard: Guard | None = None):
     """Launch vLLM when no model server is configured or answering, without waiting for it.
 
     Any mode: the Ask page lets a user switch to guided or generative at any time, and answers
@@ -132,7 +133,7 @@ def _start_model_server(config: Config):
     except LLMError:
         pass
     try:
-        server = wiring.launch_model_server(config)
+        server = wiring.launch_model_server(config, guard)
     except (ServeError, ModelError) as exc:
         print(f"no model server: {exc}; the UI answers in extractive mode until one runs", file=sys.stderr)
         return None

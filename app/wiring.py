@@ -17,6 +17,7 @@ from app.config import Config, UserError
 from index.store import Library
 
 if TYPE_CHECKING:
+    from app.processes import Guard
     from app.serve import Server
     from index.access import Reader
     from index.embedder import SentenceTransformerEmbedder
@@ -168,31 +169,36 @@ def served_model(config: Config, model: str | None = None) -> str:
 
 
 def start_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
-                       model: str | None = None) -> Server:
-    """vLLM on 127.0.0.1 with the served model, once it answers (`say` hears its progress); stop it with `stop()`."""
+                       model: str | None = None, guard: Guard | None = None) -> Server:
+    """vLLM on 127.0.0.1 with the served model, once it answers (`say` hears its progress); stop it with `stop()`.
+
+    guard (app.processes.orphan_guard): stops the server should this process be killed before it is released.
+    """
     from app import serve
     model = served_model(config, model)
     say(f"starting vLLM with {model}{serve.dtype_note(config.llm_dtype)}")
     return serve.start_server(model, port=port or config.serve_port, max_model_len=config.max_model_len,
-                              dtype=config.llm_dtype, eager=config.eager, progress=say)
+                              dtype=config.llm_dtype, eager=config.eager, progress=say, guard=guard)
 
 
-def launch_model_server(config: Config) -> Server:
+def launch_model_server(config: Config, guard: Guard | None = None) -> Server:
     """vLLM launched on 127.0.0.1 with the served model, not waited for (`serve.wait_ready` waits); `groundwork ui`."""
     from app import serve
     return serve.launch_server(served_model(config), port=config.serve_port, max_model_len=config.max_model_len,
-                               dtype=config.llm_dtype, eager=config.eager)
+                               dtype=config.llm_dtype, eager=config.eager, guard=guard)
 
 
 def background_model_server(config: Config, port: int | None = None, say: Callable[[str], None] = print,
                             model: str | None = None) -> str:
     """The URL of the model server left running in the background on `port`, started when none answers there."""
     from app import serve
+    from app.processes import orphan_guard
     port = port or config.serve_port
     if running := serve.detached(port):
         return running
-    server = start_model_server(config, port, say, model)
-    serve.record_detached(server, port)
+    with orphan_guard() as guard:  # killed while vLLM starts, we leave no server that `serve --stop` cannot find
+        server = start_model_server(config, port, say, model, guard)
+        serve.record_detached(server, port)
     say(f"running in the background (pid {server.pid}, log {server.log_path}); stop it with: groundwork serve --stop")
     return server.url
 

