@@ -115,11 +115,24 @@ class Guard:
 
     def __init__(self, process: subprocess.Popen):
         self.process = process
+        self.lost = False  # the watchdog is gone (killed, or could not start): no group is guarded any more
 
     def watch(self, pgid: int) -> None:
-        """Stop this group (SIGINT, SIGTERM, SIGKILL) if this process dies before the guard is released."""
-        self.process.stdin.write(f"{pgid}\n")
-        self.process.stdin.flush()
+        """Stop this group (SIGINT, SIGTERM, SIGKILL) if this process dies before the guard is released.
+
+        A watchdog that is gone costs the guard, not the command: one line says so, and the caller's own
+        clean-up still stops its servers on Ctrl-C or SIGTERM.
+        """
+        if pgid <= 1:  # 0 and 1 would signal our own group or every process
+            raise ValueError(f"not a server's process group: {pgid}")
+        try:
+            self.process.stdin.write(f"{pgid}\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError):
+            if not self.lost:
+                print(f"warning: the watchdog (pid {self.process.pid}) is gone: if this command is killed "
+                      f"outright, stop process group {pgid} yourself", file=sys.stderr)
+            self.lost = True
 
 
 @contextmanager
@@ -127,32 +140,69 @@ def orphan_guard() -> Iterator[Guard]:
     """Inside: the groups given to `watch` are stopped by a watchdog if this process dies, even by SIGKILL.
 
     The watchdog runs in a session of its own (a terminal's Ctrl-C is ours to handle) and reads group
-    ids from a pipe only we hold; the pipe closing without the release line means we died. Leaving the
-    block releases the groups: each caller has stopped them by then, or (serve --detach) means them
-    to run on.
+    ids from a pipe only we hold (its write end is not inherited). The pipe closing without the release
+    line means we died, or left the block by an exception, when a clean-up may have been cut short; then
+    it stops every group it was given that is still the one it was given. Leaving the block normally
+    releases them: each caller has stopped them by then, or (serve --detach) means them to run on.
     """
-    process = subprocess.Popen([sys.executable, "-m", "app.processes"], stdin=subprocess.PIPE,
+    # This file by path, with no directory put on sys.path (-P): an `app` package in the user's working
+    # directory must not stand in for ours. The watchdog needs the standard library only.
+    process = subprocess.Popen([sys.executable, "-P", os.path.abspath(__file__)], stdin=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, text=True, start_new_session=True)
+    guard = Guard(process)
+    released = False
     try:
-        yield Guard(process)
+        yield guard
+        released = True
     finally:
         try:
-            process.stdin.write(RELEASE + "\n")
+            if released:
+                process.stdin.write(RELEASE + "\n")
             process.stdin.close()
-        except (BrokenPipeError, ValueError):  # the watchdog died: nothing left to release
+        except (OSError, ValueError):  # the watchdog is gone: nothing left to release
             pass
-        process.wait()
+        if released:
+            process.wait()  # else it is stopping groups: let it, in its own session, while we go on ending
+
+
+def _started(pid: int) -> str | None:
+    """When the process `pid` started (clock ticks since boot, /proc/PID/stat), None if there is none (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _still_ours(pgid: int, started: str | None) -> bool:
+    """Whether group `pgid` is still the group given, and not a stranger's that reuses its number.
+
+    A number stays taken while its group has a member, so a group whose leader has exited, and others
+    remain, is ours; a leader that started at another time is another process. A group whose leader
+    could not be read when it was given (no /proc) is never signalled: better a server left running
+    than a stranger stopped.
+    """
+    now = _started(pgid)
+    return started is not None and now in (None, started)
 
 
 def _watchdog(lines) -> None:
-    """Read group ids until the release line; at end of input without it, stop every group read."""
-    groups = []
+    """Read group ids until the release line; at end of input without it, stop every group read, all at once."""
+    groups = {}
     for line in lines:
         if line.strip() == RELEASE:
             return
-        groups.append(int(line))
-    for pgid in groups:
-        stop_group(pgid, GUARD_GRACE_S)
+        pgid = int(line)
+        if pgid > 1:
+            groups[pgid] = _started(pgid)
+    groups = [pgid for pgid, started in groups.items() if _still_ours(pgid, started)]
+    for sig, wait_s in ((signal.SIGINT, GUARD_GRACE_S), (signal.SIGTERM, GUARD_GRACE_S), (signal.SIGKILL, 10.0)):
+        for pgid in groups:
+            _signal_group(pgid, sig)
+        deadline = time.monotonic() + wait_s
+        groups = [pgid for pgid in groups if not group_gone(pgid, max(0.0, deadline - time.monotonic()))]
+        if not groups:
+            return
 
 
 if __name__ == "__main__":

@@ -160,10 +160,15 @@ def launch_server(model: str | Path, host: str = "127.0.0.1", port: int | None =
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                    env=_environment(offline=local is not None, cpu=backend == "vllm-cpu"),
                                    start_new_session=True)
-    if guard:
-        guard.watch(process.pid)
     connect = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    return Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
+    server = Server(url=f"http://{connect}:{port}/v1", model=name, process=process, log_path=log)
+    if guard:
+        try:
+            guard.watch(process.pid)
+        except BaseException:  # a Ctrl-C here: the caller never gets the server to stop
+            server.stop(grace_s=5.0)
+            raise
+    return server
 
 
 def wait_ready(server: Server, stall_s: float = STALL_S, progress: Callable[[str], None] | None = None) -> None:

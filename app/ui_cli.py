@@ -52,8 +52,8 @@ def cmd_ui(args, config: Config) -> int:
             children += [model_server] if model_server else []
             process = subprocess.Popen(_command(args.port, config), env=_environment(args, config),
                                        stdin=subprocess.DEVNULL, start_new_session=True)
+            children.insert(0, process)  # first: a Ctrl-C from here on stops it
             guard.watch(process.pid)
-            children.insert(0, process)
             url = _wait_ready(process, args.port)
             print(f"Groundwork UI: {url}  (library {Path(config.library).resolve()}; Ctrl-C stops it)", flush=True)
             process.wait()
