@@ -58,6 +58,10 @@ _UNIT = (r"(?:(?:milli|micro|nano)?seconds?|secs?|minutes?|mins?|hours?|days?|we
          r"|rows?|digits?|letters?|copies|items?|entries|elements?|times?)")
 _COUNTED = re.compile(r"\bhow many (?!of\b|times\b)([a-z-]+'?)(?: ([a-z-]+'?))?", re.IGNORECASE)
 _NUMBER_THEN = re.compile(_NUMBER + r"(?:[\s-]+[\w-]+){0,2}?[\s-]+(\w+)", re.IGNORECASE)  # 30 (calendar) days
+_NAMED_NUMBER = re.compile(r"\b([A-Za-z]+)[ -]\d+(?:[.,]\d+)*\b")  # the noun before its number: after about lag 25
+# What a table's rows and columns are called where it is printed (R's str(): "4200 obs. of 8 variables").
+_COUNT_SYNONYMS = {"row": ("obs", "observation", "record"), "observation": ("obs", "row"), "obs": ("observation", "row"),
+                   "column": ("variabl", "field"), "variabl": ("column",)}
 _QUANTITY = re.compile(r"(?<![\w.])(?:" + _NUMBER + r"|one|an?)[\s-]+(?:\w+[\s-]+)?" + _UNIT + r"\b", re.IGNORECASE)
 _SLOTS = {  # slot: (the question forms that ask for it, what its value looks like in a text)
     "quantity": (re.compile(r"\bhow long\b", re.IGNORECASE), _QUANTITY),
@@ -130,8 +134,21 @@ def _new_code(text: str, asked: str) -> set[str]:
     return {token for token in code_names(text) if token not in asked}
 
 
+# 'how many/long/big' after a verb that sets or depends on it names what the thing asked about does, not the
+# fact asked: "Which argument controls how big the proposal steps are" asks an argument; "Can the calculation use
+# mortality that depends on how long they have had the disease?" asks yes or no. ("Tell me how long it takes" asks.)
+_EMBEDDED_HOW = re.compile(r"\b(?:control|determine|set|decide|limit|specif(?:y|ie)|change|affect|govern|adjust"
+                           r"|configure|regulate|influence|depend)s? (?:on |upon )?how\b", re.IGNORECASE)
+
+
+def _asked(question: str) -> str:
+    """The question without its embedded 'how ...' clauses (_EMBEDDED_HOW), for reading what it asks."""
+    return _EMBEDDED_HOW.sub("-", question)
+
+
 def asked_kinds(question: str) -> frozenset[str]:
     """The kinds of fact the question's form asks for (empty when its form says nothing: 'how do I ...')."""
+    question = _asked(question)
     return frozenset(kind for kind, pattern in _ASK_RES.items() if pattern.search(question))
 
 
@@ -144,12 +161,14 @@ def holds(text: str, kind: str) -> bool:
 
 def missing_kinds(question: str, texts: Iterable[str]) -> frozenset[str]:
     """The asked kinds of fact and slots ('count', and those of _SLOTS) that none of `texts` (the best answer units) holds."""
-    texts = list(texts)
+    texts, question = list(texts), _asked(question)
     kinds = {k for k in asked_kinds(question) if not any(holds(t, k) for t in texts)}
     kinds |= {slot for slot, (asks, value) in _SLOTS.items()
               if asks.search(question) and not any(value.search(t) for t in texts)}
     nouns = counted(question)
-    if nouns and not any(stem(m[1]) in nouns for t in texts for m in _NUMBER_THEN.finditer(t)):
+    nouns |= {other for noun in nouns for other in _COUNT_SYNONYMS.get(noun, ())}
+    if nouns and not any(stem(m[1]) in nouns for t in texts for pattern in (_NUMBER_THEN, _NAMED_NUMBER)
+                         for m in pattern.finditer(t)):
         kinds.add("count")
     return frozenset(kinds)
 

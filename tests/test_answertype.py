@@ -21,6 +21,9 @@ from qa.answertype import KINDS, asked_kinds, counted, holds, missing_kinds, off
     ("Which configure option builds the HTML help pages?", {"code"}),
     ("What smoothing span does loess() use by default?", {"default"}),
     ("Which algorithm does optim() use when I don't choose a method?", {"default"}),
+    # 'how big' after a verb that sets it names what the argument does; the question asks the argument
+    ("Which argument controls how big the proposal steps are?", {"code"}),
+    ("Can you tell me how long the build takes?", {"number"}),  # asked, though not first
 ])
 def test_the_question_form_says_what_kind_of_fact_it_asks_for(question, kinds):
     assert asked_kinds(question) == kinds
@@ -30,6 +33,7 @@ def test_the_question_form_says_what_kind_of_fact_it_asks_for(question, kinds):
     "How do I read a Feather file into R?",
     "What statistic does the default (Welch) t-test report?",  # "default" names the test, not a value asked
     "When I attach a data frame, where does it go?",  # 'when I' is a condition, not a time asked
+    "Can the model use a mortality that depends on how long they have had the disease?",  # asks yes or no
 ])
 def test_a_form_that_asks_for_no_kind_of_fact_asks_for_none(question):
     assert asked_kinds(question) == frozenset()
@@ -80,6 +84,13 @@ def test_an_unknown_kind_is_a_one_line_error():
     ("How many days do I have to comply?", ["You must comply within 30 days of the notice."], set()),
     ("How many codegen units does rustc use?", ["codegen-units=1 gives 1 codegen unit."], set()),
     ("How many pages must a document have?", ["If you publish more than 100 copies, you must ..."], {"count"}),
+    # the noun before its number; a table's rows and columns as a data summary names them
+    ("After about how many lags are they negligible?", ["They are negligible after about lag 25."], set()),
+    ("After about how many lags are they negligible?", ["See section 25 of the report."], {"count"}),
+    ("How many rows does the DMepi data frame have?", ["'data.frame': 4200 obs. of 8 variables:"], set()),
+    ("How many columns does the DMepi data frame have?", ["'data.frame': 4200 obs. of 8 variables:"], set()),
+    ("How many rows does the DMepi data frame have?", ["The frame holds 8 variables."], {"count"}),
+    ("How many threads does it use?", ["A depth of 1 means no parallelism."], {"count"}),
     # 'how long' wants a number with a unit, not any digit
     ("For how long must I keep the NOTICE file?", ["Apache License Version 2.0, January 2004"], {"quantity"}),
     ("How long must the offer be valid?", ["A written offer, valid for at least three years, to give ..."], set()),
