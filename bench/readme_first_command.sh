@@ -51,7 +51,7 @@ else
     wait "$group"; echo "=== FAILED: the command ended (exit code $?) before the UI answered"; status=1
 fi
 sleep 3
-left=$(ps -eo pid,args | grep -E "$work/repo/.venv/bin/python.* -m (streamlit|app.processes)" | grep -v grep)
+left=$(ps -eo pid,args | grep -E "$work/repo/.venv/bin/python[0-9.]* (-m streamlit|-P $work/repo/app/processes\.py)" | grep -v grep)
 [ -z "$left" ] && echo "=== no Streamlit or watchdog left" || { echo "=== FAILED: left running:"; echo "$left"; status=1; }
 .venv/bin/groundwork serve --stop  # the server `serve --detach` started, which the README says to stop so
 exit $status
