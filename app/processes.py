@@ -74,10 +74,14 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+def _steps(grace_s: float) -> tuple[tuple[signal.Signals, float], ...]:
+    """How a server's group is stopped: SIGINT, then SIGTERM, then SIGKILL, with the seconds each gets to work."""
+    return (signal.SIGINT, grace_s), (signal.SIGTERM, min(grace_s, 10.0)), (signal.SIGKILL, 10.0)
+
+
 def stop_group(pgid: int, grace_s: float = 30.0, reap=None) -> None:
     """Stop a server's process group: SIGINT, then SIGTERM, then SIGKILL, each given time to work."""
-    steps = ((signal.SIGINT, grace_s), (signal.SIGTERM, min(grace_s, 10.0)), (signal.SIGKILL, 10.0))
-    for sig, wait_s in steps:
+    for sig, wait_s in _steps(grace_s):
         _signal_group(pgid, sig)  # the whole group: engine and workers may outlive the server
         if reap is not None:  # our own child: collect its exit status, or it lingers as a zombie
             try:
@@ -196,7 +200,7 @@ def _watchdog(lines) -> None:
         if pgid > 1:
             groups[pgid] = _started(pgid)
     groups = [pgid for pgid, started in groups.items() if _still_ours(pgid, started)]
-    for sig, wait_s in ((signal.SIGINT, GUARD_GRACE_S), (signal.SIGTERM, GUARD_GRACE_S), (signal.SIGKILL, 10.0)):
+    for sig, wait_s in _steps(GUARD_GRACE_S):  # as stop_group, to every group at once
         for pgid in groups:
             _signal_group(pgid, sig)
         deadline = time.monotonic() + wait_s

@@ -161,8 +161,9 @@ def holds(text: str, kind: str) -> bool:
 
 def missing_kinds(question: str, texts: Iterable[str]) -> frozenset[str]:
     """The asked kinds of fact and slots ('count', and those of _SLOTS) that none of `texts` (the best answer units) holds."""
-    texts, question = list(texts), _asked(question)
+    texts = list(texts)
     kinds = {k for k in asked_kinds(question) if not any(holds(t, k) for t in texts)}
+    question = _asked(question)  # for the slots and the count, as asked_kinds reads it for the kinds
     kinds |= {slot for slot, (asks, value) in _SLOTS.items()
               if asks.search(question) and not any(value.search(t) for t in texts)}
     nouns = counted(question)
