@@ -1,7 +1,8 @@
-"""vLLM on this CPU: start-up and first-token time for eager vs compiled, bf16 vs float32.
+"""vLLM on this CPU: start-up and first-token time for eager vs compiled, bf16 vs float32, and the cores it computes on.
 
     python bench/serve.py                          # the prepared default model, all four variants
     python bench/serve.py --model DIR --variants eager:float32,compiled:float32
+    python bench/serve.py --variants eager:float32:vllm,eager:float32:all   # vLLM's core binding against all cores
 
 Each variant starts a fresh server (`groundwork serve`'s own launch and wait), measures the
 seconds until it answers, then streams answers to --prompts prompts of about 1.5k tokens (each
@@ -12,7 +13,9 @@ the first variant, measured in the same run. It names the CPU and whether bf16 i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -57,15 +60,29 @@ def stream(url: str, model: str, prompt: str, max_tokens: int = 48) -> tuple[flo
     return first - start, time.monotonic() - start, tokens
 
 
-def measure(model: str, eager: bool, dtype: str, texts: list[str]) -> dict:
-    """Start a server with this variant, time it, ask every prompt, stop it."""
+def measure(model: str, eager: bool, dtype: str, texts: list[str], cores: str = "") -> dict:
+    """Start a server with this variant, time it, ask every prompt, stop it; `cores`: VLLM_CPU_OMP_THREADS_BIND's
+    value, or '' for serve's own choice."""
     start = time.monotonic()
-    with start_server(model, dtype=dtype, eager=eager) as server:
+    with _bound(cores), start_server(model, dtype=dtype, eager=eager) as server:
         ready = time.monotonic() - start
         runs = [stream(server.url, server.model, text) for text in texts]
     ttft = statistics.median(r[0] for r in runs)
     speed = statistics.median((r[2] - 1) / max(r[1] - r[0], 1e-9) for r in runs)
     return {"ready_s": ready, "ttft_p50_s": ttft, "tokens_per_s": speed, "first_answer_s": ready + runs[0][1]}
+
+
+@contextlib.contextmanager
+def _bound(cores: str):
+    before = os.environ.get("VLLM_CPU_OMP_THREADS_BIND")
+    if cores:
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = cores
+    try:
+        yield
+    finally:
+        os.environ.pop("VLLM_CPU_OMP_THREADS_BIND", None)
+        if before is not None:
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = before
 
 
 def main() -> None:
@@ -79,11 +96,12 @@ def main() -> None:
           f"(avx512_bf16 {'avx512_bf16' in cpu_flags()}, amx_bf16 {'amx_bf16' in cpu_flags()})")
     model, texts, rows = str(args.model or model_dir()), prompts(args.prompts), []
     for variant in args.variants.split(","):
-        mode, dtype = variant.split(":")
-        row = {"variant": variant, **measure(model, mode == "eager", dtype, texts)}
+        mode, dtype, cores = (variant.split(":") + [""])[:3]
+        bind = {"vllm": "auto", "all": ",".join(map(str, sorted(os.sched_getaffinity(0))))}.get(cores, cores)
+        row = {"variant": variant, **measure(model, mode == "eager", dtype, texts, bind)}
         rows.append(row)
         base = rows[0]
-        print(f"{variant:<18} ready {row['ready_s']:6.1f} s ({row['ready_s'] / base['ready_s']:.2f}x)  "
+        print(f"{variant:<22} ready {row['ready_s']:6.1f} s ({row['ready_s'] / base['ready_s']:.2f}x)  "
               f"first token p50 {row['ttft_p50_s']:5.2f} s ({row['ttft_p50_s'] / base['ttft_p50_s']:.2f}x)  "
               f"{row['tokens_per_s']:5.1f} tokens/s  start to first answer {row['first_answer_s']:6.1f} s "
               f"({row['first_answer_s'] / base['first_answer_s']:.2f}x)", flush=True)

@@ -196,3 +196,25 @@ def test_a_stop_signal_ignored_at_start_stays_ignored():
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # SIGTERM still stops it cleanly
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_a_cpu_server_on_few_cores_computes_on_all_of_them(monkeypatch, tmp_path):
+    # vLLM keeps one core for its scheduler: on 2 cores the model computed on one, its first token twice as late.
+    envs = []
+    monkeypatch.setattr(serve.subprocess, "Popen", lambda command, env, **kw: envs.append(env) or _Exited())
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    for cores in ({0, 1}, {2, 5}, set(range(16))):
+        monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid, cores=cores: cores)
+        launch_server(tmp_path, log_path=tmp_path / "log")
+    assert envs[0]["VLLM_CPU_OMP_THREADS_BIND"] == "0,1"
+    assert envs[1]["VLLM_CPU_OMP_THREADS_BIND"] == "2,5"        # the cores this process may use, not 0..n-1
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in envs[2]           # many cores: vLLM's own binding
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm")
+    monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: {0, 1})
+    launch_server(tmp_path, log_path=tmp_path / "log")
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in envs[3]           # a GPU server binds nothing
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "1")
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    launch_server(tmp_path, log_path=tmp_path / "log")
+    assert envs[4]["VLLM_CPU_OMP_THREADS_BIND"] == "1"          # the user's own value is kept
