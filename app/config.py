@@ -38,6 +38,7 @@ class Config:
     pdf_text: str = _INGEST.pdf_text  # pypdf | pdfium: which engine reads PDF text (pdfium ~7x faster)
     answer_mode: str = "extractive"  # extractive | guided | generative; chosen by bench/answer.py
     prompt_passages: int = 6  # most passages a generative prompt holds: each ~250 tokens of prefill on the CPU
+    prompt_words: int = 60  # each shown as its best answer units up to this many words; 0: whole passages (README)
     answer_ranker: str = "rerank"  # rerank | blend | trained: what orders quotes and guided candidates (qa/ranker.py)
     llm_url: str = ""    # an OpenAI-compatible server; empty: the one `groundwork serve` starts
     llm_model: str = ""  # what `groundwork serve` serves; empty: the prepared SmolLM2-135M-Instruct

@@ -157,7 +157,8 @@ def answer_engine(config: Config, library: Library, mode: str | None = None) -> 
     mode = mode or config.answer_mode
     model = embedder(config)
     client = llm(config) if mode != "extractive" or config.verifier == "llm-judge" else None
-    settings = Settings(mode=mode, prompt_passages=config.prompt_passages, answer_ranker=config.answer_ranker)
+    settings = Settings(mode=mode, prompt_passages=config.prompt_passages, prompt_words=config.prompt_words,
+                        answer_ranker=config.answer_ranker)
     return AnswerEngine(library, model, make_verifier(config.verifier, model, client), client, settings)
 
 

@@ -322,3 +322,30 @@ def answer_like(sentence: str) -> bool:
     n = len(sentence.split())
     return 4 <= n <= MAX_UNIT_WORDS and prose_ratio(sentence) >= 0.5 and not sentence.rstrip().endswith("?") \
         and not _DOT_LEADER.search(sentence)
+
+
+def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Passage:
+    """The passage cut to its best answer units, best first while they fit in `words` words (the best always), shown
+    in reading order with '…' where units were left out; the passage whole when `words` is 0 or none of `candidates`
+    (best first) is its own.
+
+    A generative prompt is read whole before the model's first word, ~70 tokens a second on 2 AVX2 cores: six whole
+    passages wait ~20 s; the units the ranker put first in each say what the passage holds for the question.
+    """
+    units = passage_units(passage)
+    own = [c.text for c in candidates if c.passage.chunk.chunk_id == passage.chunk.chunk_id and c.text in units]
+    if not words or not own:
+        return passage
+    kept, used = set(), 0
+    for text in own:
+        n = len(text.split())
+        if kept and used + n > words:
+            continue  # a shorter one further down may still fit
+        kept.add(units.index(text))
+        used += n
+    order = sorted(kept)
+    parts = [units[order[0]]]
+    for before, at in zip(order, order[1:]):
+        parts.append(("\n" if at == before + 1 else "\n…\n") + units[at])
+    text = ("…\n" if order[0] else "") + "".join(parts) + ("\n…" if order[-1] < len(units) - 1 else "")
+    return replace(passage, chunk=replace(passage.chunk, text=text), table_header="", opens_inside=False)

@@ -142,6 +142,18 @@ def test_a_generative_prompt_holds_at_most_prompt_passages(library, llm):
     assert llm.requests[1]["messages"][1]["content"].count("<passage n=") == 2
     with pytest.raises(QuestionError, match="prompt_passages"):
         engine(library, "generative", llm, prompt_passages=0)
+    with pytest.raises(QuestionError, match="prompt_words"):
+        engine(library, "generative", llm, prompt_words=-1)
+
+
+def test_a_generative_prompt_of_excerpts_is_verified_against_the_whole_passage(library, llm):
+    llm.queue(cite("ordinary", "The basic function for fitting ordinary linear models is lm [n]."))
+    answer = engine(library, "generative", llm, prompt_words=12).answer("Which function fits ordinary linear models?")
+    prompt = llm.requests[0]["messages"][1]["content"]
+    assert "The basic function for fitting ordinary linear models is lm." in prompt
+    assert "lm(y ~ x, data = df)" not in prompt  # the passage's other sentence did not fit in 12 words
+    assert not answer.abstained and answer.sentences[0].supported
+    assert answer.citations[0].passage.chunk.text.endswith("by least squares.")  # the citation shows it whole
 
 
 def test_mostly_invented_answers_abstain(library, llm):

@@ -680,3 +680,27 @@ def test_marks_that_are_no_title_s_underline_are_shown_as_written():
     titled = "Reporting\n=========\nSend reports to us. Type ==== to end one."
     assert without_rules("Reporting ========= Send reports to us.", [titled]) == "Reporting\nSend reports to us."
     assert without_rules("Type ==== to end one.", [titled]) == "Type ==== to end one."
+
+
+def _passage(text, chunk=7):
+    return Passage(Chunk(chunk, "d1", 3, 0, len(text), text), "Manual", 1.0)
+
+
+def test_an_excerpt_shows_the_best_units_in_reading_order_within_its_words():
+    from qa.evidence import Candidate, excerpt
+    text = ("The package reads spreadsheets in several formats. Use read_excel to read an xlsx file into R. "
+            "Its sheet argument names the sheet to read. Older files need the xls reader of another package. "
+            "Dates are converted to POSIXct on import.")
+    p = _passage(text)
+    units = passage_units(p)
+    assert len(units) == 4  # the second unit is two sentences: "Its sheet argument" points back
+    ranked = [Candidate(units[2], p, 0.9), Candidate(units[0], p, 0.8), Candidate(units[1], p, 0.7),
+              Candidate(units[3], p, 0.6), Candidate("A unit of another passage.", _passage("Other.", 8), 0.95)]
+    shown = excerpt(p, ranked, words=23)
+    # 9 + 7 words fit, the third (17) would not, the fourth (7) does; in reading order, the gap marked
+    assert shown.chunk.text == f"{units[0]}\n…\n{units[2]}\n{units[3]}"
+    assert shown.chunk.chunk_id == p.chunk.chunk_id and shown.chunk.page == p.chunk.page
+    assert excerpt(p, ranked, words=0) == p                           # 0: the passage whole
+    assert excerpt(p, ranked[-1:], words=23) == p                     # none of its own units ranked: whole
+    assert excerpt(p, ranked, words=3).chunk.text == f"…\n{units[2]}\n…"   # the best is shown even if longer
+
