@@ -7,6 +7,7 @@ engine and worker processes vLLM spawns as well.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import subprocess
@@ -251,14 +252,33 @@ def _environment(offline: bool, cpu: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     if cpu:
         env.setdefault("VLLM_EXECUTE_MODEL_TIMEOUT_SECONDS", CPU_STEP_TIMEOUT_S)
-        cores = sorted(os.sched_getaffinity(0))
-        if len(cores) <= ALL_CORES_UP_TO:
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if 0 < len(cores) <= ALL_CORES_UP_TO and cpu_quota() >= len(cores):
             env.setdefault("VLLM_CPU_OMP_THREADS_BIND", ",".join(map(str, cores)))
     env.setdefault("VLLM_NO_USAGE_STATS", "1")
     env.setdefault("DO_NOT_TRACK", "1")
     if offline:  # a local folder needs no hub; without this, a missing network costs timeouts
         env.setdefault("HF_HUB_OFFLINE", "1")
     return env
+
+
+def cpu_quota(root: Path = Path("/sys/fs/cgroup")) -> float:
+    """The CPUs this container's cgroup may use at once (`docker --cpus=1`: 1.0), infinite when unlimited or unknown.
+
+    A quota is not in the affinity mask: two threads bound to two visible cores under a one-CPU quota are throttled.
+    """
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]  # cgroup v2: "max 100000" or "100000 100000"
+    except (OSError, ValueError):
+        try:  # cgroup v1
+            quota = (root / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (root / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return math.inf
+    try:
+        return int(quota) / int(period) if quota not in ("max", "-1") and int(period) > 0 else math.inf
+    except ValueError:
+        return math.inf
 
 
 def _served_models(url: str) -> list[str]:

@@ -34,9 +34,9 @@ from eval.dataset import DEFAULT_DATASET  # noqa: E402
 from index.embedder import SentenceTransformerEmbedder  # noqa: E402
 from index.records import Passage  # noqa: E402
 from index.store import Library  # noqa: E402
-from qa.engine import AnswerEngine  # noqa: E402
+from qa.engine import AnswerEngine, Settings  # noqa: E402
 from qa.llm import LLMClient  # noqa: E402
-from qa.prompt import answer_messages, fit_passages  # noqa: E402
+from qa.prompt import answer_messages  # noqa: E402
 from qa.verifiers import make_verifier  # noqa: E402
 
 
@@ -223,11 +223,10 @@ def throughput_run(args, config) -> int:
     server = wiring.start_model_server(config, port=free_port(), say=lambda m: print(m, file=sys.stderr))
     try:
         client = LLMClient(server.url)
-        engine = AnswerEngine(library, embedder, make_verifier("features", embedder), client)
-        budget, specials = client.context_length - args.tokens, client.special_tokens
-        prompts = [answer_messages(r["question"], fit_passages(
-            r["question"], engine.evidence(r["question"]).passages, client.count_tokens, budget, specials),
-            specials) for r in rows]
+        engine = AnswerEngine(library, embedder, make_verifier("features", embedder), client,
+                              Settings(prompt_passages=config.prompt_passages, prompt_words=config.prompt_words))
+        prompts = [answer_messages(r["question"], engine.shown_passages(r["question"], engine.evidence(r["question"])),
+                                   client.special_tokens) for r in rows]
         print("throughput (same prompts, same model, greedy, fixed length):")
         throughput(client, model_dir(), prompts, args.tokens)
     finally:

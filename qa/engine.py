@@ -237,13 +237,18 @@ class AnswerEngine:
             return _Draft(self._quotes(question, evidence, picks))
         return _Draft([(offered[chosen].text, (_number(evidence, offered[chosen].passage),))])
 
-    def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
+    def shown_passages(self, question: str, evidence: Evidence) -> list[Passage]:
+        """What a generative prompt shows: the best prompt_passages, each as its excerpt, as many as fit the context;
+        passage n of the prompt is evidence.passages[n - 1] (its citation and its verification read it whole)."""
         budget = self.llm.context_length - self.settings.sampling.max_tokens
-        specials = self.llm.special_tokens
         picks = self.picks(question, evidence) if self.settings.prompt_words else ()
         shown = [excerpt(p, picks, self.settings.prompt_words)
                  for p in evidence.passages[: min(self.settings.keep, self.settings.prompt_passages)]]
-        passages = prompt.fit_passages(question, shown, self.llm.count_tokens, budget, specials)
+        return prompt.fit_passages(question, shown, self.llm.count_tokens, budget, self.llm.special_tokens)
+
+    def _generative(self, question: str, evidence: Evidence, on_text, timings: dict[str, float]) -> _Draft:
+        specials = self.llm.special_tokens
+        passages = self.shown_passages(question, evidence)
         started, parts, stopped = time.perf_counter(), [], ""
         try:
             for piece in self.llm.stream(prompt.answer_messages(question, passages, specials), self.settings.sampling):

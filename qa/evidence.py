@@ -285,6 +285,12 @@ def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]
     sentence before the passage, or opens `inside` a word is a fragment: the overlapping passage before it holds
     it whole.
     """
+    return [unit for _, _, units in span_units(text, header, inside)[1] for unit in units]
+
+
+def span_units(text: str, header: str = "", inside: bool = False) -> tuple[str, list[tuple[int, int, list[str]]]]:
+    """answer_units by where they stand: the text as read (under `header`), and (start, end, units) of each span of it
+    that gives any."""
     text = under_header(text, header) if header else text
     out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
@@ -294,10 +300,11 @@ def answer_units(text: str, header: str = "", inside: bool = False) -> list[str]
         if not rows:  # rows without pipes are told from code or a listing only by being worded like an answer
             before, rows, after = plain_table_split(text[s:e], width)
             rows = [row for row in rows if answer_like(lead(row))]
-        out += _prose_unit(before)
-        out += [row for row in rows if without_instructions(row) == row]
-        out += _prose_unit(after)
-    return [short for short in map(_capped, out) if short]
+        units = _prose_unit(before) + [row for row in rows if without_instructions(row) == row] + _prose_unit(after)
+        units = [short for short in map(_capped, units) if short]
+        if units:
+            out.append((s, e, units))
+    return text, out
 
 
 def _capped(unit: str) -> str:
@@ -324,28 +331,45 @@ def answer_like(sentence: str) -> bool:
         and not _DOT_LEADER.search(sentence)
 
 
+
 def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Passage:
     """The passage cut to its best answer units, best first while they fit in `words` words (the best always), shown
-    in reading order with '…' where units were left out; the passage whole when `words` is 0 or none of `candidates`
+    in reading order with '…' wherever text was left out; the passage whole when `words` is 0 or none of `candidates`
     (best first) is its own.
 
+    A unit is shown as the page has it (code keeps its indentation) unless reading it changed more than its spacing
+    (a table row under its header, a planted instruction taken out, trailing code lines capped): then as read.
     A generative prompt is read whole before the model's first word, ~70 tokens a second on 2 AVX2 cores: six whole
-    passages wait ~20 s; the units the ranker put first in each say what the passage holds for the question.
+    passages wait ~13 s; the units the ranker put first in each say what the passage holds for the question.
     """
-    units = passage_units(passage)
-    own = [c.text for c in candidates if c.passage.chunk.chunk_id == passage.chunk.chunk_id and c.text in units]
+    text, spans = span_units(passage.chunk.text, passage.table_header, passage.opens_inside)
+    where = {unit: k for k, (_, _, units) in enumerate(spans) for unit in units}
+    own = [c.text for c in candidates if c.passage.chunk.chunk_id == passage.chunk.chunk_id and c.text in where]
     if not words or not own:
         return passage
-    kept, used = set(), 0
-    for text in own:
-        n = len(text.split())
+    kept: dict[int, list[str]] = {}
+    used = 0
+    for unit in own:
+        n = len(_WORD.findall(_shown(text, spans[where[unit]], unit)))
         if kept and used + n > words:
             continue  # a shorter one further down may still fit
-        kept.add(units.index(text))
+        kept.setdefault(where[unit], []).append(unit)
         used += n
-    order = sorted(kept)
-    parts = [units[order[0]]]
-    for before, at in zip(order, order[1:]):
-        parts.append(("\n" if at == before + 1 else "\n…\n") + units[at])
-    text = ("…\n" if order[0] else "") + "".join(parts) + ("\n…" if order[-1] < len(units) - 1 else "")
-    return replace(passage, chunk=replace(passage.chunk, text=text), table_header="", opens_inside=False)
+    parts, end = [], 0
+    for k in sorted(kept):
+        s, e, units = spans[k]
+        parts += ["…"] if text[end:s].strip() else []
+        parts += [_shown(text, spans[k], u) if u in kept[k] else "…" for u in units]  # a table's rows left out: '…'
+        end = e
+    parts += ["…"] if text[end:].strip() else []
+    shown = "\n".join(p for n, p in enumerate(parts) if not (p == "…" and n and parts[n - 1] == "…"))
+    return replace(passage, chunk=replace(passage.chunk, text=shown), table_header="", opens_inside=False)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _shown(text: str, span: tuple[int, int, list[str]], unit: str) -> str:
+    """`unit` as its page has it, when that differs from it in spacing alone; else as read."""
+    raw = text[span[0]:span[1]].strip("\n")
+    return raw if len(span[2]) == 1 and unit_text(raw) == unit else unit

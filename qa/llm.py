@@ -152,7 +152,7 @@ class LLMClient:
 
     def _silent(self) -> str:
         return (f"the model server at {self.url} sent nothing for {self.timeout:g} s (llm_timeout): on a CPU the first "
-                f"word comes only after the whole prompt is read; raise llm_timeout or lower prompt_passages")
+                f"word comes only after the whole prompt is read; raise llm_timeout, or lower prompt_passages or prompt_words")
 
     def _call(self, request):
         try:

@@ -1,4 +1,5 @@
 """Starting vLLM on any CPU: the dtype follows the CPU, the wait follows vLLM's progress, logs stay private."""
+import math
 import os
 import stat
 import sys
@@ -204,6 +205,7 @@ def test_a_cpu_server_on_few_cores_computes_on_all_of_them(monkeypatch, tmp_path
     monkeypatch.setattr(serve.subprocess, "Popen", lambda command, env, **kw: envs.append(env) or _Exited())
     monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
     monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    monkeypatch.setattr(serve, "cpu_quota", lambda: math.inf)  # whatever quota the machine running this has
     for cores in ({0, 1}, {2, 5}, set(range(16))):
         monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid, cores=cores: cores)
         launch_server(tmp_path, log_path=tmp_path / "log")
@@ -218,3 +220,24 @@ def test_a_cpu_server_on_few_cores_computes_on_all_of_them(monkeypatch, tmp_path
     monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
     launch_server(tmp_path, log_path=tmp_path / "log")
     assert envs[4]["VLLM_CPU_OMP_THREADS_BIND"] == "1"          # the user's own value is kept
+
+
+def test_a_cpu_quota_below_the_visible_cores_keeps_vllm_s_binding(monkeypatch, tmp_path):
+    # `docker --cpus=1` shows both cores in the affinity mask: two threads there would be throttled to one CPU.
+    for text, quota in (("max 100000\n", math.inf), ("100000 100000\n", 1.0), ("250000 100000", 2.5), ("junk", math.inf)):
+        (tmp_path / "cpu.max").write_text(text)
+        assert serve.cpu_quota(tmp_path) == quota
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("150000\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert serve.cpu_quota(tmp_path) == 1.5                      # cgroup v1
+    assert serve.cpu_quota(tmp_path / "none") == math.inf         # nothing to read: no limit known
+    envs = []
+    monkeypatch.setattr(serve.subprocess, "Popen", lambda command, env, **kw: envs.append(env) or _Exited())
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.setattr(serve, "detect_backend", lambda: "vllm-cpu")
+    monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(serve, "cpu_quota", lambda: 1.0)
+    launch_server(tmp_path, log_path=tmp_path / "log")
+    assert "VLLM_CPU_OMP_THREADS_BIND" not in envs[0]
