@@ -260,7 +260,7 @@ class AnswerEngine:
         except StreamInterrupted as exc:
             parts, stopped = [exc.partial], str(exc)
         text = "".join(parts).strip()
-        if text.startswith(prompt.ABSTAIN.rstrip(".")):
+        if prompt.declines(text):
             return _Draft([], stopped=stopped, abstained=True)
         return _Draft(cited_sentences(text, len(passages)), stopped=stopped)
 

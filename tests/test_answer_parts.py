@@ -132,3 +132,23 @@ def test_a_numbered_list_items_number_stays_with_its_text():
     draft = "Follow these steps:\n1. Open the file with read.csv [1].\n2) Check the header [2].\n3. Save it."
     assert cited_sentences(draft, 2) == [("Follow these steps:", ()), ("1. Open the file with read.csv.", (1,)),
                                          ("2) Check the header.", (2,)), ("3. Save it.", ())]
+
+
+@pytest.mark.parametrize("reply", [
+    "The documents do not say.", "No document states. [2]", "The passages do not mention a language setting.",
+    "Based on the information provided in the passages, there is no mention of threads. [1]",
+    "According to the passages, the documents don't specify it.", "None of the passages says which option.",
+    "I cannot find that in the passages.", "The provided context does not include it."])
+def test_a_model_declining_in_its_own_words_is_an_abstention(reply):
+    from qa.prompt import declines
+    assert declines(reply)
+
+
+@pytest.mark.parametrize("reply", [
+    "The function lm fits linear models [1].", "No, there is not a language setting for that. [2]",
+    "Documents are read by read.csv [1].", "There is no need to call library() again [1].",
+    "The text does not wrap by default [1].", "The context does not survive a fork [1].",
+    "Based on the passages, the argument scale controls it [1]."])
+def test_an_answer_about_text_or_a_context_is_no_abstention(reply):
+    from qa.prompt import declines
+    assert not declines(reply)

@@ -166,6 +166,14 @@ def test_mostly_invented_answers_abstain(library, llm):
 def test_the_model_saying_the_documents_do_not_say_abstains(library, llm):
     llm.queue(ABSTAIN)
     assert engine(library, "generative", llm).answer("Which function fits ordinary linear models?").abstained
+    # Qwen 0.5B's "No document states. [2]" was found supported by the cross-encoder and shown as the answer
+    class Credulous(WordVerifier):
+        def verify(self, sentence, passages):
+            return True, 1.0
+    llm.queue("No document states. [1]")
+    answer = AnswerEngine(library, EMB, Credulous(), LLMClient(llm.url, retries=0),
+                          Settings(mode="generative", min_strength=0.2)).answer("Which function fits ordinary linear models?")
+    assert answer.abstained and answer.text == ABSTAIN
 
 
 def test_a_server_dying_mid_stream_gives_an_answer_marked_incomplete(library, llm):
