@@ -52,6 +52,7 @@ class Settings:
     prompt_passages: int = 6   # the best of those a generative prompt holds (fewer: a sooner first token)
     # Each shown as its best units up to this many words (evidence.excerpt); 0: whole. Qwen 0.5B on 2 AVX2 cores, 24
     # sampled dev questions: first token 13.3 s p50 whole, 4.8 s at 60 words; right 1 -> 3 of 19, refused 5/5 both.
+    # Test, at 7ac7a56: 11.6 -> 4.8 s, right 4 -> 2 of 18 (dev then 1 -> 2): no clear cost or gain at this size.
     prompt_words: int = 60
     # Most quotes in an extractive answer. 3 against 2, on the three dev sets: right 109 -> 115 of 156 (R dev 42 -> 44,
     # dev-manuals 29 -> 33, licences 38), at 1.6 -> 2.0 quotes and 41-72 -> 53-81 words an answer (mean).
