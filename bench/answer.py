@@ -109,7 +109,7 @@ def markdown(rows: list[dict]) -> str:
 def table(args, config) -> list[dict]:
     """Every asked (model, mode, split, engine verifier), each model's server started once."""
     from app import wiring
-    from app.processes import free_port
+    from app.processes import free_port, orphan_guard
     rows, out = [], Path(args.out)
     library = Library.open(args.library)
     checker = make_verifier("cross-encoder")
@@ -130,14 +130,16 @@ def table(args, config) -> list[dict]:
         modes = [m for m in args.modes if m != "extractive"]
         if not modes:
             continue
-        server = wiring.start_model_server(config, port=free_port(), model=model, say=lambda m: print(m, file=sys.stderr))
-        try:
-            env = {**os.environ, "GROUNDWORK_LLM_URL": server.url}
-            for split in args.splits:
-                for mode in modes:
-                    cell(model, mode, split, env)
-        finally:
-            server.stop()
+        with orphan_guard() as guard:  # a bench killed outright (SIGTERM, -9) leaves no vLLM behind
+            server = wiring.start_model_server(config, port=free_port(), model=model, guard=guard,
+                                               say=lambda m: print(m, file=sys.stderr))
+            try:
+                env = {**os.environ, "GROUNDWORK_LLM_URL": server.url}
+                for split in args.splits:
+                    for mode in modes:
+                        cell(model, mode, split, env)
+            finally:
+                server.stop()
     library.close()
     return rows
 
@@ -216,21 +218,23 @@ def throughput_run(args, config) -> int:
     """vLLM against a transformers loop on the default model, with the passages `ask` would send."""
     from app import wiring
     from app.models import model_dir
-    from app.processes import free_port
+    from app.processes import free_port, orphan_guard
     rows = [json.loads(line) for line in DEFAULT_DATASET.read_text().splitlines() if line.strip()][:16]
     library = Library.open(args.library)
     embedder = SentenceTransformerEmbedder()
-    server = wiring.start_model_server(config, port=free_port(), say=lambda m: print(m, file=sys.stderr))
-    try:
-        client = LLMClient(server.url)
-        engine = AnswerEngine(library, embedder, make_verifier("features", embedder), client,
-                              Settings(prompt_passages=config.prompt_passages, prompt_words=config.prompt_words))
-        prompts = [answer_messages(r["question"], engine.shown_passages(r["question"], engine.evidence(r["question"])),
-                                   client.special_tokens) for r in rows]
-        print("throughput (same prompts, same model, greedy, fixed length):")
-        throughput(client, model_dir(), prompts, args.tokens)
-    finally:
-        server.stop()
+    with orphan_guard() as guard:  # a bench killed outright (SIGTERM, -9) leaves no vLLM behind
+        server = wiring.start_model_server(config, port=free_port(), guard=guard, say=lambda m: print(m, file=sys.stderr))
+        try:
+            client = LLMClient(server.url)
+            engine = AnswerEngine(library, embedder, make_verifier("features", embedder), client,
+                                  Settings(prompt_passages=config.prompt_passages, prompt_words=config.prompt_words))
+            prompts = [answer_messages(r["question"], engine.shown_passages(r["question"],
+                                                                            engine.evidence(r["question"])),
+                                       client.special_tokens) for r in rows]
+            print("throughput (same prompts, same model, greedy, fixed length):")
+            throughput(client, model_dir(), prompts, args.tokens)
+        finally:
+            server.stop()
     return 0
 
 
