@@ -331,7 +331,6 @@ def answer_like(sentence: str) -> bool:
         and not _DOT_LEADER.search(sentence)
 
 
-
 def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Passage:
     """The passage cut to its best answer units, best first while they fit in `words` words (the best always), shown
     in reading order with '…' wherever text was left out; the passage whole when `words` is 0 or none of `candidates`
@@ -347,10 +346,11 @@ def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Pa
     own = [c.text for c in candidates if c.passage.chunk.chunk_id == passage.chunk.chunk_id and c.text in where]
     if not words or not own:
         return passage
+    shown = {unit: _shown(text, spans[where[unit]], unit) for unit in own}
     kept: dict[int, list[str]] = {}
     used = 0
     for unit in own:
-        n = len(_WORD.findall(_shown(text, spans[where[unit]], unit)))
+        n = len(_WORD.findall(shown[unit]))
         if kept and used + n > words:
             continue  # a shorter one further down may still fit
         kept.setdefault(where[unit], []).append(unit)
@@ -359,11 +359,11 @@ def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Pa
     for k in sorted(kept):
         s, e, units = spans[k]
         parts += ["…"] if text[end:s].strip() else []
-        parts += [_shown(text, spans[k], u) if u in kept[k] else "…" for u in units]  # a table's rows left out: '…'
+        parts += [shown[u] if u in kept[k] else "…" for u in units]  # a table's rows left out: '…'
         end = e
     parts += ["…"] if text[end:].strip() else []
-    shown = "\n".join(p for n, p in enumerate(parts) if not (p == "…" and n and parts[n - 1] == "…"))
-    return replace(passage, chunk=replace(passage.chunk, text=shown), table_header="", opens_inside=False)
+    joined = "\n".join(p for n, p in enumerate(parts) if not (p == "…" and n and parts[n - 1] == "…"))
+    return replace(passage, chunk=replace(passage.chunk, text=joined), table_header="", opens_inside=False)
 
 
 _WORD = re.compile(r"\w+")

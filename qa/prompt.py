@@ -32,7 +32,7 @@ _DECLINE = re.compile(
 
 def declines(text: str) -> bool:
     """Whether a model's reply opens by saying the passages do not answer (ABSTAIN, or the same in other words)."""
-    return text.startswith(ABSTAIN.rstrip(".")) or _DECLINE.match(text.strip()) is not None
+    return _DECLINE.match(text.strip()) is not None  # ABSTAIN is one of its forms
 
 
 CHOOSE = """Each numbered statement below is quoted from the user's documents.
