@@ -138,6 +138,23 @@ def refers_back(unit: str) -> bool:
     return bool(_REFERS_BACK.match(unit))
 
 
+def open_end(page: str) -> str:
+    """The page's last unit when it stops open, a sentence the page break cut or a lead-in to code ("... e.g. in
+    another color", "... by:"): prose of three words or more, ending on a word, a comma or a colon; else ''."""
+    spans = unit_spans(page)
+    last = page[spans[-1][0]:spans[-1][1]] if spans else ""
+    if "\n" in last.strip() and _console_line(last.strip().rsplit("\n", 1)[1]):
+        return ""  # its code is on this page already
+    return unit_text(last) if _prose(last) and (_MID.search(last) or last.rstrip().endswith(":")) \
+        and len(last) <= MAX_UNIT_CHARS else ""
+
+
+def goes_on(text: str) -> bool:
+    """Whether a page's text opens by going on from the page before: a console line, or a plain lower-case word."""
+    first = text.lstrip().split("\n", 1)[0].strip()
+    return _console_line(first) or opens_mid_sentence(first)
+
+
 def opens_mid_sentence(unit: str) -> bool:
     """Whether a unit starts part-way through a sentence: on a plain lower-case word or on punctuation.
 

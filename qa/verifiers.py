@@ -98,8 +98,10 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
     starts to a word's end: "R keeps data in memory." is no quote of "It is not true that R keeps data in
     memory.", nor "lasts two" of "lasts twenty"."""
     pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
-    for text, header in ((p.chunk.text, p.table_header) for p in passages):
-        if "\n" in sentence and sentence in answer_units(text, header):  # its own unit: a table row under its header
+    for p in passages:
+        text = p.chunk.text
+        # its own unit: a table row under its header, a sentence or code after its lead-in from the page before
+        if ("\n" in sentence or p.lead_in) and sentence in answer_units(text, p.table_header, lead_in=p.lead_in):
             return True
         found = pattern.search(text)
         while found:

@@ -1,6 +1,8 @@
 """Answer units: a sentence that introduces a command, or a table row under its header, is shown, ranked and
 verified whole."""
-from fakes import HashEmbedder, WordVerifier, put
+from dataclasses import replace
+
+from fakes import HashEmbedder, WordVerifier, make_doc, put
 from test_engine import engine
 
 from index.records import Chunk, Document, Page, Passage
@@ -736,3 +738,54 @@ def test_an_excerpt_of_a_table_keeps_the_header_of_the_rows_it_shows():
     rows = [u for u in units if "-v" in u]
     shown = excerpt(p, [Candidate(rows[0], p, 1.0)], words=1000).chunk.text
     assert shown == f"…\n{rows[0]}\n…" and rows[0].startswith("| Option | Meaning |")
+
+
+# A paper's page break between a sentence and the code it introduces (strucchange's vignette, pages 7-8), and a
+# sentence the break cut in two (R-intro).
+BEFORE_BREAK = ("Both processes exceed their boundaries at the end of 1998.\nIt is also possible to suppress the "
+                "boundaries and add them afterwards, e.g. in another color")
+AFTER_BREAK = ("> plot(ocus, boundary = FALSE)\n> lines(bound.ocus, col = 4)\n> lines(-bound.ocus, col = 4)\n"
+               "For estimates-based processes it is only sensible to use time series plots if the functional max "
+               "is used.")
+
+
+def test_a_page_that_stops_open_gives_its_last_sentence_as_the_next_page_s_lead_in():
+    from qa.units import goes_on, open_end
+    assert open_end(BEFORE_BREAK) == ("It is also possible to suppress the boundaries and add them afterwards, e.g. "
+                                      "in another color")
+    assert open_end("We get the posterior variances by:") == "We get the posterior variances by:"
+    assert open_end("A few of these are built") == "A few of these are built"
+    assert open_end("The boundaries are drawn in red.") == ""  # a closed sentence ends its page
+    assert open_end("Draw them with\n> plot(ocus)") == ""  # its code is on its own page
+    assert open_end("Figure 3") == ""  # too short to be a sentence
+    assert goes_on(AFTER_BREAK) and goes_on("into the base R environment, but many are supplied as packages.")
+    assert not goes_on("The next section explains boundaries.") and not goes_on("install.packages is the usual way.")
+
+
+def test_code_at_the_top_of_a_page_is_a_unit_with_its_lead_in_from_the_page_before(tmp_path):
+    from qa.evidence import headed
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/strucchange.pdf", "sc00", [BEFORE_BREAK, AFTER_BREAK, "Closed at the end.\nA new page starts."],
+            "strucchange")
+        first, second, third = (headed(lib, Passage(c, "strucchange", 1.0)) for c in make_doc(
+            "sc00", [BEFORE_BREAK, AFTER_BREAK, "Closed at the end.\nA new page starts."])[1])
+    joined = ("It is also possible to suppress the boundaries and add them afterwards, e.g. in another color\n"
+              "> plot(ocus, boundary = FALSE)\n> lines(bound.ocus, col = 4)\n> lines(-bound.ocus, col = 4)")
+    assert passage_units(second)[0] == joined  # before, the code lines were no unit of any passage
+    assert answer_units(AFTER_BREAK)[0].startswith("For estimates-based")
+    assert second.chunk.text == AFTER_BREAK and second.chunk.page == 2  # cited as the page that holds the code
+    assert first.lead_in == "" and third.lead_in == ""  # the first page; a page opening on a sentence of its own
+    # Shown whole, it is a quote of the passage as read: supported without asking the model.
+    assert ContentGate(Refuses(), "none").verify(joined, [second]) == (True, 1.0)
+    assert not ContentGate(Refuses(), "none").verify(joined, [replace(second, lead_in="")])[0]
+
+
+def test_a_sentence_the_page_break_cut_is_whole_on_the_later_page(tmp_path):
+    from qa.evidence import headed
+    pages = ["Many functions come with the system. A few of these are built",
+             "into the base R environment, but many are supplied as packages. Others must be installed."]
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        put(lib, "/intro.pdf", "ri00", pages, "R-intro")
+        later = headed(lib, Passage(make_doc("ri00", pages)[1][1], "R-intro", 1.0))
+    assert passage_units(later) == ["A few of these are built into the base R environment, but many are supplied as "
+                                    "packages.", "Others must be installed."]
