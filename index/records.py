@@ -34,9 +34,10 @@ class Passage:
     score: float
     table_header: str = ""  # the header (pipe row or PDF line) of a table the chunk opens inside, read at answer time
     opens_inside: bool = False  # the chunk starts inside a word or a path of its page (read at answer time)
-    # The sentence ending the page before, which this page's first chunk goes on from (a lead-in to its code lines,
-    # or a sentence the page break cut), read at answer time
+    # Across a page break, read at answer time: the sentence ending the page before that introduces the code lines this
+    # page's first chunk opens with; the words on the page after that end the sentence this page's last chunk stops in
     lead_in: str = ""
+    runs_on: str = ""
 
 
 @dataclass(frozen=True)

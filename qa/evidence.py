@@ -25,8 +25,8 @@ from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
 from qa.injection import instruction_start, without_instructions
 from qa.text import content_words, name_words, prose_ratio, tokens, words
-from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, defines, goes_on, heading_between, lead, open_end,
-                      opens_mid_sentence, opens_plain_rows, plain_table_header, plain_table_split, refers_back,
+from qa.units import (MAX_UNIT_CHARS, MAX_UNIT_WORDS, continuation, defines, heading_between, lead,
+                      open_end, opens_mid_sentence, opens_plain_rows, opens_with_code, plain_table_header, plain_table_split, refers_back,
                       table_header, table_split, under_header, unit_spans, unit_text)
 
 if TYPE_CHECKING:
@@ -231,17 +231,15 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
     inside; else the chunk read from the start of the unit it opens inside (opened_unit), or, where that began too
     far back, whether it opens inside a word or a path ("lib/dpkg/triggers/File ..." of "/var/lib/...").
 
-    A page's first chunk that opens with code or mid-sentence goes on from the page before: its lead-in ("It is also
-    possible to suppress the boundaries ..., e.g. in another color" over "> plot(ocus, boundary = FALSE)") or the
-    sentence the page break cut is read before it (lead_in), so the unit is whole; else both halves were lost.
+    Across a page break (across_pages): a page's first chunk that opens with code is read after its lead-in ending the
+    page before, and a page's last chunk that stops mid-sentence is read with the words ending it on the next page.
     """
-    if not p.chunk.start:  # a page's first chunk opens nothing on its page, but may go on from the page before
-        before = library.page_text(p.chunk.doc_id, p.chunk.page - 1, reader) if p.chunk.page > 1 else None
-        lead = open_end(before) if before and goes_on(p.chunk.text) else ""
-        return replace(p, lead_in=lead) if lead and instruction_start(lead) is None else p
     page = library.page_text(p.chunk.doc_id, p.chunk.page, reader)
     if not page:
         return p
+    p = across_pages(library, p, page, reader)
+    if not p.chunk.start:
+        return p  # a page's first chunk opens nothing on its page
     lines = p.chunk.text.split("\n")
     piped = any(line.lstrip().startswith("|") or line.rstrip().endswith("|") for line in lines[:2])
     if piped or opens_plain_rows(lines):
@@ -252,6 +250,28 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
     if start < p.chunk.start and instruction_start(page[start:p.chunk.start]) is None:  # no planted text pulled in
         return replace(p, chunk=replace(p.chunk, start=start, text=page[start:p.chunk.end]))
     return replace(p, opens_inside=not page[p.chunk.start - 1].isspace())
+
+
+def across_pages(library: Library, p: Passage, page: str, reader: Reader | None = None) -> Passage:
+    """The passage with what the pages beside it say across a page break, where its units need it.
+
+    Code at the top of a page takes the lead-in that ends the page before (lead_in): strucchange's "It is also possible
+    to suppress the boundaries ..., e.g. in another color" at the foot of page 7 and "> plot(ocus, boundary = FALSE)"
+    at the top of page 8 are one unit, of page 8, which holds the code; before, the code was no unit of any passage.
+    A sentence the page break cut ends with the next page's words (runs_on), a unit of the page it starts on, as a
+    quote is cited: "On one test this took 1 second (under Linux, ..." whereas ... took 10 seconds". The next
+    page's opening fragment stays no candidate of its own page.
+    """
+    doc, number = p.chunk.doc_id, p.chunk.page
+    lead = runs_on = ""
+    if not p.chunk.start and number > 1 and opens_with_code(p.chunk.text):
+        before = library.page_text(doc, number - 1, reader)
+        lead = open_end(before) if before else ""
+    if p.chunk.end >= len(page.rstrip()) and open_end(p.chunk.text):
+        after = library.page_text(doc, number + 1, reader)
+        runs_on = continuation(after) if after else ""
+    planted = [t for t in (lead, runs_on) if t and instruction_start(t) is not None]  # no planted text pulled in
+    return replace(p, lead_in="" if lead in planted else lead, runs_on="" if runs_on in planted else runs_on)
 
 
 def opened_unit(page: str, start: int, end: int) -> int:
@@ -281,25 +301,26 @@ def _unit_start(page: str, window: int, start: int, end: int) -> int:
 
 def passage_units(p: Passage) -> list[str]:
     """The answer units of a passage as headed() read it: under its table's header, without an opening fragment."""
-    return answer_units(p.chunk.text, p.table_header, p.opens_inside, p.lead_in)
+    return answer_units(p.chunk.text, p.table_header, p.opens_inside, p.lead_in, p.runs_on)
 
 
-def answer_units(text: str, header: str = "", inside: bool = False, lead_in: str = "") -> list[str]:
+def answer_units(text: str, header: str = "", inside: bool = False, lead_in: str = "", runs_on: str = "") -> list[str]:
     """The units of a passage worth offering as answers, in reading order.
 
     A table's rows (pipes or not) come each under its header, a passage opening inside a pipe table under the
     `header` read before it (headed). A passage's first unit that starts mid-sentence, points back at a
     sentence before the passage, or opens `inside` a word is a fragment: the overlapping passage before it holds
-    it whole. A passage read after its `lead_in` (headed) opens with it.
+    it whole. A passage is read after its `lead_in` and before its `runs_on` from the pages beside it (across_pages).
     """
-    return [unit for _, _, units in span_units(text, header, inside, lead_in)[1] for unit in units]
+    return [unit for _, _, units in span_units(text, header, inside, lead_in, runs_on)[1] for unit in units]
 
 
-def span_units(text: str, header: str = "", inside: bool = False,
-               lead_in: str = "") -> tuple[str, list[tuple[int, int, list[str]]]]:
-    """answer_units by where they stand: the text as read (under `header`, after `lead_in`), and (start, end, units)
-    of each span of it that gives any."""
+def span_units(text: str, header: str = "", inside: bool = False, lead_in: str = "",
+               runs_on: str = "") -> tuple[str, list[tuple[int, int, list[str]]]]:
+    """answer_units by where they stand: the text as read (under `header`, across page breaks), and (start, end,
+    units) of each span of it that gives any."""
     text = under_header(text, header) if header else f"{lead_in}\n{text}" if lead_in else text
+    text = f"{text}\n{runs_on}" if runs_on else text
     out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
         if n == 0 and (inside or opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):
@@ -349,7 +370,8 @@ def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Pa
     A generative prompt is read whole before the model's first word, ~70 tokens a second on 2 AVX2 cores: six whole
     passages wait ~13 s; the units the ranker put first in each say what the passage holds for the question.
     """
-    text, spans = span_units(passage.chunk.text, passage.table_header, passage.opens_inside, passage.lead_in)
+    text, spans = span_units(passage.chunk.text, passage.table_header, passage.opens_inside, passage.lead_in,
+                             passage.runs_on)
     where = {unit: k for k, (_, _, units) in enumerate(spans) for unit in units}
     own = [c.text for c in candidates if c.passage.chunk.chunk_id == passage.chunk.chunk_id and c.text in where]
     if not words or not own:
@@ -371,7 +393,8 @@ def excerpt(passage: Passage, candidates: Sequence[Candidate], words: int) -> Pa
         end = e
     parts += ["…"] if text[end:].strip() else []
     joined = "\n".join(p for n, p in enumerate(parts) if not (p == "…" and n and parts[n - 1] == "…"))
-    return replace(passage, chunk=replace(passage.chunk, text=joined), table_header="", opens_inside=False, lead_in="")
+    return replace(passage, chunk=replace(passage.chunk, text=joined), table_header="", opens_inside=False, lead_in="",
+                   runs_on="")
 
 
 _WORD = re.compile(r"\w+")

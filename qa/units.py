@@ -149,10 +149,18 @@ def open_end(page: str) -> str:
         and len(last) <= MAX_UNIT_CHARS else ""
 
 
-def goes_on(text: str) -> bool:
-    """Whether a page's text opens by going on from the page before: a console line, or a plain lower-case word."""
-    first = text.lstrip().split("\n", 1)[0].strip()
-    return _console_line(first) or opens_mid_sentence(first)
+def opens_with_code(text: str) -> bool:
+    """Whether a text's first line is a console line ("> plot(ocus, boundary = FALSE)")."""
+    return _console_line(text.lstrip().split("\n", 1)[0].strip())
+
+
+def continuation(page: str) -> str:
+    """The words a page opens with when they end a sentence the page before began (a plain lower-case word first,
+    not code): up to the end of its first unit; else ''."""
+    spans = unit_spans(page)
+    first = page[spans[0][0]:spans[0][1]] if spans else ""
+    return first if first and opens_mid_sentence(first) and not _console_line(first.split("\n", 1)[0]) \
+        and len(first) <= MAX_UNIT_CHARS else ""
 
 
 def opens_mid_sentence(unit: str) -> bool:

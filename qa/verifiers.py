@@ -100,8 +100,9 @@ def _verbatim(sentence: str, passages: Sequence[Passage]) -> bool:
     pattern = re.compile(r"\s+".join(map(re.escape, sentence.split())))
     for p in passages:
         text = p.chunk.text
-        # its own unit: a table row under its header, a sentence or code after its lead-in from the page before
-        if ("\n" in sentence or p.lead_in) and sentence in answer_units(text, p.table_header, lead_in=p.lead_in):
+        # its own unit: a table row under its header, a unit across a page break (headed)
+        if ("\n" in sentence or p.lead_in or p.runs_on) \
+                and sentence in answer_units(text, p.table_header, lead_in=p.lead_in, runs_on=p.runs_on):
             return True
         found = pattern.search(text)
         while found:

@@ -750,7 +750,7 @@ AFTER_BREAK = ("> plot(ocus, boundary = FALSE)\n> lines(bound.ocus, col = 4)\n> 
 
 
 def test_a_page_that_stops_open_gives_its_last_sentence_as_the_next_page_s_lead_in():
-    from qa.units import goes_on, open_end
+    from qa.units import continuation, open_end, opens_with_code
     assert open_end(BEFORE_BREAK) == ("It is also possible to suppress the boundaries and add them afterwards, e.g. "
                                       "in another color")
     assert open_end("We get the posterior variances by:") == "We get the posterior variances by:"
@@ -758,8 +758,11 @@ def test_a_page_that_stops_open_gives_its_last_sentence_as_the_next_page_s_lead_
     assert open_end("The boundaries are drawn in red.") == ""  # a closed sentence ends its page
     assert open_end("Draw them with\n> plot(ocus)") == ""  # its code is on its own page
     assert open_end("Figure 3") == ""  # too short to be a sentence
-    assert goes_on(AFTER_BREAK) and goes_on("into the base R environment, but many are supplied as packages.")
-    assert not goes_on("The next section explains boundaries.") and not goes_on("install.packages is the usual way.")
+    assert opens_with_code(AFTER_BREAK) and not opens_with_code("into the base R environment, as packages.")
+    assert continuation("into the base R environment, but many are supplied as packages. Others must be installed.") \
+        == "into the base R environment, but many are supplied as packages."
+    assert continuation("The next section explains boundaries.") == ""  # a page of its own sentences
+    assert continuation("install.packages is the usual way.") == "" and continuation(AFTER_BREAK) == ""
 
 
 def test_code_at_the_top_of_a_page_is_a_unit_with_its_lead_in_from_the_page_before(tmp_path):
@@ -780,12 +783,15 @@ def test_code_at_the_top_of_a_page_is_a_unit_with_its_lead_in_from_the_page_befo
     assert not ContentGate(Refuses(), "none").verify(joined, [replace(second, lead_in="")])[0]
 
 
-def test_a_sentence_the_page_break_cut_is_whole_on_the_later_page(tmp_path):
+def test_a_sentence_the_page_break_cut_is_whole_on_the_page_it_starts_on(tmp_path):
     from qa.evidence import headed
     pages = ["Many functions come with the system. A few of these are built",
              "into the base R environment, but many are supplied as packages. Others must be installed."]
     with Library.writing(tmp_path / "lib", create=True) as lib:
         put(lib, "/intro.pdf", "ri00", pages, "R-intro")
-        later = headed(lib, Passage(make_doc("ri00", pages)[1][1], "R-intro", 1.0))
-    assert passage_units(later) == ["A few of these are built into the base R environment, but many are supplied as "
-                                    "packages.", "Others must be installed."]
+        earlier, later = (headed(lib, Passage(c, "R-intro", 1.0)) for c in make_doc("ri00", pages)[1])
+    whole = "A few of these are built into the base R environment, but many are supplied as packages."
+    assert passage_units(earlier) == ["Many functions come with the system.", whole]  # cited as the page it starts on
+    assert passage_units(later) == ["Others must be installed."]  # its opening fragment is still no unit
+    assert earlier.chunk.page == 1 and earlier.chunk.text == pages[0]
+    assert ContentGate(Refuses(), "none").verify(whole, [earlier]) == (True, 1.0)  # a quote of the passage as read
