@@ -262,17 +262,18 @@ def _judge(config: Config, model: SentenceTransformerEmbedder, judge: bool, judg
     """The run's judge: the model server, or a verifier other than the engine's (default_judge unless named);
     None for --judge-verifier none."""
     from eval.checkers import ClaimJudge, SentenceChecker
-    from qa.verifiers import make_verifier
+    from qa.verifiers import identity, make_verifier
     if judge:
         return ClaimJudge(llm(config))
     judge_verifier = judge_verifier or default_judge(config.verifier)
     if judge_verifier == NO_JUDGE:
         return None
-    if judge_verifier == (config.verifier or "features"):
+    if identity(judge_verifier) == identity(config.verifier):  # 'cross-encoder:qa/models/groundedness' is it too
         raise UserError(f"--judge-verifier {judge_verifier} is the engine's own verifier (configured verifier = "
-                        f"{config.verifier}); a judge must be another one, e.g. --judge-verifier "
+                        f"{config.verifier or 'features'}); a judge must be another one, e.g. --judge-verifier "
                         f"{default_judge(config.verifier)}, or --judge")
     verifier = make_verifier(judge_verifier, model, llm(config) if judge_verifier == "llm-judge" else None)
+    verifier.load()  # a judge that cannot run fails now, not after every question is answered
     weak = "; a weak judge: it misses unsupported sentences a stronger one finds" if judge_verifier == "features" else ""
     return SentenceChecker(verifier, f"sentence-level {verifier.name} (the engine verifies with {config.verifier}{weak})")
 

@@ -214,6 +214,10 @@ class CrossEncoderVerifier:
             out[todo[i]] = score
         return out
 
+    def load(self) -> None:
+        """Load the model now (VerifierError when it cannot be)."""
+        self._load()
+
     def _load(self) -> None:
         if self._session is not None:
             return

@@ -131,3 +131,20 @@ def test_grader_without_a_checker_measures_no_grounding():
     r = Grader(None, {"d1": frozenset({"Guide"})}).record(Question("q", "How?", (), (("Guide", 3),), True), answer)
     assert all(r["scores"][k] is None for k in JUDGED) and r["scores"]["gold_cited"] == 1.0
     assert r["citations"][0]["supports"] is None and r["sentences"][0]["units"] == []
+
+
+def test_the_engines_own_verifier_named_by_its_folder_is_no_judge_either(setup, capsys):
+    from qa.cross_verifier import SHIPPED
+    assert run(setup, "same-folder", "--judge-verifier", f"cross-encoder:{SHIPPED}") == 2
+    assert "is the engine's own verifier" in capsys.readouterr().err
+    assert not (setup[0] / "same-folder").exists()
+
+
+def test_a_judge_that_cannot_run_fails_before_any_question_is_answered(setup, capsys, monkeypatch):
+    monkeypatch.setenv("GROUNDWORK_LLM_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    answered = []
+    monkeypatch.setattr("qa.engine.AnswerEngine.answer", lambda *a, **k: answered.append(a) or 1 / 0)
+    assert run(setup, "no-judge", "--judge-verifier", "llm-judge") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "127.0.0.1:9" in err and not answered
+    assert not (setup[0] / "no-judge").exists()
