@@ -1,7 +1,9 @@
 """`groundwork eval run|compare|detector|generate`: the evaluation harness on the command line."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -77,7 +79,11 @@ def cmd_run(args, config: Config) -> int:
     if unjudged:
         raise UserError(f"a gate on {', '.join(unjudged)} needs a judge other than the engine's own verifier, which "
                         f"accepts every sentence it lets through: drop --judge-verifier none")
-    out = Path(args.out)
+    if args.sample is not None and args.sample < 1:
+        raise UserError(f"--sample must be at least 1, not {args.sample} (leave it out for every question)")
+    if args.workers is not None and args.workers < 1:
+        raise UserError("--workers must be at least 1")
+    out = writable_folder(args.out)  # before answering: a run must not end in a folder it cannot write
     if args.dataset == HALUEVAL_QA and not args.split:
         print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
     questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
@@ -86,11 +92,10 @@ def cmd_run(args, config: Config) -> int:
         engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset,
                                                  judge_verifier=args.judge_verifier, reader=reader)
         workers = args.workers or (4 if engine.llm else 1)
-        if workers < 1:
-            raise UserError("--workers must be at least 1")
         with _bar(len(questions)) as bar:
             result = run_questions(engine, questions, grader, workers, on_done=lambda *_: bar.update(1), reader=reader)
-    written = report.write(report.build(result, meta, args.seed), out)
+    with _writing(out):
+        written = report.write(report.build(result, meta, args.seed), out)
     _print_summary(written, out)
     failures = gate_failures(written["summary"], under, over)
     for line in failures:
@@ -99,6 +104,41 @@ def cmd_run(args, config: Config) -> int:
     if errors:
         print(f"{errors} questions failed; see their 'error' in {out / 'report.json'}", file=sys.stderr)
     return EXIT_FAILED if failures or errors else 0
+
+
+def writable_folder(path: str) -> Path:
+    """The report folder, checked before the work (it is made when the reports are written); UserError in one line
+    when it could not hold them: a file, under a file, or in a folder this user cannot write."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {path} is a file, not a folder; name a folder for the report files")
+    there = next(p for p in (folder, *folder.absolute().parents) if p.exists())  # the folder or what would hold it
+    if not there.is_dir():
+        raise UserError(f"--out {path}: {there} is a file, not a folder")
+    if not os.access(there, os.W_OK | os.X_OK):
+        raise UserError(f"--out {path}: cannot write in {there}")
+    return folder
+
+
+def writable_file(path: str) -> Path:
+    """A file to write, checked before the work: its folder exists and it is no folder itself."""
+    file = Path(path)
+    if file.is_dir():
+        raise UserError(f"--out {path} is a folder; name the file to write")
+    if not file.parent.is_dir():
+        raise UserError(f"--out {path}: no folder {file.parent}")
+    if not os.access(file.parent, os.W_OK | os.X_OK) or file.exists() and not os.access(file, os.W_OK):
+        raise UserError(f"cannot write {path}")
+    return file
+
+
+@contextlib.contextmanager
+def _writing(path: Path):
+    """Writing the results, an OSError said in one line (a full disk, a folder the system refuses)."""
+    try:
+        yield
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _bar(total: int):
@@ -140,6 +180,9 @@ def cmd_compare(args, config: Config) -> int:
 def cmd_detector(args, config: Config) -> int:
     """groundwork eval detector --dataset D : the configured verifier's figures as a hallucination detector."""
     from eval import detector
+    if args.sample < 0:
+        raise UserError(f"--sample must be 0 (every row) or more, not {args.sample}")
+    out = writable_folder(args.out) if args.out else None
     pairs = detector.labelled_pairs(args.dataset, args.sample or None, args.seed)
     if not pairs:
         raise UserError(f"dataset {args.dataset} holds no labelled claims")
@@ -147,18 +190,26 @@ def cmd_detector(args, config: Config) -> int:
     with _bar(len(pairs)) as bar:
         result = detector.measure(pairs, verifier, lambda done, _: setattr(bar, "n", done) or bar.refresh())
     result = {"dataset": args.dataset, **result, "verifier": verifier.name, "baselines": detector.baselines(pairs)}
-    if args.out:
-        detector.write(result, Path(args.out))
+    if out:
+        with _writing(out):
+            detector.write(result, out)
     shown = {k: result[k] for k in detector.SHOWN}
     baselines = {name: {k: b[k] for k in ("balanced_accuracy", "auroc")} for name, b in result["baselines"].items()}
     if args.json:
         print(json.dumps({**shown, "verifier": result["verifier"], "baselines": baselines}))
         return 0
-    print(f"verifier {result['verifier']}: " + "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                                         for k, v in shown.items()))
+    print(f"verifier {result['verifier']}: " + "  ".join(f"{k} {_figure(v)}" for k, v in shown.items()))
     for name, b in baselines.items():
-        print(f"baseline {name}: balanced_accuracy {b['balanced_accuracy']:.3f}  auroc {b['auroc']:.3f}")
+        print(f"baseline {name}: balanced_accuracy {_figure(b['balanced_accuracy'])}  auroc {_figure(b['auroc'])}")
+    if any(v is None for v in (*shown.values(), *(x for b in baselines.values() for x in b.values()))):
+        print("-: not defined on these claims (AUROC and balanced accuracy need supported and unsupported ones)",
+              file=sys.stderr)
     return 0
+
+
+def _figure(value) -> str:
+    """A figure as printed: three decimals, '-' where the claims do not define it."""
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
 def cmd_generate(args, config: Config) -> int:
@@ -167,10 +218,13 @@ def cmd_generate(args, config: Config) -> int:
     from eval.questions import write_jsonl
     if args.n < 1:
         raise UserError("--n must be at least 1")
+    out = writable_file(args.out)
     with wiring.open_library(config) as library, _bar(args.n) as bar:
         rows, rejected = draft(library, wiring.llm(config), args.n, args.seed,
                                lambda done, _: setattr(bar, "n", done) or bar.refresh())
-    write_jsonl(rows, Path(args.out))
-    print(f"wrote {len(rows)} draft questions to {args.out} ({rejected} chunks gave no usable question); "
+    with _writing(out):
+        write_jsonl(rows, out)
+    fewer = f", fewer than the {args.n} asked" if len(rows) < args.n else ""
+    print(f"wrote {len(rows)} draft questions to {args.out}{fewer} ({rejected} chunks gave no usable question); "
           f"review them, then check them with: python -m eval.dataset {args.out} --library {config.library}")
     return 0 if rows else EXIT_FAILED

@@ -77,14 +77,17 @@ def parse_gates(spec: str) -> dict[str, float]:
 
 
 def gate_failures(summary: dict, under: dict[str, float], over: dict[str, float]) -> list[str]:
-    """A line per gate the run fails: a metric under its floor or over its ceiling (undefined fails too)."""
+    """A line per gate the run fails: a metric under its floor or over its ceiling, or not measured by this run (a
+    refusal rate of a set with no unanswerable question): a gate that cannot be checked does not pass."""
     out = []
     for key, floor in under.items():
         value = summary["metrics"][key]["value"]
         if value is None or value < floor:
-            out.append(f"{key} = {fmt(value)} is under {floor}")
+            out.append(f"{key} is not measured by this run (gate: under {floor})" if value is None
+                       else f"{key} = {fmt(value)} is under {floor}")
     for key, ceiling in over.items():
         value = summary["metrics"][key]["value"]
         if value is None or value > ceiling:
-            out.append(f"{key} = {fmt(value)} is over {ceiling}")
+            out.append(f"{key} is not measured by this run (gate: over {ceiling})" if value is None
+                       else f"{key} = {fmt(value)} is over {ceiling}")
     return out

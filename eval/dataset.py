@@ -213,7 +213,8 @@ def check_file(path: Path = DEFAULT_DATASET, page_text: PageText | None = None
                ) -> tuple[list[dict[str, Any]], list[str]]:
     """The rows of a dataset file and every problem found in it (pages from samples/ unless page_text is given)."""
     rows, problems = read_rows(path)
-    return rows, problems + check_rows(rows, page_text or file_pages([DEFAULT_DOCS]))
+    empty = [] if rows or problems else [f"{path} holds no questions"]  # `eval run` refuses it: so does the check
+    return rows, problems + empty + check_rows(rows, page_text or file_pages([DEFAULT_DOCS]))
 
 
 def summary(rows: list[dict[str, Any]]) -> str:

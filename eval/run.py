@@ -111,7 +111,11 @@ def _one(engine: AnswerEngine, q: Question, grader: Grader, metered: MeteredLLM 
         answer, error = None, str(exc)
     t1 = time.perf_counter()
     calls = metered.take() if metered else []
-    record = grader.record(q, answer) if answer else {**q.to_json(), "error": error, "scores": {}}
+    # A failed question's record has every key an answered one has (empty), so that a reader of report.json need not
+    # tell the two apart first.
+    record = grader.record(q, answer) if answer else {**q.to_json(), "answer": None, "abstained": None,
+                                                       "complete": False, "sentences": [], "citations": [],
+                                                       "retrieved": [], "error": error, "scores": {}}
     record["error"] = error
     record["tokens"] = token_counts(calls, metered.count_tokens) if metered else None
     record["seconds"] = {"answer": round(t1 - t0, 4), "grade": round(time.perf_counter() - t1, 4)}

@@ -109,7 +109,8 @@ def test_gates_parse_and_fail():
     assert gates == {"faithfulness": 0.9, "recall@5": 0.8}
     summary = {"metrics": {"faithfulness": {"value": 0.95}, "recall@5": {"value": 0.5}, "hallucination": {"value": None}}}
     assert gate_failures(summary, gates, {}) == ["recall@5 = 0.500 is under 0.8"]
-    assert gate_failures(summary, {}, {"hallucination": 0.1}) == ["hallucination = - is over 0.1"]
+    assert gate_failures(summary, {}, {"hallucination": 0.1}) == [
+        "hallucination is not measured by this run (gate: over 0.1)"]  # a gate that cannot be checked fails
     for bad in ("faithfulness", "nonsense=1", "faithfulness=high"):
         with pytest.raises(ValueError, match="bad gate"):
             parse_gates(bad)

@@ -195,3 +195,54 @@ def test_detector_measures_the_configured_verifier_and_names_it(tmp_path, monkey
     assert out["verifier"] == "llm-judge" and out["n"] == 4 and out["balanced_accuracy"] == 1.0
     assert out["baselines"]["word_recall"] == {"balanced_accuracy": 1.0, "auroc": 1.0}
     assert set(out["baselines"]) == {"claim_length", "word_recall"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--sample", "0"], "--sample must be at least 1"), (["--sample", "-1"], "--sample must be at least 1"),
+    (["--workers", "0"], "--workers must be at least 1")])
+def test_eval_run_refuses_nonsense_counts_in_one_line(tmp_path, capsys, flags, message):
+    dataset = write(tmp_path / "qa.jsonl", [{"id": "a", "question": "What is R?", "answers": ["R"], "doc": "x.pdf",
+                                             "pages": [1], "answerable": True}])
+    code = cli_main(["eval", "run", "--dataset", str(dataset), "--library", str(tmp_path / "lib"),
+                     "--out", str(tmp_path / "out"), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_report_folders_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys):
+    dataset = write(tmp_path / "qa.jsonl", [{"id": "a", "question": "What is R?", "answers": ["R"], "doc": "x.pdf",
+                                             "pages": [1], "answerable": True}])
+    a_file = tmp_path / "afile"
+    a_file.write_text("kept")
+    claims = write(tmp_path / "claims.jsonl", [{"passage": "Paris is in France.", "claim": "Paris is in France.",
+                                                "supported": True}])
+    for argv, said in [(["eval", "run", "--dataset", str(dataset), "--library", str(tmp_path / "lib"), "--out",
+                         str(a_file)], "is a file, not a folder"),
+                       (["eval", "run", "--dataset", str(dataset), "--library", str(tmp_path / "lib"), "--out",
+                         str(a_file / "sub")], "is a file, not a folder"),
+                       (["eval", "detector", "--dataset", str(claims), "--out", str(a_file)], "is a file"),
+                       (["eval", "detector", "--dataset", "halueval-qa", "--sample", "-5"], "--sample must be 0"),
+                       (["eval", "generate", "--library", str(tmp_path / "lib"), "--out", str(a_file / "x.jsonl")],
+                        "no folder")]:
+        code = cli_main(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and said in err and err.count("\n") == 1, (argv, err)
+    assert a_file.read_text() == "kept"
+
+
+def test_detector_figures_a_set_of_one_label_leaves_undefined_as_a_dash(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GROUNDWORK_VERIFIER", "features")
+    claims = write(tmp_path / "claims.jsonl", [{"passage": "Paris is in France.", "claim": c, "supported": True}
+                                               for c in ("Paris is in France.", "Paris is French.")])
+    assert cli_main(["eval", "detector", "--dataset", str(claims), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr()
+    assert "auroc -" in out.out and "not defined on these claims" in out.err
+    assert (tmp_path / "out" / "detector.json").is_file()
+
+
+def test_an_empty_question_file_fails_the_check_as_it_fails_a_run(tmp_path, capsys):
+    from eval.dataset import main as check
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "docs").mkdir()
+    assert check([str(tmp_path / "empty.jsonl"), "--docs", str(tmp_path / "docs")]) == 1
+    assert "holds no questions" in capsys.readouterr().out
