@@ -90,9 +90,12 @@ def load_config(path: str | None = None, environ: dict[str, str] | None = None, 
     """Defaults < TOML file (GROUNDWORK_CONFIG or ./groundwork.toml) < environment < flags that are set."""
     environ = os.environ if environ is None else environ
     config = Config()
-    file = Path(path or environ.get("GROUNDWORK_CONFIG") or "groundwork.toml")
+    named = path or environ.get("GROUNDWORK_CONFIG")
+    file = Path(named or "groundwork.toml")
     if file.exists():
         config = _apply(config, _read_toml(file), str(file))
+    elif named:  # a file the user names and mistyped must not leave every setting at its default unsaid
+        raise ConfigError(f"no config file {file} (named by {'--config' if path else 'GROUNDWORK_CONFIG'})")
     env = {f.name: environ[f"GROUNDWORK_{f.name.upper()}"] for f in fields(Config)
            if f"GROUNDWORK_{f.name.upper()}" in environ}
     config = _apply(config, env, "environment")

@@ -18,6 +18,17 @@ _HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SHOWN = frozenset({"\u00ad"})  # a soft hyphen is common in PDF text and harmless
 
 
+# A terminal's escape sequence whole: CSI (colours, cursor: ESC [ ... or the one-byte 0x9b), OSC (titles, links:
+# ESC ] ... BEL or ESC \), or a two-byte escape.
+_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+
+def remove_sequences(text: str) -> str:
+    """The text without terminal escape sequences, whole, and other controls: what a user pasting coloured output
+    means to type ("How long does\x1b[31m defrosting take?" is "How long does defrosting take?")."""
+    return remove_controls(_SEQUENCE.sub("", text))
+
+
 def remove_controls(text: str) -> str:
     """The text without C0/C1 control characters other than tab, newline and form feed."""
     return _CONTROLS.sub("", text)

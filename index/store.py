@@ -46,6 +46,8 @@ class Library(LibraryQueries):
         """Open the library at `root`; with `create`, make it if missing, its folder with `mode` (owner only)."""
         root = Path(root)
         db = root / "library.sqlite"
+        if root.exists() and not root.is_dir():  # ingest could not make one there either
+            raise LibraryError(f"--library {root} is a file, not a library folder; name a folder")
         if not db.exists() and not create:
             raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
         # The database holds every document's text: readable by its owner only unless asked otherwise.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from index.access import Reader
+from index.control_chars import remove_sequences
 from index.records import Passage
 from index.search import Filters, search
 from index.spelling import spelt_out
@@ -316,7 +317,8 @@ class AnswerEngine:
 
 
 def _checked(question: str) -> str:
-    question = " ".join(spelt_out(question).split())  # pasted from a PDF viewer: "ﬁtted" as the library holds it
+    # pasted from a PDF viewer ("ﬁtted" as the library holds it) or a coloured terminal (escape sequences)
+    question = " ".join(spelt_out(remove_sequences(question)).split())
     if not question:
         raise QuestionError("the question is empty: ask something, e.g. groundwork ask \"how do I ...\"")
     if len(question) > MAX_QUESTION_CHARS:

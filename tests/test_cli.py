@@ -115,3 +115,12 @@ def test_empty_query_is_refused(built, capsys):
     _, lib, _ = built
     assert main(["search", "  ", "--library", str(lib)]) == 2
     assert "query is empty" in capsys.readouterr().err
+
+
+def test_a_config_file_named_but_missing_is_an_error_not_the_defaults(tmp_path, capsys, monkeypatch):
+    assert main(["--config", str(tmp_path / "mistyped.toml"), "docs", "--library", str(tmp_path / "lib")]) == 2
+    err = capsys.readouterr().err
+    assert "no config file" in err and "mistyped.toml" in err and err.count("\n") == 1
+    monkeypatch.setenv("GROUNDWORK_CONFIG", str(tmp_path / "gone.toml"))
+    assert main(["docs", "--library", str(tmp_path / "lib")]) == 2
+    assert "GROUNDWORK_CONFIG" in capsys.readouterr().err

@@ -241,6 +241,13 @@ def test_empty_and_huge_questions_are_refused_in_one_line(library, question, mes
         engine(library).answer(question)
 
 
+def test_a_question_pasted_from_a_coloured_terminal_is_asked_without_its_escape_sequences(library):
+    clean = engine(library).answer("Which function fits ordinary linear models?")
+    pasted = engine(library).answer("Which function\x1b[31m fits ordinary\x1b[0m linear models?\x07")
+    assert pasted.query == clean.query == "Which function fits ordinary linear models?"
+    assert pasted.text == clean.text and not pasted.abstained
+
+
 def test_modes_that_need_a_model_say_how_to_start_one(library):
     with pytest.raises(QuestionError, match="groundwork serve"):
         engine(library, "generative").answer("Which function fits ordinary linear models?")

@@ -91,6 +91,7 @@ def test_an_unknown_ranker_is_refused_in_one_line(library):  # noqa: F811
 
 def test_the_setting_takes_only_the_known_rankers(tmp_path):
     from app.config import ConfigError, load_config
+    (tmp_path / "none.toml").write_text("")  # an empty file: no ./groundwork.toml is read
 
     assert load_config(str(tmp_path / "none.toml"), {"GROUNDWORK_ANSWER_RANKER": "trained"}).answer_ranker == "trained"
     with pytest.raises(ConfigError, match="answer_ranker"):

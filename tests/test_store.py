@@ -26,9 +26,11 @@ def test_open_missing_library_says_what_to_run(tmp_path):
 
 def test_a_library_path_that_is_a_file_or_another_database_is_one_line(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    for path in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "lib"):
-        with pytest.raises(LibraryError, match="cannot make library folder .*; pick another --library"):
-            Library.open(path, create=True)
+    for create in (True, False):  # not the advice to ingest into it, which cannot make a library there either
+        with pytest.raises(LibraryError, match="notes.txt is a file, not a library folder; name a folder"):
+            Library.open(tmp_path / "notes.txt", create=create)
+    with pytest.raises(LibraryError, match="cannot make library folder .*; pick another --library"):
+        Library.open(tmp_path / "notes.txt" / "lib", create=True)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "library.sqlite").write_text("not a database")
     with pytest.raises(LibraryError, match="file is not a database; is --library .* a Groundwork library"):

@@ -74,6 +74,7 @@ def test_the_cross_encoder_is_the_default_verifier_and_features_judges_it(tmp_pa
     from app import wiring
     from app.config import load_config
     from qa.cross_verifier import CrossEncoderVerifier
+    (tmp_path / "none.toml").write_text("")  # an empty file: no ./groundwork.toml is read
     config = load_config(str(tmp_path / "none.toml"), environ={})
     assert config.verifier == "cross-encoder"
     assert isinstance(make_verifier(config.verifier).verifier, CrossEncoderVerifier)
