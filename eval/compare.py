@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from eval import stats
 from eval.html import fmt
-from eval.summary import BY_KEY, METRICS
+from eval.summary import BY_KEY, JUDGED, METRICS
 
 # Per-question scores whose change says a question regressed (retrieval ranks move too often to list).
 WATCHED = ("contains_answer", "hallucination", "faithfulness", "right", "gold_cited", "refusal", "false_refusal", "hit@5")
@@ -13,8 +13,18 @@ def compare(a: dict, b: dict, seed: int = 0) -> dict:
     """Deltas (b - a) over the questions both runs share, and per question what got worse."""
     ra, rb = ({r["id"]: r for r in rep["records"]} for rep in (a, b))
     shared = [i for i in ra if i in rb]
-    deltas = {}
+    deltas, notes = {}, []
+    judges = a["meta"].get("checker"), b["meta"].get("checker")
+    if judges[0] != judges[1] and all(judges):  # each judge finds what it finds: a change of judge is no change of answers
+        notes.append(f"{', '.join(JUDGED)} not compared: A was judged by {judges[0]}, B by {judges[1]}")
+    unjudged = [name for name, run in zip("AB", (a, b)) if "checker" in run["meta"] and not run["meta"]["checker"]]
+    if unjudged:
+        notes.append(f"{', '.join(JUDGED)} not compared: {' and '.join(unjudged)} measured no grounding "
+                     f"(--judge-verifier none)")
     for m in METRICS:
+        if notes and m.key in JUDGED:
+            deltas[m.key] = None
+            continue
         va = [ra[i].get("scores", {}).get(m.key) for i in shared]
         vb = [rb[i].get("scores", {}).get(m.key) for i in shared]
         d = stats.paired_delta(va, vb, seed=seed)
@@ -25,7 +35,7 @@ def compare(a: dict, b: dict, seed: int = 0) -> dict:
                   "better": (d["delta"] > 0) == m.higher_is_better if d["delta"] else None}
         deltas[m.key] = d
     return {"a": a["meta"], "b": b["meta"], "shared": len(shared), "only_a": len(ra) - len(shared),
-            "only_b": len(rb) - len(shared), "deltas": deltas,
+            "only_b": len(rb) - len(shared), "deltas": deltas, "notes": notes,
             "regressed": [x for i in shared if (x := _regression(ra[i], rb[i]))]}
 
 
@@ -46,7 +56,7 @@ def text(c: dict) -> str:
     """The comparison as a plain-text table and a list of regressed questions."""
     lines = [f"A: {c['a'].get('mode')} {c['a'].get('created', '')}  B: {c['b'].get('mode')} {c['b'].get('created', '')}",
              f"{c['shared']} questions in both ({c['only_a']} only in A, {c['only_b']} only in B); "
-             f"delta = B - A, 95% paired bootstrap interval over questions", "",
+             f"delta = B - A, 95% paired bootstrap interval over questions", *c.get("notes", ()), "",
              f"{'metric':<22}{'A':>8}{'B':>8}{'delta':>9}  {'interval':<19}{'n':>5}"]
     for key, d in c["deltas"].items():
         if d is None:

@@ -9,7 +9,7 @@ import pytest
 from eval import answer_metrics as am
 from eval import retrieval_metrics as rm
 from eval import stats
-from eval.compare import compare, gate_failures, parse_gates
+from eval.compare import compare, gate_failures, parse_gates, text
 from eval.metrics import calibration_bins, expected_calibration_error
 from eval.summary import METRICS, summarise
 
@@ -131,6 +131,11 @@ def test_compare_pairs_questions_and_lists_regressions():
     assert compare(a, b)["deltas"]["faithfulness"] is None
     assert [r["id"] for r in c["regressed"]] == [f"q{i}" for i in range(10)]
     assert c["regressed"][0]["worse"] == {"contains_answer": [1.0, 0.0]}
+    # One run judged, the other not (--judge-verifier none): grounding is not compared, and the table says why.
+    a["meta"], b["meta"] = {"checker": "sentence-level features"}, {"checker": None}
+    c = compare(a, b)
+    assert c["deltas"]["hallucination"] is None and c["deltas"]["contains_answer"]["delta"] == -0.5
+    assert "B measured no grounding" in c["notes"][0] and "B measured no grounding" in text(c)
 
 
 def test_calibration_bins_hand_computed():

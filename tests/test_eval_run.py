@@ -188,6 +188,10 @@ def test_gates_fail_the_run_and_compare_lists_deltas(runs, setup, capsys):
     assert groundwork(["eval", "compare", str(base / "ext"), str(base / "gen"), "--json"]) == 0
     c = json.loads(capsys.readouterr().out)
     assert c["shared"] == 5 and "contains_answer" in c["deltas"]
+    # extractive was judged by the features verifier, generative by the model: their faithfulness is not compared
+    assert c["deltas"]["faithfulness"] is None and c["notes"][0].startswith("faithfulness")
+    assert "A was judged by sentence-level features" in c["notes"][0] and "B by claim-level LLM judge" in c["notes"][0]
+    assert "not compared" in out
 
 
 def _passage(cid, text, page=1, title="Guide"):
