@@ -26,7 +26,8 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
     if answer.citations:
         print("\nSources:", file=out)
         for c in answer.citations:
-            print(f"  [{c.n}] {visible(c.passage.doc_title)}, page {c.page}: {snippet(c.passage.chunk.text)}", file=out)
+            print(f"  [{c.n}] {visible(c.passage.doc_title)}, page {c.page}: {snippet(c.passage.text_as_read)}",
+                  file=out)
     elif answer.abstained and answer.evidence:
         print("\nClosest passages:", file=out)
         for p in answer.evidence[:CLOSEST]:

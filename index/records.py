@@ -39,6 +39,11 @@ class Passage:
     lead_in: str = ""
     runs_on: str = ""
 
+    @property
+    def text_as_read(self) -> str:
+        """The chunk's text with what was read across a page break before and after it: what a user is shown."""
+        return "\n".join(t for t in (self.lead_in, self.chunk.text, self.runs_on) if t)
+
 
 @dataclass(frozen=True)
 class Document:

@@ -61,7 +61,7 @@ class Answer:
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [{"n": c.n, "doc": c.passage.doc_title, "page": c.page,
-                           "chunk_id": c.passage.chunk.chunk_id, "text": c.passage.chunk.text}
+                           "chunk_id": c.passage.chunk.chunk_id, "text": c.passage.text_as_read}
                           for c in self.citations],
             "sentences": [{"text": s.text, "citations": list(s.citations), "supported": s.supported,
                            "score": round(s.score, 4)} for s in self.sentences],

@@ -20,8 +20,9 @@ def source_card(label: str, passage: Passage, supported: Sequence[str], anchor: 
     st.html(f'<div id="{anchor}" class="gw-anchor"></div>')
     with st.expander(f"{label} {plain(passage.doc_title)} · page {chunk.page}", expanded=expanded):
         text, image = st.columns([3, 2], gap="medium")
-        spans = support_spans(chunk.text, supported)
-        text.html(f'<div class="gw-passage">{marked_html(chunk.text, spans)}</div>')
+        shown = passage.text_as_read  # with the words across a page break its quotes hold
+        spans = support_spans(shown, supported)
+        text.html(f'<div class="gw-passage">{marked_html(shown, spans)}</div>')
         if supported and not spans:
             text.caption("No words of the answer appear verbatim in this passage.")
         with image:
