@@ -279,11 +279,19 @@ def across_pages(library: Library, p: Passage, page: str, reader: Reader | None 
         whole = unit_spans(page[start:start + 2 * MAX_UNIT_CHARS])
         stop = start + whole[0][1] if whole else p.chunk.end
         rest = page[p.chunk.end:stop]
-        if 0 < len(rest) <= MAX_UNIT_CHARS and "\n\n" not in rest and "\n|" not in rest \
-                and instruction_start(rest) is None:  # a sentence's end, not a table's rows or planted text
+        if 0 < len(rest) <= MAX_UNIT_CHARS and instruction_start(rest) is None \
+                and _ends_last_unit(p.chunk.text, p.chunk.text + rest):  # not a table's rows, nor planted text
             p = replace(p, chunk=replace(p.chunk, end=stop, text=page[p.chunk.start:stop]))
     planted = [t for t in (lead, runs_on) if t and instruction_start(t) is not None]  # no planted text pulled in
     return replace(p, lead_in="" if lead in planted else lead, runs_on="" if runs_on in planted else runs_on)
+
+
+def _ends_last_unit(text: str, longer: str) -> bool:
+    """Whether reading `longer` (the text and more of its page) changes only the text's last unit, or adds the one its
+    fragment was too short to be; a table's rows or a listing read further would regroup the units before."""
+    before, after = answer_units(text), answer_units(longer)
+    return bool(after) and (len(after) == len(before) and after[:-1] == before[:-1] and after != before
+                            or len(after) == len(before) + 1 and after[:-1] == before)
 
 
 def opened_unit(page: str, start: int, end: int) -> int:
