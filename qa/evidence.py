@@ -253,11 +253,7 @@ def headed(library: Library, p: Passage, reader: Reader | None = None) -> Passag
 
 
 def across_pages(library: Library, p: Passage, page: str, reader: Reader | None = None) -> Passage:
-    """The passage with what its page, or the pages beside it, say past its ends, where its units need it.
-
-    A chunk cut inside its last sentence is read to that sentence's end on its page: chunks are cut by tokens, so a
-    passage's last sentence often stopped short ("... it estimated that four studies are"), and its end, often the
-    answer, was in the next chunk alone.
+    """The passage with what the pages beside it say across a page break, where its units need it.
 
     Code at the top of a page takes the lead-in that ends the page before (lead_in): strucchange's "It is also possible
     to suppress the boundaries ..., e.g. in another color" at the foot of page 7 and "> plot(ocus, boundary = FALSE)"
@@ -274,24 +270,8 @@ def across_pages(library: Library, p: Passage, page: str, reader: Reader | None 
     if open_end(p.chunk.text) and p.chunk.end >= len(page.rstrip()):
         after = library.page_text(doc, number + 1, reader)
         runs_on = continuation(after) if after else ""
-    elif open_end(p.chunk.text):  # its page goes on: the chunk ends where its last unit does, as opened_unit starts it
-        start = p.chunk.start + unit_spans(p.chunk.text)[-1][0]
-        whole = unit_spans(page[start:start + 2 * MAX_UNIT_CHARS])
-        stop = start + whole[0][1] if whole else p.chunk.end
-        rest = page[p.chunk.end:stop]
-        if 0 < len(rest) <= MAX_UNIT_CHARS and instruction_start(rest) is None \
-                and _ends_last_unit(p.chunk.text, p.chunk.text + rest):  # not a table's rows, nor planted text
-            p = replace(p, chunk=replace(p.chunk, end=stop, text=page[p.chunk.start:stop]))
     planted = [t for t in (lead, runs_on) if t and instruction_start(t) is not None]  # no planted text pulled in
     return replace(p, lead_in="" if lead in planted else lead, runs_on="" if runs_on in planted else runs_on)
-
-
-def _ends_last_unit(text: str, longer: str) -> bool:
-    """Whether reading `longer` (the text and more of its page) changes only the text's last unit, or adds the one its
-    fragment was too short to be; a table's rows or a listing read further would regroup the units before."""
-    before, after = answer_units(text), answer_units(longer)
-    return bool(after) and (len(after) == len(before) and after[:-1] == before[:-1] and after != before
-                            or len(after) == len(before) + 1 and after[:-1] == before)
 
 
 def opened_unit(page: str, start: int, end: int) -> int:

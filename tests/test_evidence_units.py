@@ -797,23 +797,6 @@ def test_a_sentence_the_page_break_cut_is_whole_on_the_page_it_starts_on(tmp_pat
     assert ContentGate(Refuses(), "none").verify(whole, [earlier]) == (True, 1.0)  # a quote of the passage as read
 
 
-def test_a_chunk_cut_inside_its_last_sentence_ends_with_the_rest_of_it_from_its_page(tmp_path):
-    page = ("Trim and fill is a nonparametric method. Applied to the vaccine data, it estimated that four studies are "
-            "missing on the right side of the funnel plot. The next section turns to meta-regression.")
-    cut = page.index("are missing") + 3  # 'four studies are' | ' missing on the right side ...'
-    first, later = _two_chunks(tmp_path, page, cut, "Metafor")
-    first = replace(first, chunk=replace(first.chunk, end=cut, text=page[:cut]))  # the first chunk ends at the cut
-    from qa.evidence import across_pages
-    whole = ("Applied to the vaccine data, it estimated that four studies are missing on the right side of the funnel "
-             "plot.")
-    with Library.open(tmp_path / "lib") as lib:
-        read = across_pages(lib, first, page)
-    assert passage_units(read)[-1] == whole  # the passage, as shown and cited, reads to the sentence's end
-    assert read.chunk.text == page[:page.index(" The next")] and read.chunk.end == page.index(" The next")
-    assert ContentGate(Refuses(), "none").verify(whole, [read]) == (True, 1.0)
-    assert passage_units(first)[-1] == "Applied to the vaccine data, it estimated that four studies are"  # before
-
-
 def test_a_passage_is_shown_with_what_was_read_across_its_page_break(tmp_path):
     from qa.evidence import headed
     with Library.writing(tmp_path / "lib", create=True) as lib:
