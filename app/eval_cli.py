@@ -10,7 +10,6 @@ from pathlib import Path
 from app import wiring
 from app.accounts_cli import add_user_flag
 from app.config import Config, UserError
-from eval.questions import HALUEVAL_QA
 from qa.records import MODES
 
 EXIT_FAILED = 1
@@ -84,9 +83,8 @@ def cmd_run(args, config: Config) -> int:
     if args.workers is not None and args.workers < 1:
         raise UserError("--workers must be at least 1")
     out = writable_folder(args.out)  # before answering: a run must not end in a folder it cannot write
-    if args.dataset == HALUEVAL_QA and not args.split:
-        print(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...", file=sys.stderr)
-    questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split)
+    questions = wiring.eval_questions(config, args.dataset, args.sample, args.seed, out, args.split,
+                                      say=lambda line: print(line, file=sys.stderr))
     with wiring.answering_library(config, args.user) as (library, reader):
         dataset = f"{args.dataset} ({args.split} split)" if args.split else args.dataset
         engine, grader, meta = wiring.evaluation(config, library, mode=args.mode, judge=args.judge, dataset=dataset,

@@ -209,13 +209,16 @@ NO_JUDGE = "none"  # --judge-verifier none: grounding is not measured (a quicker
 
 
 def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, out: Path, split: str | None = None,
-                   on_result: Callable[[FileResult, JobReport], None] | None = None) -> list:
+                   on_result: Callable[[FileResult, JobReport], None] | None = None,
+                   say: Callable[[str], None] = lambda _: None) -> list:
     """A dataset's questions (one side of its dev/test split if asked); halueval-qa's passages are ingested first."""
     from eval import questions as qs
     if dataset != qs.HALUEVAL_QA:
         return qs.load(dataset, sample, seed, split)
     if split:
         raise UserError(f"{qs.HALUEVAL_QA} has no dev/test split; drop --split")
+    _library_of_its_own(config)
+    say(f"ingesting the sample's HaluEval knowledge passages into {config.library} ...")
     found, docs = qs.halueval_questions(sample or 100, seed)
     folder = out / "halueval-docs"
     qs.write_docs(docs, folder)
@@ -225,6 +228,20 @@ def eval_questions(config: Config, dataset: str, sample: int | None, seed: int, 
         raise UserError(f"{report.counts['failed']} HaluEval passages could not be ingested into {config.library} "
                         f"(first: {first['path']}: {first['error']})")
     return found
+
+
+def _library_of_its_own(config: Config) -> None:
+    """UserError when the library that HaluEval's passages would go into holds other documents: a user's manuals
+    would sit among Wikipedia passages and their answers cite them."""
+    from eval.questions import HALUEVAL_QA
+    if not (Path(config.library) / "library.sqlite").exists():
+        return
+    with open_library(config) as library:
+        theirs = [d for d in library.documents() if HALUEVAL_QA not in d.tags]
+    if theirs:
+        raise UserError(f"--dataset {HALUEVAL_QA} ingests its passages into --library, and {config.library} holds "
+                        f"{len(theirs)} other documents ({theirs[0].title}, ...); name a library of its own, e.g. "
+                        f"--library halueval-lib")
 
 
 def evaluation(config: Config, library: Library, *, mode: str | None, judge: bool, dataset: str,

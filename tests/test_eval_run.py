@@ -258,6 +258,22 @@ def test_halueval_qa_runs_end_to_end_through_the_cli(tmp_path, capsys):
         docs = library.documents()
     assert len(docs) == 5 and {d.tags for d in docs} == {("halueval-qa",)}
     assert data["summary"]["metrics"]["hit@5"]["value"] > 0.5  # each question's passage is in the library
+    again = cli_main(["eval", "run", "--dataset", "halueval-qa", "--sample", "3", "--library", str(lib),
+                      "--out", str(tmp_path / "again")])
+    assert again == 0  # a library of HaluEval's passages alone takes more of them
+
+
+def test_halueval_qa_is_not_ingested_into_a_library_of_other_documents(setup, capsys):
+    from index.store import Library
+    base, _ = setup
+    with Library.open(base / "lib") as library:
+        before = len(library.documents())
+    code = cli_main(["eval", "run", "--dataset", "halueval-qa", "--sample", "2", "--library", str(base / "lib"),
+                     "--out", str(base / "halu")])
+    err = capsys.readouterr().err
+    assert code == 2 and "name a library of its own" in err and err.count("\n") == 1
+    with Library.open(base / "lib") as library:
+        assert len(library.documents()) == before
 
 
 def test_a_run_killed_while_writing_its_report_leaves_no_other_runs_report_json(runs, tmp_path, monkeypatch):
