@@ -54,8 +54,9 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     wide = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     try:
         text = data.decode("utf-16" if wide else "utf-8-sig")
-    except UnicodeDecodeError as exc:
-        return [], [f"not UTF-8 text (byte {data[exc.start]:#04x} at offset {exc.start}); save the file as UTF-8"]
+    except UnicodeDecodeError as exc:  # where in the file: a UTF-8 BOM is taken off before the codec reads the rest
+        at, kind = exc.start + len(data) - len(exc.object), "UTF-16" if wide else "UTF-8"
+        return [], [f"not {kind} text (byte {data[at]:#04x} at offset {at}); save the file as UTF-8"]
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue

@@ -228,3 +228,9 @@ def test_a_set_saved_by_windows_tools_reads_as_the_same_rows_and_other_encodings
     assert read_rows(tmp_path / "latin1.jsonl")[1] == ["not UTF-8 text (byte 0xf9 at offset 27); save the file as UTF-8"]
     with pytest.raises(DatasetError, match="not UTF-8 text"):
         load(str(tmp_path / "latin1.jsonl"))
+    # Behind a UTF-8 BOM the offset is still the file's: the codec reads the bytes after the BOM.
+    (tmp_path / "bom-latin1.jsonl").write_bytes(codecs.BOM_UTF8 + text.encode("latin-1"))
+    assert read_rows(tmp_path / "bom-latin1.jsonl")[1] == [
+        "not UTF-8 text (byte 0xf9 at offset 30); save the file as UTF-8"]
+    (tmp_path / "odd.jsonl").write_bytes(codecs.BOM_UTF16_LE + b"{\x00\x00\xd8")  # a lone surrogate half
+    assert read_rows(tmp_path / "odd.jsonl")[1][0].startswith("not UTF-16 text (byte 0x")
