@@ -206,8 +206,9 @@ def cmd_detector(args, config: Config) -> int:
 
 
 def _figure(value) -> str:
-    """A figure as printed: three decimals, '-' where the claims do not define it."""
-    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    """A figure as printed: fmt's three decimals or '-' where the claims do not define it; a count or a name as is."""
+    from eval.html import fmt
+    return fmt(value) if value is None or isinstance(value, float) else str(value)
 
 
 def cmd_generate(args, config: Config) -> int:

@@ -234,7 +234,7 @@ def _library_of_its_own(config: Config) -> None:
     """UserError when the library that HaluEval's passages would go into holds other documents: a user's manuals
     would sit among Wikipedia passages and their answers cite them."""
     from eval.questions import HALUEVAL_QA
-    if not (Path(config.library) / "library.sqlite").exists():
+    if not Library.exists(config.library):
         return
     with open_library(config) as library:
         theirs = [d for d in library.documents() if HALUEVAL_QA not in d.tags]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from index.access import Reader, Scope, doc_clause, scope_of
-from index.store import LibraryError
+from index.store import DATABASE, LibraryError
 from index.schema import connect
 
 RATINGS = (-1, 1)
@@ -54,7 +54,7 @@ class FeedbackLog:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
-        db = self.root / "library.sqlite"
+        db = self.root / DATABASE
         if not db.exists():
             raise LibraryError(f"no library at {self.root}; run: groundwork ingest PATH --library {self.root}")
         self._conn = connect(db)  # a library made before feedback existed gains the table

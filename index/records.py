@@ -42,7 +42,12 @@ class Passage:
     @property
     def text_as_read(self) -> str:
         """The chunk's text with what was read across a page break before and after it: what a user is shown."""
-        return "\n".join(t for t in (self.lead_in, self.chunk.text, self.runs_on) if t)
+        return across_breaks(self.lead_in, self.chunk.text, self.runs_on)
+
+
+def across_breaks(lead_in: str, text: str, runs_on: str) -> str:
+    """A passage's text between what was read across a page break before and after it, a line apart."""
+    return "\n".join(t for t in (lead_in, text, runs_on) if t)
 
 
 @dataclass(frozen=True)

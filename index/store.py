@@ -28,6 +28,7 @@ from index.vector_file import load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 
 FORMAT = 1
+DATABASE = "library.sqlite"  # a library folder's database: documents, pages, chunks, accounts
 
 
 class Library(LibraryQueries):
@@ -41,14 +42,19 @@ class Library(LibraryQueries):
         self.audit = AuditTrail(conn)
 
     # ---- opening -----------------------------------------------------------------
+    @staticmethod
+    def exists(root: Path | str) -> bool:
+        """Whether a library was made at `root` (open() finds its database there)."""
+        return (Path(root) / DATABASE).exists()
+
     @classmethod
     def open(cls, root: Path | str, create: bool = False, mode: int = 0o700) -> Library:
         """Open the library at `root`; with `create`, make it if missing, its folder with `mode` (owner only)."""
         root = Path(root)
-        db = root / "library.sqlite"
+        db = root / DATABASE
         if root.exists() and not root.is_dir():  # ingest could not make one there either
             raise LibraryError(f"--library {root} is a file, not a library folder; name a folder")
-        if not db.exists() and not create:
+        if not cls.exists(root) and not create:
             raise LibraryError(f"no library at {root}; run: groundwork ingest PATH --library {root}")
         # The database holds every document's text: readable by its owner only unless asked otherwise.
         # An existing folder keeps the permissions its owner gave it.

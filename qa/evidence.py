@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.access import Reader
-from index.records import Passage
+from index.records import Passage, across_breaks
 from index.store import Library
 from index.titles import name_parts, title_words
 from qa.answertype import asked_kinds, holds
@@ -267,7 +267,7 @@ def across_pages(library: Library, p: Passage, page: str, reader: Reader | None 
     if not p.chunk.start and number > 1 and opens_with_code(p.chunk.text):
         before = library.page_text(doc, number - 1, reader)
         lead = open_end(before) if before else ""
-    if open_end(p.chunk.text) and p.chunk.end >= len(page.rstrip()):
+    if p.chunk.end >= len(page.rstrip()) and open_end(p.chunk.text):  # the length first: most chunks end elsewhere
         after = library.page_text(doc, number + 1, reader)
         runs_on = continuation(after) if after else ""
     planted = [t for t in (lead, runs_on) if t and instruction_start(t) is not None]  # no planted text pulled in
@@ -319,8 +319,7 @@ def span_units(text: str, header: str = "", inside: bool = False, lead_in: str =
                runs_on: str = "") -> tuple[str, list[tuple[int, int, list[str]]]]:
     """answer_units by where they stand: the text as read (under `header`, across page breaks), and (start, end,
     units) of each span of it that gives any."""
-    text = under_header(text, header) if header else f"{lead_in}\n{text}" if lead_in else text
-    text = f"{text}\n{runs_on}" if runs_on else text
+    text = across_breaks(lead_in, under_header(text, header) if header else text, runs_on)
     out, width = [], max(len(line.strip()) for line in text.split("\n"))
     for n, (s, e) in enumerate(unit_spans(text)):
         if n == 0 and (inside or opens_mid_sentence(text[s:e]) or refers_back(text[s:e])):

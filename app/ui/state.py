@@ -40,7 +40,7 @@ SIGNED_IN_SINCE = "signed_in_since"  # and when that account was made: a new acc
 def library() -> Library | None:
     """The library for listing and reading pages, or None while it does not exist yet."""
     root = library_root()
-    if not (root / "library.sqlite").exists():
+    if not Library.exists(root):
         return None
     return _library(str(root), config())
 
