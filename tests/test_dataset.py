@@ -172,6 +172,7 @@ def test_the_first_unseen_set_is_a_dev_set_now_and_its_answers_are_on_their_page
     ("unseen3-manuals.jsonl", "UNSEEN3_DOCS", "bench/unseen3_docs.sh"),
     ("unseen4-manuals.jsonl", "UNSEEN4_DOCS", "bench/unseen4_docs.sh"),
     ("unseen5-manuals.jsonl", "UNSEEN5_DOCS", "bench/unseen5_docs.sh"),
+    ("unseen6-manuals.jsonl", "UNSEEN6_DOCS", "bench/unseen6_docs.sh"),
 ])
 def test_the_later_unseen_sets_are_test_only_on_documents_no_other_set_uses(name, env, script):
     path = DEFAULT_DATASET.parent / name

@@ -1,4 +1,4 @@
-"""bench/unseen2_docs.sh to unseen5_docs.sh and dev_papers_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
+"""bench/unseen2_docs.sh to unseen6_docs.sh and dev_papers_docs.sh: a failed fetch says why in one line and leaves the folder as it was."""
 import gzip
 import io
 import subprocess
@@ -33,6 +33,11 @@ FETCHED = {
         "r-cran-lme4_1.1-31-1_amd64.deb": {"usr/lib/R/site-library/lme4/doc/lmer.pdf": b"%PDF-1.5 l"},
         "libogg-dev_1.3.5-3_amd64.deb": {DOC + "libogg-dev/html/rfc3533.txt.gz": gzip.compress(b"other")},
     }, ("django-5.2.8.tar.gz", {"django-5.2.8/docs/internals/security.txt": b"other"})),
+    "unseen6_docs.sh": ({
+        "r-cran-desolve_1.34-1_amd64.deb": {"usr/lib/R/site-library/deSolve/doc/deSolve.pdf": b"%PDF-1.5 d"},
+        "r-cran-rcpp_1.0.10-1_amd64.deb": {"usr/lib/R/site-library/Rcpp/doc/Rcpp-FAQ.pdf": b"%PDF-1.5 r"},
+        "quilt_0.67+really0.66-1_all.deb": {DOC + "quilt/quilt.html": b"<html>other</html>"},
+    }, ("coverage-7.17.5.tar.gz", {"coverage-7.17.5/doc/config.rst": b"other"})),
     "dev_papers_docs.sh": ({
         "r-cran-strucchange_1.5-3-1_all.deb": {
             "usr/lib/R/site-library/strucchange/doc/strucchange-intro.pdf": b"%PDF-1.5 s"},
@@ -94,6 +99,12 @@ def _stand_ins(bin_dir: Path, script: str, apt: str, pip: str) -> None:
      "error: pip download Django==5.2.8 failed (ERROR: No matching distribution found"),
     ("unseen5_docs.sh", "works", "works",
      "error: django-security.txt: FAILED: not the version the set was written from; nothing was put in"),
+    ("unseen6_docs.sh", "echo \"E: Version '1.34-1' for 'r-cran-desolve' was not found\" >&2; exit 100", "works",
+     "error: apt-get download r-cran-desolve=1.34-1 r-cran-rcpp=1.0.10-1 quilt=0.67+really0.66-1 failed (E: Version"),
+    ("unseen6_docs.sh", "works", "echo 'ERROR: No matching distribution found for coverage==7.17.5' >&2; exit 1",
+     "error: pip download coverage==7.17.5 failed (ERROR: No matching distribution found"),
+    ("unseen6_docs.sh", "works", "works",
+     "error: Rcpp-FAQ.pdf: FAILED: not the version the set was written from; nothing was put in"),
     ("dev_papers_docs.sh", "works", "works",
      "error: mcmc-demo.pdf: FAILED: not the version the set was written from; nothing was put in"),
 ])
