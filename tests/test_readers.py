@@ -13,7 +13,7 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.pdfgen import canvas
 
 from ingest.readers import PDF_TEXT_ENGINES, SUPPORTED_SUFFIXES, ReadError, read_document
-from ingest.readers.text import decode, markdown_title
+from ingest.readers.text import decode, markdown_title, rst_title
 
 PAGE_TEXTS = ["alpha first page", "", "gamma third page", "delta fourth page"]
 
@@ -166,7 +166,7 @@ def test_missing_and_unsupported_files(tmp_path):
     assert read_error(tmp_path / "nowhere.pdf").startswith("cannot read file")
     reason = read_error(write(tmp_path, "sheet.xlsx", b"PK"))
     assert reason.startswith("unsupported file type '.xlsx'")
-    assert SUPPORTED_SUFFIXES == {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+    assert SUPPORTED_SUFFIXES == {".pdf", ".txt", ".md", ".markdown", ".rst", ".html", ".htm"}
 
 
 def test_read_error_is_always_one_line():
@@ -213,6 +213,18 @@ def test_markdown_title(tmp_path):
     assert markdown_title("no heading here\n") == ""
     untitled = read_document(write(tmp_path, "plain.markdown", b"just text"), "m")
     assert untitled.title == "plain"
+
+
+def test_restructuredtext_is_read_as_written_and_titled_by_its_first_section_title(tmp_path):
+    body = (".. _config:\n\n.. code-block:: ini\n\n    [run]\n    ======\n\n=======================\n"
+            "Configuration reference\n=======================\n\nCoverage.py options can be specified.\n\n"
+            "[run]\n-----\n\n``branch`` (boolean, default False): whether to measure branch coverage.\n")
+    doc = read_document(write(tmp_path, "config.rst", body.encode()), "r")
+    assert doc.title == "Configuration reference"
+    assert doc.pages[0].text == body  # the markup is the text a quote shows
+    assert rst_title("A title longer than its underline\n=====\n") == ""
+    assert rst_title("Usage\n-----\nRun it.\n") == "Usage"
+    assert read_document(write(tmp_path, "notes.rst", b"no titles here, just text"), "n").title == "notes"
 
 
 HTML = b"""<!doctype html><html><head><meta charset="windows-1252">

@@ -33,7 +33,7 @@ def test_an_empty_library_invites_an_upload(tmp_path, monkeypatch):
 
 def test_uploads_are_checked_saved_inside_the_library_and_ingested(library, tmp_path):
     at = page_app("library_page").run()
-    assert set(at.file_uploader[0].allowed_type) == {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+    assert set(at.file_uploader[0].allowed_type) == {".pdf", ".txt", ".md", ".markdown", ".rst", ".html", ".htm"}
     good = pdf_bytes(tmp_path, "Pruning\nPrune the roses in early spring.", "Roses")
     at.file_uploader[0].set_value([("../../etc/roses.pdf", good, "application/pdf"),
                                    ("copy of roses.pdf", good, "application/pdf"),

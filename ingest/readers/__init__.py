@@ -12,7 +12,7 @@ from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, Read
 from ingest.readers.margins import without_running_lines
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".pdf", ".txt", ".md", ".markdown", ".html", ".htm"}
+    {".pdf", ".txt", ".md", ".markdown", ".rst", ".html", ".htm"}
 )
 
 # Bytes that no text file holds (C0 controls but tab, newlines, form feed and ESC, which colour logs use).
@@ -66,7 +66,8 @@ def _read(path: Path, doc_id: str, pdf_text: str, limits: Limits) -> Document:
         return read_html(data, doc_id, path.stem)
     from ingest.readers.text import read_text
 
-    return read_text(data, doc_id, path.stem, markdown=suffix in (".md", ".markdown"))
+    markup = "markdown" if suffix in (".md", ".markdown") else "rst" if suffix == ".rst" else ""
+    return read_text(data, doc_id, path.stem, markup=markup)
 
 
 def binary(data: bytes) -> bool:

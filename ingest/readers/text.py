@@ -26,10 +26,15 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 _HEADING = re.compile(r"^#[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^[ \t]*(```|~~~)")
+# A reStructuredText section adornment: one punctuation character repeated (=====, -----, ~~~~~).
+_ADORNMENT = re.compile(r"^([!-/:-@\[-`{-~])\1+\s*$")
 
 
-def read_text(data: bytes, doc_id: str, stem: str, markdown: bool = False) -> Document:
-    """Parse text or Markdown bytes into a Document; form feeds separate pages."""
+def read_text(data: bytes, doc_id: str, stem: str, markup: str = "") -> Document:
+    """Parse text, Markdown ("markdown") or reStructuredText ("rst") bytes into a Document; form feeds separate pages.
+
+    Markup is read as the text it is (a quote shows `.. code-block::` as written); only the title comes from it.
+    """
     text = normalise_newlines(decode(data))
     if not text.strip():
         raise ReadError("no text (the file holds only whitespace)")
@@ -37,7 +42,7 @@ def read_text(data: bytes, doc_id: str, stem: str, markdown: bool = False) -> Do
     if len(parts) > 1 and not parts[-1].strip():
         parts.pop()  # a final form feed ends the last page; it does not open a new one
     pages = tuple(Page(doc_id, number, part) for number, part in enumerate(parts, start=1))
-    title = (markdown_title(text) if markdown else "") or stem
+    title = {"markdown": markdown_title, "rst": rst_title}.get(markup, lambda _: "")(text) or stem
     return Document(doc_id=doc_id, title=title, pages=pages)
 
 
@@ -106,4 +111,19 @@ def markdown_title(text: str) -> str:
             in_fence = not in_fence
         elif not in_fence and (match := _HEADING.match(line)):
             return match.group(1)
+    return ""
+
+
+def rst_title(text: str) -> str:
+    """The first section title of reStructuredText: a line with an adornment under it as long or longer, else ''.
+
+    Its first title is the document's (coverage.py's config.rst: "Configuration reference" between two
+    lines of '='); a line of marks alone, a directive's or a literal block's indented lines are no title.
+    """
+    lines = text.split("\n")
+    for i, line in enumerate(lines[:-1]):
+        title, under = line.strip(), lines[i + 1].rstrip()
+        if (title and line == line.lstrip() and not _ADORNMENT.match(line) and not title.startswith("..")
+                and _ADORNMENT.match(under) and len(under) >= len(title)):
+            return title
     return ""
