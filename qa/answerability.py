@@ -45,6 +45,11 @@ _SPECIFIC = re.compile(r"(?<![\w.])(?:\w*[._]\w+|\w*\d\w*|[a-z]+[A-Z]\w*|\w+(?=\
 # A name written as initials, with a version after it or not (GPLv3, GFDL-1.3, FDL).
 _INITIALS = re.compile(r"(?<![\w.-])([A-Z]{2,8})(?:[v-]?(\d+(?:\.\d+)?))?(?![\w-]|\.\d)")
 _LINKING = {"a", "an", "and", "for", "in", "of", "on", "the", "to"}  # skipped in a name spelled out
+# A name joined with hyphens, dots or underscores that holds a capital or a digit (AES-GCM-SIV, SHAKE-128,
+# x86_64), not ending in a lower-case word (an Apache-licensed work, an 8-second run): its parts are each
+# common in a manual on the subject, so the name is looked for whole, however its joins are written.
+_COMPOUND = re.compile(r"(?<![\w.-])[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+(?![\w-]|\.\w)")
+_JOINS = re.compile(r"[-_.\s]+")
 _CLITIC = re.compile(r"['’](?:s|m|re|ve|ll|d)?$")
 
 
@@ -118,7 +123,8 @@ def signals(library: Library, question: str, evidence: Evidence, verifier: Verif
     total = sum(idf.values())
     initials = {n.lower() for m in _INITIALS.finditer(question) if spelled_out(m[0], texts) for n in (m[0], m[1])}
     titled = _title_held(evidence)
-    specific = [t for t in _specific_missing(question, texts) + unknown_terms(library, question, reader)
+    held = texts + [p.doc_title for p in evidence.passages]  # a document names itself by its title (Apache-2.0)
+    specific = [t for t in specific_missing(question, held, unknown_terms(library, question, reader))
                 if t.lower() not in initials and not (content_words(t) and set(content_words(t)) <= titled)]
     out = {"strength": evidence.strength, "margin": 0.0, "passage": 0.0, "coverage": 0.0,
            "missing_share": sum(v for w, v in idf.items() if w not in seen) / total if total else 0.0,
@@ -201,11 +207,31 @@ def _title_held(evidence: Evidence) -> set[str]:
     return set().union(*(evidence.named.get(p.chunk.doc_id, frozenset()) for p in evidence.passages))
 
 
-def _specific_missing(question: str, texts: Sequence[str]) -> list[str]:
-    """The specific terms of the question that none of the passages' `texts` holds, as a whole word."""
+def specific_missing(question: str, texts: Sequence[str], unknown: Sequence[str] = ()) -> list[str]:
+    """The specific terms of the question that none of `texts` holds as a whole word, and its compound names none holds.
+
+    `unknown` (unknown_terms: words no chunk of the library holds) are missing too, unless part of a held compound.
+
+    A compound is matched with its joins left out on both sides (SHAKE-256 is held by 'shake256', x86_64
+    by 'x86-64'), so only a name the texts never write, in any spelling, is missing; the parts of one held
+    are not looked for as written either ('256' is no word of 'shake256', nor SIV_CMAC of 'SIV-CMAC').
+    """
     texts = [text.lower() for text in texts]
-    return [t for t in specific_terms(question)
-            if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
+    joined = [_JOINS.sub("", text) for text in texts]
+    held, missing = [], []
+    for c in compound_terms(question):
+        (held if any(_JOINS.sub("", c.lower()) in text for text in joined) else missing).append(c)
+    parts = {part.lower() for c in held for part in (c, *re.split(r"[-_.]", c))}
+    absent = [t for t in specific_terms(question)
+              if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
+    return [t for t in absent + list(unknown) if t.lower() not in parts] + missing
+
+
+def compound_terms(question: str) -> list[str]:
+    """The question's names joined with hyphens, dots or underscores that hold a capital or a digit (AES-GCM-SIV)."""
+    found = (m.group(0) for m in _COMPOUND.finditer(question))
+    return [c for c in found if re.search(r"[A-Z0-9]", c) and not re.search(r"[-_.][a-z]+$", c)
+            and not re.fullmatch(r"[\d.]+", c)]
 
 
 def rows(items: Sequence[dict[str, float]]) -> np.ndarray:

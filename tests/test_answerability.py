@@ -9,8 +9,8 @@ from eval import fit_answerability as fa
 from eval.summary import gates
 from index.records import Chunk, Passage
 from index.store import Library
-from qa.answerability import (BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_terms, spelled_out,
-    unknown_terms)
+from qa.answerability import (BEFORE_FIT, FEATURES, PARAMS_PATH, Gate, signals, specific_missing, specific_terms,
+    spelled_out, unknown_terms)
 from qa.evidence import Candidate, Evidence, title_named
 from qa.verify import VerifierError
 
@@ -47,6 +47,19 @@ def test_a_specific_term_no_passage_holds_is_flagged_and_one_it_holds_is_not(lib
     assert absent["missing_specific"] == 1.0 and present["missing_specific"] == 0.0
     assert absent["missing_share"] > present["missing_share"]
     assert set(FEATURES) <= set(present) and present["margin"] == pytest.approx(0.2)
+
+
+def test_a_compound_name_is_looked_for_whole_however_its_joins_are_written(library):
+    # each part is in the passage ("SHAKE", "128", "GCM", "SIV"), the name the question asks about is not
+    ev = evidence("Nettle has shake256 with 128-bit security; GCM mode with AES; and SIV-CMAC, and x86-64 code.")
+    for question, missing in (("Which function gives a SHAKE-128 output?", 1.0),
+                              ("Which functions provide AES-GCM-SIV?", 1.0),
+                              ("Is there SIV_CMAC code for x86_64?", 0.0),
+                              ("Is SIV-CMAC an AES-based mode?", 0.0)):  # ends in a lower-case word: no name
+        assert signals(library, question, ev, Recall(), keep=6)["missing_specific"] == missing, question
+    # a compound held in another spelling holds its parts too: '256' is no word of 'shake256'
+    assert specific_missing("Which function gives a SHAKE-256 output?", [ev.passages[0].chunk.text]) == []
+    assert specific_missing("Which function gives a SHA-384 output?", ["shake256"]) == ["SHA", "384", "SHA-384"]
 
 
 def test_a_file_extension_the_passage_holds_is_not_missing(library):
