@@ -55,3 +55,17 @@ def test_lines_of_one_pattern_whose_numbers_do_not_follow_the_pages_stay():
     # while front matter numbered i, ii, iii still loses its feet
     pages = [f"Preface text {word}.\n{roman}" for word, roman in zip("abcd", ("i", "ii", "iii", "iv"))]
     assert without_running_lines(pages) == [f"Preface text {word}." for word in "abcd"]
+
+
+def test_a_line_whose_numbers_go_their_own_way_on_any_place_is_the_pages_text():
+    temperatures = (311, 298, 342, 305, 320)
+    log = [f"Day {day}: reactor temperature {t} degrees\nInspector notes: valves checked." for day, t in
+           enumerate(temperatures, start=1)]
+    assert without_running_lines(log) == log  # the days count with the pages, the temperatures do not
+
+
+def test_lines_that_are_most_pages_only_text_stay():
+    tiny = [f"Tiny page {n}. The marker word is token{n}x." for n in range(1, 7)]
+    assert without_running_lines(tiny) == tiny  # numbered with the pages, but all there is to read
+    one_line = [f"Day {n}: all normal" for n in range(1, 6)]
+    assert without_running_lines(one_line) == one_line

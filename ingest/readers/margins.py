@@ -8,6 +8,7 @@ counts as the page's words for every question on that chapter.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 MIN_PAGES = 3  # a line opening (or closing) fewer pages than this is the page's own
 MIN_NUMBERED = 5  # pages whose edge lines count with the pages' order before that counts as page numbering
 MAX_CHARS = 120  # a running line is short: a title, a date, a page number
+MAX_NUMBERS = 4  # numbers in a running line read as fixed or counting with the pages, each way (2^4 readings)
 _NUMBERS = re.compile(r"\d+|\b[ivxlc]+\b", re.IGNORECASE)
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _PRINTED = re.compile(r"(?<![\d.])(\d{1,4})\W*$")  # a number that ends the line: "... expressions 19", "[Page 5]"
@@ -27,7 +29,10 @@ def without_running_lines(texts: Sequence[str]) -> list[str]:
     firsts, lasts = [_edge(t, 0) for t in texts], [_edge(t, -1) for t in texts]
     heads, feet = _running_pages(firsts), _running_pages(lasts)
     offset = _page_offset(firsts, lasts)
-    return [_trim(t, i in heads, i in feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
+    out = [_trim(t, i in heads, i in feet, None if offset is None else i + offset) for i, t in enumerate(texts)]
+    # Lines that are most pages' only text are the text: a log of one line a page ("Day 3: ..."), not its heads.
+    emptied = sum(bool(t.strip()) and not o.strip() for t, o in zip(texts, out))
+    return list(texts) if emptied * 2 > sum(bool(t.strip()) for t in texts) else out
 
 
 def _page_offset(firsts: Sequence[str], lasts: Sequence[str]) -> int | None:
@@ -67,15 +72,20 @@ def _running_pages(edges: Sequence[str]) -> set[int]:
 
 
 def _in_series(pages: list[tuple[int, list[str]]]) -> set[int]:
-    """Pages sharing, with MIN_PAGES - 1 others, their numbers, or a number minus the page index at one place.
+    """Pages sharing, with MIN_PAGES - 1 others, each number of their line: at each place the same number, or the
+    same number minus the page index.
 
-    By place and offset, not by pattern: "i", "ii" head the contents pages and "3", "4" the text's.
+    By place and offset, not by pattern: "i", "ii" head the contents pages and "3", "4" the text's. A number that
+    goes its own way at any place is the page's text: "Day 3: reactor temperature 342 degrees" opening each page
+    of a log counts days with the pages, but its temperatures follow nothing.
     """
     series: dict[tuple, set[int]] = {}
     for i, numbers in pages:
-        series.setdefault(("same", *numbers), set()).add(i)
-        for at, number in enumerate(numbers):
-            series.setdefault((at, _value(number) - i), set()).add(i)
+        values = [_value(n) for n in numbers]
+        # each place read as fixed (0) or as counting with the pages (1); a line of many numbers, as fixed only
+        for steps in itertools.product((0, 1), repeat=len(values)) if len(values) <= MAX_NUMBERS else [()]:
+            key = (steps, *(v - i * step for v, step in zip(values, steps))) if steps else ("same", *numbers)
+            series.setdefault(key, set()).add(i)
     return {i for members in series.values() if len(members) >= MIN_PAGES for i in members}
 
 
