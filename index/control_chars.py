@@ -2,7 +2,8 @@
 
 A document can hold ESC sequences (clear the screen, OSC 8 links, OSC 52 clipboard writes, window
 titles) that a terminal would obey if we printed them; file names can hold newlines that split a
-printed line. Ingest removes C0/C1 controls from text and titles, and every print point shows
+printed line. Ingest removes escape sequences whole and other C0/C1 controls from text and titles (a
+build log's "\x1b[1;32mSUCCESS" is stored "SUCCESS", not "[1;32mSUCCESS"), and every print point shows
 whatever is still not printable as a visible escape such as `\\x1b`.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ _SHOWN = frozenset({"\u00ad"})  # a soft hyphen is common in PDF text and harmle
 
 # A terminal's escape sequence whole: CSI (colours, cursor: ESC [ ... or the one-byte 0x9b), OSC (titles, links:
 # ESC ] ... BEL or ESC \), or a two-byte escape.
-_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+# An OSC left open ends at the line's end: a stray "ESC ]" in a document takes no more than its line.
+_SEQUENCE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 
 
 def remove_sequences(text: str) -> str:
@@ -35,8 +37,8 @@ def remove_controls(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    """The text without controls, its whitespace runs made single spaces (for titles)."""
-    return " ".join(remove_controls(text).split())
+    """The text without escape sequences and controls, its whitespace runs made single spaces (for titles)."""
+    return " ".join(remove_sequences(text).split())
 
 
 def visible(text: str, keep_lines: bool = False) -> str:

@@ -52,11 +52,11 @@ def test_pdf_text_and_title_lose_their_control_characters(tmp_path, engine):
     raw = ("Open the valve " + ESCAPES + " before priming").encode("latin-1")
     path = pdf_with_raw_text(tmp_path / "p.pdf", raw.replace(b"(", b"\\(").replace(b")", b"\\)"), "Pump" + ESCAPES)
     doc = read_document(path, "d", engine)
-    assert_clean(doc, "Open the valve " + SHOWN.replace("31m", "›31m") + " before priming")  # 0x9b is › in a PDF font
+    assert_clean(doc, "Open the valve " + SHOWN + "›31m before priming")  # 0x9b is › in a PDF font: no CSI
     assert doc.title == "Pump" + SHOWN
 
 
-SHOWN = "[2J]0;owned]8;;http://evil.examplelink]8;;]52;c;cHduZWQ=31m"  # ESCAPES without its control characters
+SHOWN = "link"  # ESCAPES without its escape sequences, each removed whole: a link's text is all that is left
 
 
 @pytest.mark.parametrize("name, data, title", [
@@ -76,13 +76,13 @@ def test_tab_newline_and_form_feed_stay(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("a\tb\nc\fd\x1b[0m")
     doc = read_document(path, "d")
-    assert [p.text for p in doc.pages] == ["a\tb\nc", "d[0m"]
+    assert [p.text for p in doc.pages] == ["a\tb\nc", "d"]
 
 
 def test_a_file_name_with_controls_makes_a_one_line_title(tmp_path):
     path = tmp_path / "evil\x1b]0;x\x07\nname.txt"
     path.write_text("Some text.")
-    assert read_document(path, "d").title == "evil]0;x name"
+    assert read_document(path, "d").title == "evil name"
 
 
 def test_visible_escapes_what_a_terminal_would_obey():
@@ -109,7 +109,7 @@ def test_control_bytes_or_a_nul_make_a_file_binary(tmp_path, data):
 def test_coloured_logs_and_utf16_text_are_still_text(tmp_path):
     log = tmp_path / "build.txt"
     log.write_text("".join(f"\x1b[32mOK\x1b[0m step {i} passed\r\n" for i in range(50)))
-    assert read_document(log, "d").pages[0].text.startswith("[32mOK[0m step 0 passed\n")
+    assert read_document(log, "d").pages[0].text.startswith("OK step 0 passed\nOK step 1")  # the colours left out
     wide = tmp_path / "wide.txt"
     wide.write_bytes("naïve café".encode("utf-16"))
     assert read_document(wide, "d").pages[0].text == "naïve café"

@@ -5,7 +5,7 @@ import codecs
 from dataclasses import replace
 from pathlib import Path
 
-from index.control_chars import one_line, remove_controls
+from index.control_chars import one_line, remove_sequences
 from index.records import Document, Page
 from index.spelling import spelt_out
 from ingest.readers.base import DEFAULT_PDF_TEXT, PDF_TEXT_ENGINES, Limits, ReadError  # noqa: F401 - the package's names
@@ -26,11 +26,11 @@ def read_document(path: Path, doc_id: str, pdf_text: str = DEFAULT_PDF_TEXT, lim
     """Read a supported file into a Document, or raise ReadError with a one-line reason.
 
     `pdf_text` names the engine that reads a PDF's text: 'pypdf' or 'pdfium' (see readers/pdf.py).
-    Control characters are removed from the text and title, whatever the format, and ligatures spelt out ("ﬁ": "fi").
+    Terminal escape sequences and control characters are removed from the text and title, whatever the format, and ligatures spelt out ("ﬁ": "fi").
     """
     doc = _read(path, doc_id, pdf_text, limits)
     limits.check(len(doc.pages), sum(len(p.text) for p in doc.pages))
-    texts = [spelt_out(remove_controls(p.text)) for p in doc.pages]
+    texts = [spelt_out(remove_sequences(p.text)) for p in doc.pages]
     limits.check(len(texts), sum(map(len, texts)))  # a ligature spelt out is up to three characters
     texts = without_running_lines(texts)
     pages = tuple(Page(p.doc_id, p.number, text) for p, text in zip(doc.pages, texts))
