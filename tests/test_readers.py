@@ -227,6 +227,16 @@ def test_restructuredtext_is_read_as_written_and_titled_by_its_first_section_tit
     assert read_document(write(tmp_path, "notes.rst", b"no titles here, just text"), "n").title == "notes"
 
 
+@pytest.mark.parametrize("data", [
+    "<html><body><p>Smart quotes: “the béret costs 5€”.</p></body></html>".encode("cp1252"),  # nothing declared
+    "<p>Smart quotes: “the béret costs 5€”.</p>".encode("utf-8"),
+    '<meta charset="utf-16"><p>Smart quotes: “the béret costs 5€”.</p>'.encode("utf-16"),
+])
+def test_html_without_a_declared_charset_is_decoded_as_a_text_file_is(tmp_path, data):
+    doc = read_document(write(tmp_path, "price.htm", data), "h")
+    assert doc.pages[0].text == "Smart quotes: “the béret costs 5€”."
+
+
 HTML = b"""<!doctype html><html><head><meta charset="windows-1252">
 <title>  The \x93Page\x94 Title </title><style>body { color: red }</style>
 <script>var hidden = "script text";</script></head>

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 
 from bs4 import BeautifulSoup
+from bs4.dammit import EncodingDetector
 
 from index.records import Document, Page
 from ingest.readers.base import ReadError
-from ingest.readers.text import normalise_newlines
+from ingest.readers.text import decode, normalise_newlines
 
 _INVISIBLE = ("script", "style", "noscript", "template", "head")
 # Elements that start a new line when a browser renders them.
@@ -22,8 +23,7 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 
 def read_html(data: bytes, doc_id: str, stem: str) -> Document:
     """Parse HTML bytes into a one-page Document of its visible text."""
-    # Bytes, not str: bs4 then honours <meta charset> and detects the rest.
-    soup = BeautifulSoup(data, "html.parser")
+    soup = BeautifulSoup(_markup(data), "html.parser")
     title = _title(soup) or stem
     for tag in soup.find_all(_INVISIBLE):
         tag.decompose()
@@ -31,6 +31,19 @@ def read_html(data: bytes, doc_id: str, stem: str) -> Document:
     if not text:
         raise ReadError("no text (the HTML has no visible text)")
     return Document(doc_id=doc_id, title=title, pages=(Page(doc_id, 1, text),))
+
+
+def _markup(data: bytes) -> bytes | str:
+    """The HTML as bs4 should read it: bytes where a BOM or a <meta charset> says how, else text as a text file's is read.
+
+    Undeclared, bs4's detector took Windows-1252 ("“the béret costs 5€”") for another code page and stored
+    "ōthe bķret costs 5Ćö"; text files are decoded UTF-8 first, then as Western European where that reads
+    as such (readers/text.py decode).
+    """
+    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or EncodingDetector.find_declared_encoding(
+            data, is_html=True):
+        return data
+    return decode(data)
 
 
 def _pipe_row(row) -> str | None:
