@@ -10,13 +10,16 @@ from index.records import Document, Page
 from ingest.readers.base import ReadError
 from ingest.readers.text import decode, normalise_newlines
 
-_INVISIBLE = ("script", "style", "noscript", "template", "head")
+_INVISIBLE = ("script", "style", "noscript", "template", "head", "iframe")  # an iframe's text shows only without frames
+# Inline styles that hide an element: text a reader never sees must not become what an answer quotes
+# (a planted instruction hides best where nobody looks).
+_HIDDEN_STYLE = re.compile(r"(?:^|;)\s*(?:display\s*:\s*none|visibility\s*:\s*hidden)\b", re.IGNORECASE)
 # Elements that start a new line when a browser renders them.
 _BLOCKS = (
     "address", "article", "aside", "blockquote", "caption", "dd", "details", "div",
     "dl", "dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5",
     "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary",
-    "table", "td", "th", "tr", "ul",
+    "table", "td", "th", "tr", "ul", "textarea", "option", "svg", "text",  # svg's <text>: a label of its own
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
@@ -26,6 +29,8 @@ def read_html(data: bytes, doc_id: str, stem: str) -> Document:
     soup = BeautifulSoup(_markup(data), "html.parser")
     title = _title(soup) or stem
     for tag in soup.find_all(_INVISIBLE):
+        tag.decompose()
+    for tag in soup.find_all(_hidden):
         tag.decompose()
     text = _visible_text(soup)
     if not text:
@@ -61,6 +66,11 @@ def _pipe_row(row) -> str | None:
     if table and table[-1].find("tr") is row and (row.find("th") is not None or row.find_parent("thead") is not None):
         line += "\n|" + "---|" * len(cells)
     return line
+
+
+def _hidden(tag) -> bool:
+    """Whether a browser hides the element: the `hidden` attribute, or display: none / visibility: hidden inline."""
+    return tag.has_attr("hidden") or bool(_HIDDEN_STYLE.search(str(tag.get("style") or "")))
 
 
 def _title(soup: BeautifulSoup) -> str:
