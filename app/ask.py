@@ -38,7 +38,7 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
 
 
 def ask_once(engine, question: str, as_json: bool, history=(), filters=None, reader=None) -> Answer:
-    """Answer one question as `reader`, streaming generated text unless JSON is asked for; audited."""
+    """Answer one question as `reader`, streaming generated text unless JSON is asked for; audited unless read-only."""
     load = engine.warm() if not history else 0.0  # so that the answer's timings are its own
     from index.search import Filters
     streamed: list[str] = []
@@ -49,13 +49,16 @@ def ask_once(engine, question: str, as_json: bool, history=(), filters=None, rea
             sys.stdout.write(visible(piece, keep_lines=True))
             sys.stdout.flush()
     answer = engine.answer(question, history=history, filters=filters or Filters(), on_text=stream, reader=reader)
-    wiring.record_answer(engine.library, reader, question, answer, wiring.answer_model(engine))
+    if not engine.library.read_only:  # who asks one that is is this machine's user, who may read its file anyway
+        wiring.record_answer(engine.library, reader, question, answer, wiring.answer_model(engine))
     if as_json:
         print(json.dumps(answer.to_json()))
     else:
         if answer.query != " ".join(question.split()):
             print(f"(searched for: {visible(answer.query)})", file=sys.stderr)
         print_answer(answer, streamed=bool(streamed), load=load)
+    if engine.library.read_only:
+        print(f"(not recorded in the audit trail: library {engine.library.root} is read-only here)", file=sys.stderr)
     return answer
 
 

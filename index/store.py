@@ -23,7 +23,7 @@ from index.audit import AuditTrail
 from index.files import atomic_write
 from index.queries import LibraryError, LibraryQueries, batches, marks
 from index.records import Chunk, Document, Source
-from index.schema import connect
+from index.schema import connect, read_only_error, writable
 from index.vector_file import load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 
@@ -34,8 +34,9 @@ DATABASE = "library.sqlite"  # a library folder's database: documents, pages, ch
 class Library(LibraryQueries):
     """One library folder: open it, read it (LibraryQueries), and write to it under a writer lock."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection):
+    def __init__(self, root: Path, conn: sqlite3.Connection, read_only: bool = False):
         super().__init__(root, conn)
+        self.read_only = read_only  # open for reading only: this process may not write the folder or its database
         self._vectors: VectorIndex | None = None
         self._lock_file = None
         self.accounts = access.Accounts(conn)
@@ -63,8 +64,11 @@ class Library(LibraryQueries):
         except OSError as exc:  # a file of that name, or a folder one may not write
             raise LibraryError(f"cannot make library folder {root}: {exc.strerror or exc}; "
                                f"pick another --library") from None
+        read_only = not writable(db)
+        if read_only and not cls.exists(root):
+            raise LibraryError(f"cannot make a library in {root}: the folder is read-only; pick another --library")
         try:
-            return cls(root, connect(db))
+            return cls(root, connect(db), read_only)
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"cannot open {db}: {exc}; is --library {root} a Groundwork library?") from None
 
@@ -129,6 +133,8 @@ class Library(LibraryQueries):
         """Take the single-writer lock, or fail at once if another process holds it."""
         if self._lock_file:
             return
+        if self.read_only:
+            raise read_only_error(self.root)
         handle = open(self.root / ".write.lock", "w")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
