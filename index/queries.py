@@ -6,6 +6,7 @@ Library (index/store.py) adds opening, writing and the FAISS vectors on top.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -66,12 +67,12 @@ class LibraryQueries:
             clause, args = f"{clause} AND d.doc_id = ?", [*args, doc_id]
         rows = self._conn.execute(
             "SELECT d.doc_id, d.title, d.pages, d.chunks, d.ingested_at, "
-            "(SELECT group_concat(path, char(10)) FROM sources s WHERE s.doc_id = d.doc_id), "
-            "(SELECT group_concat(tag, char(10)) FROM tags t WHERE t.doc_id = d.doc_id), "
-            "(SELECT group_concat(grp, char(10)) FROM doc_groups g WHERE g.doc_id = d.doc_id) "
+            "(SELECT json_group_array(path) FROM sources s WHERE s.doc_id = d.doc_id), "
+            "(SELECT json_group_array(tag) FROM tags t WHERE t.doc_id = d.doc_id), "
+            "(SELECT json_group_array(grp) FROM doc_groups g WHERE g.doc_id = d.doc_id) "
             f"FROM documents d WHERE {clause} ORDER BY d.ingested_at DESC, d.title", args).fetchall()
         return [DocumentInfo(doc_id=r[0], title=r[1], pages=r[2], chunks=r[3], ingested_at=r[4],
-                             paths=_lines(r[5]), tags=_lines(r[6]), groups=_lines(r[7]))
+                             paths=_sorted(r[5]), tags=_sorted(r[6]), groups=_sorted(r[7]))
                 for r in rows]
 
     def document(self, doc_id: str, reader: Reader | None = None) -> DocumentInfo | None:
@@ -218,8 +219,9 @@ def _as_path(ref: str) -> str:
         return ""
 
 
-def _lines(joined: str | None) -> tuple[str, ...]:
-    return tuple(sorted(joined.split("\n"))) if joined else ()
+def _sorted(array: str) -> tuple[str, ...]:
+    """The strings of a JSON array from json_group_array, sorted: any character, a newline too, may be in a file name."""
+    return tuple(sorted(json.loads(array)))
 
 
 def marks(items: Sequence) -> str:

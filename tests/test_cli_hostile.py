@@ -99,6 +99,16 @@ def test_a_link_out_of_the_folder_is_followed_and_said(tmp_path, capsys):
     assert row["followed_link"] == str(outside) and row["status"] == "unchanged"
 
 
+def test_a_file_name_with_a_newline_is_one_path(tmp_path, capsys):
+    odd = tmp_path / "new\nline.txt"
+    odd.write_text("Some text about valves.")
+    lib = str(tmp_path / "lib")
+    assert ingest(capsys, str(odd), "--library", lib)[0] == 0
+    assert main(["docs", "--json", "--library", lib]) == 0
+    [row] = map(json.loads, capsys.readouterr().out.splitlines())
+    assert row["paths"] == [str(odd)]
+
+
 def test_limits_and_folder_mode_come_from_the_environment(tmp_path, capsys, monkeypatch):
     docs = tmp_path / "docs"
     docs.mkdir()
