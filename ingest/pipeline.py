@@ -92,24 +92,48 @@ class Pending:
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[FileResult]]:
-    """Supported files under the paths (recursively, sorted), and failures for bad paths."""
-    found: list[Path] = []
-    failed: list[FileResult] = []
+    """Supported files under the paths (recursively, sorted), and failures for bad paths; each file once.
+
+    A file named more than once (a folder given twice, a link and its target) is taken once, as first
+    named: its failure is said and counted once, its content read once.
+    """
+    found: dict[str, Path] = {}
+    failed: dict[str, FileResult] = {}
+    for named, outcome in _named(paths):
+        key = _identity(named)
+        if key not in found and key not in failed:
+            (found if isinstance(outcome, Path) else failed)[key] = outcome
+    return list(found.values()), list(failed.values())
+
+
+def _named(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path | FileResult]]:
+    """Each file under the paths as named (absolute), with the file to read or why it cannot be read."""
     for raw in paths:
-        path = Path(raw).expanduser().resolve()
+        given = Path(raw).expanduser().absolute()
+        path = given.resolve()
         if path.is_dir():
             entries = sorted(path.rglob("*"))  # one walk of the tree for both
-            found += [p for p in entries if _wanted(p, path)]
-            failed += [FileResult(str(p), "failed", error=f"broken symbolic link to {os.readlink(p)}")
-                       for p in entries if _broken_link(p, path)]
+            for p in entries:
+                if _wanted(p, path):
+                    yield p, p
+                elif _broken_link(p, path):
+                    yield p, FileResult(str(p), "failed", error=f"broken symbolic link to {os.readlink(p)}")
         elif not path.exists():
-            failed.append(FileResult(str(path), "failed", error="no such file or directory"))
+            yield given, FileResult(str(path), "failed", error="no such file or directory")
         elif path.suffix.lower() in SUPPORTED_SUFFIXES:
-            found.append(path)
+            yield given, path
         else:
             kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            failed.append(FileResult(str(path), "failed", error=f"unsupported file type {path.suffix or '(none)'} (supported: {kinds})"))
-    return list(dict.fromkeys(found)), failed
+            yield given, FileResult(str(path), "failed",
+                                    error=f"unsupported file type {path.suffix or '(none)'} (supported: {kinds})")
+
+
+def _identity(named: Path) -> str:
+    """The file a name leads to: its real path; for a name that leads nowhere, the name in its real folder."""
+    try:
+        return os.path.realpath(named, strict=True)
+    except OSError:  # a broken link, a missing file, a loop of links
+        return os.path.join(os.path.realpath(named.parent), named.name)
 
 
 def _named_like_a_document(path: Path, root: Path) -> bool:

@@ -171,3 +171,18 @@ def test_a_broken_link_in_a_folder_is_a_failure_that_names_its_target(tmp_path):
     assert [p.name for p in found] == ["a.txt"]
     assert [(Path(f.path).name, f.error) for f in failed] == [
         ("gone.pdf", f"broken symbolic link to {tmp_path / 'moved-away.pdf'}")]
+
+
+def test_a_file_named_twice_is_taken_once_as_first_named(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("A real document.")
+    (docs / "b.txt").symlink_to(docs / "a.txt")  # a link and its target: one file
+    (docs / "dangling.txt").symlink_to("/nowhere")
+    named = [docs, docs, docs / "a.txt", tmp_path / "docs" / ".." / "docs", docs / "dangling.txt"]
+    found, failed = discover(named)
+    assert found == [docs / "a.txt"]
+    assert [(f.path, f.error) for f in failed] == [(str(docs / "dangling.txt"), "broken symbolic link to /nowhere")]
+    with Library.writing(tmp_path / "lib", create=True) as lib:
+        results = list(ingest([docs, docs], lib, EMB, OPTS))
+    assert sorted((Path(r.path).name, r.status) for r in results) == [("a.txt", "added"), ("dangling.txt", "failed")]
