@@ -1,9 +1,10 @@
 """Batch ingestion: discover files -> triage by content hash -> parse -> chunk -> embed -> write.
 
 Parsing runs in a worker process while the main process embeds, so the two
-overlap; each document is written in one transaction, so a killed run leaves
-every document either fully in the library or not at all, and the next run
-carries on from there. The Ray engine (ingest/ray_engine.py) shares triage,
+overlap; files go smallest first, so a huge one lands last instead of holding
+back the rest. Each document is written in one transaction as soon as it is
+embedded, so a killed run leaves every document either fully in the library or
+not at all, and the next run carries on from there. The Ray engine (ingest/ray_engine.py) shares triage,
 parsing and writing with this one and differs only in where parse and embed run.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
@@ -48,7 +49,8 @@ class IngestOptions:
     parse_workers: int = 1
     pdf_text: str = DEFAULT_PDF_TEXT  # or "pdfium": ~7x faster PDF parsing (readers/pdf.py)
     limits: Limits = Limits()  # pages and characters per document, checked while parsing
-    batch_chunks: int = 64  # embed at least this many chunks at once, across small files
+    batch_chunks: int = 64  # embed up to this many chunks at once, across small files
+    flush_seconds: float = 2.0  # the longest a parsed document waits for others to fill its batch
     checkpoint_seconds: float = 30.0
 
     def __post_init__(self) -> None:
@@ -155,7 +157,13 @@ def ingest(paths: Iterable[str | Path], library: Library, embedder: Embedder,
     """Ingest every supported file under `paths` into a library open for writing, one result per file as it lands."""
     pending: dict[str, Pending] = {}
     yield from with_links(triage_all(paths, library, options, pending))
-    yield from with_links(_parse_embed_write(library, embedder, list(pending.values()), options))
+    yield from with_links(_parse_embed_write(library, embedder, smallest_first(pending), options))
+
+
+def smallest_first(pending: dict[str, Pending]) -> list[Pending]:
+    """The files to parse, smallest first (in path order among equals): a huge file, whose embedding
+    takes minutes, lands after the others instead of holding back every file behind it."""
+    return sorted(pending.values(), key=lambda item: item.source.size)
 
 
 def with_links(results: Iterable[FileResult]) -> Iterator[FileResult]:
@@ -251,22 +259,45 @@ def _readers(groups: Sequence[str]) -> str:
 
 def _parse_embed_write(library: Library, embedder: Embedder, todo: list[Pending],
                        options: IngestOptions) -> Iterator[FileResult]:
-    """Parse in worker processes ahead of the embedder; write each document as it is embedded."""
+    """Parse in worker processes ahead of the embedder; write each document as soon as it is embedded.
+
+    Small documents are embedded together, up to `batch_chunks` chunks, but none waits long for
+    another: the batch is embedded and written before a document that would overflow it joins (a long
+    document is chunked and embedded alone, after those before it are written), and once its first
+    document has waited `flush_seconds`, for more documents or for the next file's parse. Each write
+    is one commit, so an interrupted run keeps every document written before it.
+    """
     if not todo:
         return
+    budget = min(options.max_tokens, embedder.max_tokens)
     ready: list[tuple[Pending, Document, list[Chunk]]] = []
+    since = 0.0  # when the first document in `ready` was chunked
     last_save = time.monotonic()
     for item, parsed in _parsed_in_order(todo, options):
         if isinstance(parsed, str):
             yield fail(library, item.source.path, parsed)
-            continue
-        chunks = chunk_pages(parsed.pages, embedder, min(options.max_tokens, embedder.max_tokens), options.overlap)
-        ready.append((item, parsed, chunks))
-        if sum(len(c) for _, _, c in ready) >= options.batch_chunks:
+        elif parsed is not None:  # None: the next file's parse has taken `flush_seconds` so far
+            if ready and sum(len(p.text) for p in parsed.pages) > options.batch_chunks * budget * 4:
+                # A batch's worth of text or more (~4 characters a token): write the others before
+                # chunking it, which takes a while too (10 s for 2.4 MB of text on a 2-core CPU).
+                yield from _embed_and_write(library, embedder, ready, options)
+                ready = []
+            chunks = chunk_pages(parsed.pages, embedder, budget, options.overlap)
+            if ready and _chunk_count(ready) + len(chunks) > options.batch_chunks:
+                yield from _embed_and_write(library, embedder, ready, options)
+                ready = []
+            since = since if ready else time.monotonic()
+            ready.append((item, parsed, chunks))
+        if ready and (parsed is None or _chunk_count(ready) >= options.batch_chunks
+                      or time.monotonic() - since >= options.flush_seconds):
             yield from _embed_and_write(library, embedder, ready, options)
             ready = []
         last_save = checkpoint(library, last_save, options.checkpoint_seconds)
     yield from _embed_and_write(library, embedder, ready, options)
+
+
+def _chunk_count(ready: list[tuple[Pending, Document, list[Chunk]]]) -> int:
+    return sum(len(chunks) for _, _, chunks in ready)
 
 
 def _embed_and_write(library: Library, embedder: Embedder, ready, options: IngestOptions) -> Iterator[FileResult]:
@@ -300,8 +331,12 @@ def checkpoint(library: Library, last_save: float, seconds: float) -> float:
     return time.monotonic()
 
 
-def _parsed_in_order(todo: Sequence[Pending], options: IngestOptions) -> Iterator[tuple[Pending, Document | str]]:
-    """(item, Document or a one-line error) in input order, parsing a few files ahead."""
+def _parsed_in_order(todo: Sequence[Pending],
+                     options: IngestOptions) -> Iterator[tuple[Pending, Document | str | None]]:
+    """(item, Document or a one-line error) in input order, parsing a few files ahead.
+
+    (item, None) before an item's result says that its parse has taken `options.flush_seconds` so far.
+    """
     workers, how = options.parse_workers, (options.pdf_text, options.limits)
     context = multiprocessing.get_context("spawn")  # fork after torch threads start is unsafe
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),))
@@ -318,6 +353,8 @@ def _parsed_in_order(todo: Sequence[Pending], options: IngestOptions) -> Iterato
                 return
             item, future = queue.popleft()
             try:
+                if wait([future], timeout=options.flush_seconds).not_done:
+                    yield item, None
                 yield item, future.result()
             except BrokenProcessPool:
                 yield item, "the parser process died (out of memory or a crash in the PDF library)"

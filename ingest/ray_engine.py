@@ -21,8 +21,8 @@ import numpy as np
 from index.errors import GroundworkError
 from index.store import Library
 from ingest.chunking import chunk_pages
-from ingest.pipeline import (FileResult, IngestOptions, Pending, checkpoint, fail, parse_file, triage_all,
-                             with_links, write_parsed)
+from ingest.pipeline import (FileResult, IngestOptions, Pending, checkpoint, fail, parse_file, smallest_first,
+                             triage_all, with_links, write_parsed)
 from ingest.readers import Limits
 
 # On 2 CPUs whole-CPU actors and tasks deadlock (the embed pool takes every CPU and
@@ -44,7 +44,7 @@ def ingest_ray(paths: Iterable[str | Path], library: Library, make_embedder: Cal
         return
     started = _connect(address)
     try:
-        yield from with_links(_run(library, make_embedder, model, list(pending.values()), options, embed_workers))
+        yield from with_links(_run(library, make_embedder, model, smallest_first(pending), options, embed_workers))
     finally:
         if started:
             import ray

@@ -9,6 +9,7 @@ from pdfs import write_encrypted, write_pdf
 
 from index.search import search
 from index.store import Library
+from index.vector_file import load_latest
 from ingest.pipeline import IngestOptions, discover, ingest
 from ingest.readers import PDF_TEXT_ENGINES
 
@@ -96,6 +97,68 @@ def test_a_file_changed_between_its_hash_and_its_parse_is_not_stored_under_the_o
     assert run([docs], tmp_path / "lib")["notes.txt"].status == "added"  # the next run takes the new text
     (docs / "backup.txt").write_text("Version one says the valve opens clockwise.\n")
     assert run([docs / "backup.txt"], tmp_path / "lib")["backup.txt"].status == "added"  # not a 'copy' of version two
+
+
+class InterruptedByTheLongDocument(HashEmbedder):
+    """Ctrl-C while the long document's chunks are being embedded (they take minutes with a real model)."""
+
+    def embed(self, texts, kind="document"):
+        if any("filler" in t for t in texts):
+            raise KeyboardInterrupt
+        return super().embed(texts, kind)
+
+
+def small_files_and_a_long_one(docs: Path, long_name: str) -> set[str]:
+    docs.mkdir()
+    small = {"b_small1.txt", "n_small2.txt", "y_small3.txt"}
+    for name in small:
+        (docs / name).write_text(f"{name} says the pump runs at 300 rpm.\n")
+    (docs / long_name).write_text(" ".join(f"word{i} filler sentence number {i}." for i in range(2000)))
+    return small
+
+
+def assert_consistent(lib_root: Path) -> None:
+    """The saved vector index is stamped with the last commit and holds exactly the stored chunks."""
+    with Library.open(lib_root) as lib:
+        stored = {cid for d in lib.documents() for cid in lib.chunk_ids_for([d.doc_id]).tolist()}
+        epoch, index = load_latest(lib_root, lib.manifest["dim"])
+        assert epoch == lib.epoch() and set(index.ids().tolist()) == stored
+
+
+@pytest.mark.parametrize("long_name", ["a_long.txt", "m_long.txt", "z_long.txt"])
+def test_an_interrupt_while_a_long_document_embeds_keeps_every_other_document(tmp_path, long_name):
+    small = small_files_and_a_long_one(tmp_path / "docs", long_name)
+    landed = []
+    with pytest.raises(KeyboardInterrupt), Library.writing(tmp_path / "lib", create=True) as lib:
+        for result in ingest([tmp_path / "docs"], lib, InterruptedByTheLongDocument(dim=64, max_tokens=40), OPTS):
+            landed.append((Path(result.path).name, result.status))
+    assert sorted(landed) == sorted((name, "added") for name in small)  # said as each landed, not held back
+    with Library.open(tmp_path / "lib") as lib:
+        assert {d.title for d in lib.documents()} == {Path(n).stem for n in small}
+    assert_consistent(tmp_path / "lib")
+    results = run([tmp_path / "docs"], tmp_path / "lib")  # the next run resumes
+    assert results[long_name].status == "added" and {results[n].status for n in small} == {"unchanged"}
+    assert_consistent(tmp_path / "lib")
+
+
+def test_documents_are_written_while_the_next_file_is_still_being_parsed(tmp_path, monkeypatch):
+    from ingest import pipeline
+    small = small_files_and_a_long_one(tmp_path / "docs", "slow.txt")
+    parsed = pipeline._parsed_in_order
+
+    def slow_then_interrupted(todo, options):  # the last file's parse takes long, and the user gives up on it
+        for item, doc in parsed(todo, options):
+            if Path(item.source.path).name == "slow.txt":
+                yield item, None  # what _parsed_in_order says when a parse has taken flush_seconds so far
+                raise KeyboardInterrupt
+            yield item, doc
+    monkeypatch.setattr(pipeline, "_parsed_in_order", slow_then_interrupted)
+    landed = []
+    with pytest.raises(KeyboardInterrupt), Library.writing(tmp_path / "lib", create=True) as lib:
+        for result in ingest([tmp_path / "docs"], lib, EMB, OPTS):
+            landed.append(Path(result.path).name)
+    assert sorted(landed) == sorted(small)
+    assert_consistent(tmp_path / "lib")
 
 
 def test_same_content_is_stored_once(tmp_path):
