@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import signal
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -172,37 +174,40 @@ class Library(LibraryQueries):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         previous = self.source(source.path)
         index = self.vectors  # load before the commit, or the load would already hold these
-        with self._transaction() as db:
-            db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
-                       (doc.doc_id, sha256, doc.title, Path(source.path).suffix.lower().lstrip("."),
-                        len(doc.pages), len(chunks), _now(), json.dumps(doc.metadata)))
-            # Groups before any text: a read on this connection mid-write never finds the text unguarded.
-            inherited = access.doc_groups(db, previous.doc_id) if previous else ()
-            access.record_groups(db, doc.doc_id, (*inherited, *allow))
-            db.executemany("INSERT INTO pages VALUES (?,?,?)",
-                           [(p.doc_id, p.number, p.text) for p in doc.pages])
-            db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
-                           [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
-                            for c, v in zip(chunks, vectors)])
-            removed = self._attach(db, source, previous, tags, ())
-        index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
-        index.remove(removed)
+        with _signals_held():  # a commit and its vectors land together: Ctrl-C waits for both
+            with self._transaction() as db:
+                db.execute("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)",
+                           (doc.doc_id, sha256, doc.title, Path(source.path).suffix.lower().lstrip("."),
+                            len(doc.pages), len(chunks), _now(), json.dumps(doc.metadata)))
+                # Groups before any text: a read on this connection mid-write never finds the text unguarded.
+                inherited = access.doc_groups(db, previous.doc_id) if previous else ()
+                access.record_groups(db, doc.doc_id, (*inherited, *allow))
+                db.executemany("INSERT INTO pages VALUES (?,?,?)",
+                               [(p.doc_id, p.number, p.text) for p in doc.pages])
+                db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
+                               [(c.chunk_id, c.doc_id, c.page, c.start, c.end, c.text, v.tobytes())
+                                for c, v in zip(chunks, vectors)])
+                removed = self._attach(db, source, previous, tags, ())
+            index.add(np.array([c.chunk_id for c in chunks], np.int64), vectors)
+            index.remove(removed)
         return "updated" if previous else "added"
 
     def link_source(self, source: Source, tags: Sequence[str] = (), allow: Sequence[str] = ()) -> None:
         """Point a path at a document already stored (same content), replacing what it pointed at."""
         previous = self.source(source.path)
         index = self.vectors
-        with self._transaction() as db:
-            removed = self._attach(db, source, previous, tags, allow)
-        index.remove(removed)
+        with _signals_held():
+            with self._transaction() as db:
+                removed = self._attach(db, source, previous, tags, allow)
+            index.remove(removed)
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document everywhere: rows, full-text entries, vectors and sources."""
         index = self.vectors
-        with self._transaction() as db:
-            removed = self._delete(db, doc_id)
-        index.remove(removed)
+        with _signals_held():
+            with self._transaction() as db:
+                removed = self._delete(db, doc_id)
+            index.remove(removed)
 
     def record_failure(self, path: str, error: str) -> None:
         """Remember why a file failed, for `docs` and the UI."""
@@ -314,3 +319,26 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Inside: Ctrl-C, SIGTERM and SIGHUP wait, then reach their handlers as the block ends.
+
+    A write commits its rows, then adds their vectors to the index in memory. Interrupted between the
+    two, the next save stamped the vector file with that commit, and opening the library found nothing
+    to reconcile: the document's chunks were never searched by meaning. Signals are handled in the
+    main thread only, so elsewhere (the UI's ingest) nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    stops = [sig for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+             if signal.getsignal(sig) not in (signal.SIG_IGN, None)]  # None: a handler set outside Python, left be
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in stops}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])

@@ -1,5 +1,6 @@
 """The library on disk: one transaction per document, FAISS reconciled with SQLite, model guard."""
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -221,6 +222,23 @@ def test_the_write_context_takes_the_lock_and_saves_the_vectors_even_after_a_fai
     assert [p.name for p in root.glob("vectors.*.faiss")] == [f"vectors.{epoch}.faiss"]
     with Library.open(root) as lib, pytest.raises(RuntimeError, match="Library.writing"):
         put(lib, "/b.pdf", "bbbb", ["otters by day"])
+
+
+def test_ctrl_c_between_a_commit_and_its_vectors_waits_for_both(tmp_path, monkeypatch):
+    root = tmp_path / "lib"
+    with pytest.raises(KeyboardInterrupt), Library.writing(root, create=True) as lib:
+        put(lib, "/a.pdf", "aaaa", ["otters by day"])
+        index = lib.vectors
+        add = index.add
+
+        def interrupted(ids, vectors):  # Ctrl-C lands after the rows are committed, before their vectors
+            signal.raise_signal(signal.SIGINT)
+            add(ids, vectors)
+        monkeypatch.setattr(index, "add", interrupted)
+        put(lib, "/b.pdf", "bbbb", ["owls at night"])
+    with Library.open(root) as lib:  # the vector file saved on the way out holds the committed document
+        assert lib.count("chunks") == 2 and lib.vectors.ntotal == 2
+        assert search(lib, EMB, "owls at night", mode="dense")[0].chunk.doc_id == "bbbb"
 
 
 def test_a_new_library_folder_is_its_owners_only_unless_asked(tmp_path):
