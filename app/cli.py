@@ -124,7 +124,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_ingest(args, config: Config) -> int:
     """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
-    with _progress() as bar:
+    from app.processes import signals_interrupt
+    # SIGTERM and SIGHUP end it as Ctrl-C does: the vectors are saved and the user told what was kept
+    with signals_interrupt(), _progress() as bar:
         def show(result, report) -> None:
             _report_file(result, args.json, bar)
             _advance(bar, report.started, report.pages, report.chunks)

@@ -366,7 +366,12 @@ def _parsed_in_order(todo: Sequence[Pending],
 
 
 def _die_with_parent(parent: int) -> None:
-    """In a parser worker: exit when the ingest process dies, even by kill -9 (Linux only)."""
+    """In a parser worker: exit when the ingest process dies, even by kill -9 (Linux only), and quietly on Ctrl-C.
+
+    A terminal's Ctrl-C reaches the whole process group: the worker printed a KeyboardInterrupt traceback
+    above the ingest's own one-line "interrupted" (which says what was kept), so it leaves without one.
+    """
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(128 + signum))
     if sys.platform.startswith("linux"):
         import ctypes
         libc = ctypes.CDLL(None, use_errno=True)

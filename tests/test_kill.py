@@ -1,4 +1,4 @@
-"""kill -9 in the middle of an ingest: the library stays consistent and the next run completes it."""
+"""kill -9, Ctrl-C or SIGTERM in the middle of an ingest: the library stays consistent and the next run completes it."""
 import json
 import os
 import signal
@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pdfs import FILES, write_reports
 
 from index.store import Library
@@ -15,10 +16,27 @@ from index.store import Library
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def start_ingest(docs: Path, lib: Path) -> subprocess.Popen:
+def start_ingest(docs: Path, lib: Path, session: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", str(docs), "--library", str(lib), "--json"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=session)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_to_the_group_mid_ingest_says_one_line_and_keeps_what_was_written(tmp_path, stop):
+    docs = write_reports(tmp_path / "docs")
+    lib = tmp_path / "lib"
+    proc = start_ingest(docs, lib, session=True)  # a group of its own, the parser worker in it, as in a terminal
+    committed = [json.loads(proc.stdout.readline()) for _ in range(2)]
+    os.killpg(proc.pid, stop)  # what a terminal's Ctrl-C does: the whole group gets it
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("interrupted; what was committed stays in the library")
+    with Library.open(lib) as library:
+        kept = {p for d in library.documents() for p in d.paths}
+        assert {r["path"] for r in committed} <= kept
+        assert library.vectors.ntotal == library.count("chunks")
 
 
 def test_kill_9_mid_ingest_then_resume(tmp_path):
