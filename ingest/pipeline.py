@@ -29,7 +29,7 @@ import numpy as np
 
 from index.access import check_names
 from index.records import Chunk, Document
-from index.store import Library, Source
+from index.store import Library, LibraryError, Source
 from ingest.chunking import chunk_pages
 from ingest.readers import DEFAULT_PDF_TEXT, SUPPORTED_SUFFIXES, Limits, ReadError, read_document
 
@@ -55,6 +55,8 @@ class IngestOptions:
 
     def __post_init__(self) -> None:
         check_names(self.allow)  # a bad group name fails the run before any file is read
+        if any(not tag.strip() for tag in self.tags):  # `--tag ""` would store a tag no filter can name
+            raise LibraryError("a tag needs a name: --tag '' tags nothing")
 
 
 @dataclass(frozen=True)

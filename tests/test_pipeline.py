@@ -8,7 +8,7 @@ from fakes import HashEmbedder
 from pdfs import write_encrypted, write_pdf
 
 from index.search import search
-from index.store import Library
+from index.store import Library, LibraryError
 from index.vector_file import load_latest
 from ingest.pipeline import IngestOptions, discover, ingest
 from ingest.readers import PDF_TEXT_ENGINES
@@ -249,3 +249,8 @@ def test_a_file_named_twice_is_taken_once_as_first_named(tmp_path):
     with Library.writing(tmp_path / "lib", create=True) as lib:
         results = list(ingest([docs, docs], lib, EMB, OPTS))
     assert sorted((Path(r.path).name, r.status) for r in results) == [("a.txt", "added"), ("dangling.txt", "failed")]
+
+
+def test_an_empty_tag_is_refused_before_any_file_is_read():
+    with pytest.raises(LibraryError, match="a tag needs a name"):
+        IngestOptions(tags=("manuals", " "))
