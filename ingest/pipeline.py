@@ -421,7 +421,13 @@ def _unchanged(library: Library, doc_id: str, path: str, changed: tuple[str, ...
 
 
 def fail(library: Library, path: str, error: str) -> FileResult:
-    """Record why a file failed, so `groundwork docs` lists it, and say so as a result."""
+    """Record why a file failed, so `groundwork docs` lists it, and say so as a result.
+
+    A file ingested before keeps its last good version in the library (a corrupt copy loses nothing), and
+    the error says so: answers still quote it.
+    """
+    if library.source(path) is not None:
+        error = f"{error}; its version ingested before stays in the library (groundwork delete removes it)"
     library.record_failure(path, error)
     return FileResult(path, "failed", error=error)
 

@@ -254,3 +254,15 @@ def test_a_file_named_twice_is_taken_once_as_first_named(tmp_path):
 def test_an_empty_tag_is_refused_before_any_file_is_read():
     with pytest.raises(LibraryError, match="a tag needs a name"):
         IngestOptions(tags=("manuals", " "))
+
+
+def test_a_file_that_turns_corrupt_fails_saying_its_last_good_version_stays(tmp_path):
+    docs = corpus(tmp_path / "docs")
+    run([docs], tmp_path / "lib")
+    (docs / "manual.pdf").write_bytes(b"%PDF-1.7 truncated by a bad copy")
+    results = run([docs], tmp_path / "lib")
+    assert results["manual.pdf"].status == "failed"
+    assert results["manual.pdf"].error.endswith("its version ingested before stays in the library "
+                                                "(groundwork delete removes it)")
+    with Library.open(tmp_path / "lib") as lib:  # nothing lost: the last good text still answers
+        assert search(lib, EMB, "pump hums capacitor", k=1, mode="lexical")[0].doc_title == "Pump manual"
