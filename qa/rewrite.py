@@ -12,11 +12,19 @@ from qa.text import content_words
 _DEPENDENT = re.compile(r"\b(it|its|it's|this|that|these|those|they|them|their|there|he|she|one|ones|"
                         r"same|such|above|previous|former|latter|else|also|too|instead)\b", re.IGNORECASE)
 _MAX_WORDS = 6  # a follow-up this short ("and on Windows?") needs its context whatever words it uses
+# A short question asked whole: a question word and a verb, then what it asks about ("What is the default
+# interval?"), not one leaning on the last ("And on Windows?", "What about the battery?", "How long?").
+_WHOLE = re.compile(r"^\s*(?:what|which|who|whom|whose|where|when|why|how(?: many| much| long| often)?)\s+"
+                    r"(?:is|are|was|were|does|do|did|can|could|should|will|would|has|have|must|may)\b", re.IGNORECASE)
+_MAX_CARRIED = 6  # topic words a follow-up takes from the turn before: the newest first, so none pile up
 
 
 def needs_context(question: str) -> bool:
     """Whether a question seems to lean on the conversation before it."""
-    return bool(_DEPENDENT.search(question)) or len(question.split()) <= _MAX_WORDS
+    if _DEPENDENT.search(question):
+        return True
+    short = len(question.split()) <= _MAX_WORDS
+    return short and not (_WHOLE.match(question) and len(set(content_words(question))) >= 2)
 
 
 def standalone_question(question: str, history: Sequence[tuple[str, str]], llm: LLMClient | None = None) -> str:
@@ -35,10 +43,17 @@ def standalone_question(question: str, history: Sequence[tuple[str, str]], llm: 
 
 
 def carry_topic(question: str, history: Sequence[tuple[str, str]]) -> str:
-    """The question followed by the earlier question's content words it does not already have."""
+    """The question followed by up to _MAX_CARRIED content words of the turn before that it does not have.
+
+    The turn before is its standalone form, which may end in words it carried itself ("(long battery
+    last)"): its own words come first, so a chat of follow-ups keeps its newest topic and words from many
+    turns back do not pile up ("Who is the supplier? (default interval long battery last)").
+    """
     asked = set(content_words(question))
     previous = history[-1][0]
-    carried = [w for w in dict.fromkeys(re.findall(r"\w[\w.]*\w|\w", previous)) if content_words(w) and content_words(w)[0] not in asked]
+    words = re.findall(r"\w[\w.]*\w|\w", previous)
+    carried = [w for w in dict.fromkeys(words) if content_words(w) and content_words(w)[0] not in asked]
+    carried = carried[:_MAX_CARRIED]
     return f"{question} ({' '.join(carried)})" if carried else question
 
 

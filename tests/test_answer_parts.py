@@ -128,6 +128,15 @@ def test_follow_ups_carry_the_topic_of_the_previous_question():
     assert carry_topic("Plot a linear model?", history).count("linear") == 1
 
 
+def test_a_short_question_asked_whole_stands_alone_and_carried_words_never_pile_up():
+    assert not needs_context("What is the default interval?") and not needs_context("How often is the filter changed?")
+    assert needs_context("And on Windows?") and needs_context("What about the battery?") and needs_context("How long?")
+    assert needs_context("Who is the supplier?")  # one word of its own: of what, the conversation says
+    history = [("How long does the widget battery last? (widget firmware update interval channel)", "18 months [1].")]
+    rewritten = carry_topic("Who is the supplier?", history)
+    assert rewritten == "Who is the supplier? (long widget battery last firmware update)"
+
+
 def test_a_numbered_list_items_number_stays_with_its_text():
     draft = "Follow these steps:\n1. Open the file with read.csv [1].\n2) Check the header [2].\n3. Save it."
     assert cited_sentences(draft, 2) == [("Follow these steps:", ()), ("1. Open the file with read.csv.", (1,)),
