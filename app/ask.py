@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from app import wiring
 from app.config import Config
-from index.control_chars import visible
+from index.control_chars import as_typed, visible
 from qa.engine import QuestionError
 from qa.records import CLOSEST, Answer
 
@@ -39,6 +39,7 @@ def print_answer(answer: Answer, streamed: bool, out=None, load: float = 0.0) ->
 
 def ask_once(engine, question: str, as_json: bool, history=(), filters=None, reader=None) -> Answer:
     """Answer one question as `reader`, streaming generated text unless JSON is asked for; audited unless read-only."""
+    question = as_typed(question)  # as the engine reads it, so the audit trail records what was asked
     load = engine.warm() if not history else 0.0  # so that the answer's timings are its own
     from index.search import Filters
     streamed: list[str] = []
@@ -78,8 +79,10 @@ def cmd_ask(args, config: Config) -> int:
 
 
 def cmd_chat(args, config: Config) -> int:
-    """groundwork chat : questions in a conversation, one per line, until an empty line or end of input."""
+    """groundwork chat : questions in a conversation, one per line, until the end of input (or an empty line typed)."""
     history: list[tuple[str, str]] = []
+    if hasattr(sys.stdin, "reconfigure"):  # a line that is not UTF-8 is read with its bad bytes replaced
+        sys.stdin.reconfigure(errors="replace")
     with wiring.answering_library(config, args.user) as (library, reader):
         chosen = wiring.filters(library, args.doc, args.tag, reader)
         engine = wiring.answer_engine(config, library, args.mode)
@@ -94,8 +97,15 @@ def cmd_chat(args, config: Config) -> int:
 
 
 def _read_question() -> str | None:
-    try:
-        line = input("\nquestion> " if sys.stdin.isatty() else "")
-    except EOFError:
-        return None
-    return line if line.strip() else None
+    """The next question: None at the end of input, or at an empty line typed at a terminal (blank lines piped in
+    are skipped)."""
+    interactive = sys.stdin.isatty()
+    while True:
+        try:
+            line = input("\nquestion> " if interactive else "")
+        except EOFError:
+            return None
+        if line.strip():
+            return line
+        if interactive:
+            return None

@@ -26,10 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, library=args.library)
         return args.run(args, config)
     except KeyboardInterrupt:
-        print("interrupted; what was committed stays in the library, and the next run resumes", file=sys.stderr)
+        resumes = args.run is cmd_ingest  # what the other commands leave is as it was
+        print("interrupted" + ("; what was committed stays in the library, and the next run resumes" if resumes else ""),
+              file=sys.stderr)
         return 130
     except GroundworkError as exc:  # every known failure is shown as one line
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UnicodeEncodeError as exc:  # a name typed in a terminal that is not UTF-8 ("caf\udce9"), for the database
+        print(f"error: {exc.object[exc.start:exc.end]!r} in {exc.object!r} is not UTF-8 text; "
+              "type it in a UTF-8 terminal", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `groundwork audit | head`: the reader left; no traceback, and none at exit's flush
         _drop_stdout()
@@ -77,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
 
     from app.ask import cmd_ask, cmd_chat
     for name, run, text in (("ask", cmd_ask, "answer a question from a library, citing pages"),
-                            ("chat", cmd_chat, "ask questions in a conversation; follow-ups use what came before")):
+                            ("chat", cmd_chat, "ask questions in a conversation, one a line; follow-ups use what "
+                                               "came before; an empty line typed, or the end of input, ends it")):
         p = add_user_flag(command(name, run, text))
         if name == "ask":
             p.add_argument("question")
@@ -171,8 +178,10 @@ def _report_file(result, as_json: bool, bar) -> None:
 def cmd_search(args, config: Config) -> int:
     """groundwork search QUERY : print the best passages with document, page and score."""
     from app.ask import snippet
+    from index.control_chars import as_typed
     from index.search import search
-    if not args.query.strip():
+    args.query = " ".join(as_typed(args.query).split())  # as `ask` reads a question
+    if not args.query:
         raise UserError("the query is empty; try: groundwork search \"how do I fit a linear model\"")
     if args.k < 1:
         raise UserError("-k must be at least 1")

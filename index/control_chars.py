@@ -31,6 +31,20 @@ def remove_sequences(text: str) -> str:
     return remove_controls(_SEQUENCE.sub("", text))
 
 
+# Full-width forms of ASCII (a CJK input method's "ｂａｔｔｅｒｙ") and the ideographic space: what was meant is ASCII.
+_FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+
+
+def as_typed(text: str) -> str:
+    """A question or query as its user meant it: bytes that were not UTF-8 replaced (a terminal in Latin-1 gives
+    "caf\udce9"), escape sequences and controls removed, full-width letters made ASCII and invisible format
+    characters (zero-width spaces and joiners, direction marks) dropped, none of which a user means to type.
+    """
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = remove_sequences(text).translate(_FULL_WIDTH)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def remove_controls(text: str) -> str:
     """The text without C0/C1 control characters other than tab, newline and form feed."""
     return _CONTROLS.sub("", text)

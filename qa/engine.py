@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from index.access import Reader
-from index.control_chars import remove_sequences
+from index.control_chars import as_typed
 from index.records import Passage
 from index.search import Filters, search
 from index.spelling import spelt_out
@@ -317,8 +317,9 @@ class AnswerEngine:
 
 
 def _checked(question: str) -> str:
-    # pasted from a PDF viewer ("ﬁtted" as the library holds it) or a coloured terminal (escape sequences)
-    question = " ".join(spelt_out(remove_sequences(question)).split())
+    # pasted from a PDF viewer ("ﬁtted" as the library holds it), a coloured terminal (escape sequences), a web page
+    # (zero-width spaces) or typed with a CJK input method (full-width letters)
+    question = " ".join(spelt_out(as_typed(question)).split())
     if not question:
         raise QuestionError("the question is empty: ask something, e.g. groundwork ask \"how do I ...\"")
     if len(question) > MAX_QUESTION_CHARS:

@@ -1,4 +1,5 @@
 """The command line against hostile input: wildcard references, escape sequences, odd names, links, limits."""
+import io
 import json
 import os
 from pathlib import Path
@@ -133,3 +134,21 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_a_question_typed_oddly_is_read_as_meant_and_bytes_that_are_not_utf8_never_crash(built, capsys, monkeypatch):
+    _, lib, _ = built
+    answers = []
+    for question in ("How long does the pump warranty last?", "How long does the pump war\u200branty last?",
+                     "How long does the ｐｕｍｐ warranty last?", "How long does the pump warranty last? caf\udce9"):
+        assert main(["ask", question, "--library", str(lib), "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out)["answer"])
+    assert len(set(answers)) == 1 and "two years" in answers[0]  # zero-width, full-width, a Latin-1 byte
+    code = main(["ask", "warranty", "--doc", "caf\udce9", "--library", str(lib)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: '\\udce9' in 'caf\\udce9' is not UTF-8 text") and "Traceback" not in err
+    # piped into chat: a line that is not UTF-8 and a blank line go by, the chat goes on
+    piped = io.TextIOWrapper(io.BytesIO(b"caf\xe9 pump?\n\nHow long does the pump warranty last?\n"), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", piped)
+    assert main(["chat", "--library", str(lib)]) == 0
+    assert "two years" in capsys.readouterr().out
