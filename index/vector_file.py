@@ -25,7 +25,11 @@ def save_stamped(index: VectorIndex, root: Path, epoch: int) -> None:
 
 
 def load_latest(root: Path, dim: int) -> tuple[int, VectorIndex] | None:
-    """The newest complete save as (epoch, index), or None."""
+    """The newest complete save as (epoch, index), or None: also when it cannot be read.
+
+    The file is a cache of the vectors SQLite holds: a damaged one (a bad copy, a full disk, an edit) is
+    rebuilt from them, as a missing one is, where it crashed every search with FAISS's or JSON's traceback.
+    """
     saved = []
     for path in root.glob("vectors.*.faiss"):
         stem = path.name.split(".")[1]
@@ -34,6 +38,9 @@ def load_latest(root: Path, dim: int) -> tuple[int, VectorIndex] | None:
     if not saved:
         return None
     epoch, path = max(saved)
-    settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
-    return epoch, VectorIndex.load(path, dim, settings)
+    try:
+        settings = IndexSettings(**json.loads(path.with_suffix(".json").read_text()))
+        return epoch, VectorIndex.load(path, dim, settings)
+    except (OSError, ValueError, TypeError, RuntimeError):  # faiss raises RuntimeError for a file it cannot read
+        return None
 

@@ -106,6 +106,24 @@ def test_vectors_rebuilt_when_the_file_is_missing(tmp_path):
         assert lib.vectors.ntotal == 3
 
 
+@pytest.mark.parametrize("damage", ["faiss", "truncated", "json"])
+def test_vectors_rebuilt_when_the_file_is_damaged(tmp_path, damage):
+    root = tmp_path / "lib"
+    with Library.writing(root, create=True) as lib:
+        put(lib, "/a.pdf", "aaaa", ["owls at night", "otters by day", "bats at dusk"])
+        lib.save_vectors()
+    saved = next(root.glob("vectors.*.faiss"))
+    if damage == "faiss":
+        saved.write_text("garbage")
+    elif damage == "truncated":
+        saved.write_bytes(saved.read_bytes()[:100])
+    else:
+        saved.with_suffix(".json").write_text("{bad")
+    with Library.open(root) as lib:  # a cache of what SQLite holds: rebuilt, not a crash on every search
+        assert lib.vectors.ntotal == 3
+        assert search(lib, EMB, "otters by day", mode="dense")[0].chunk.text == "otters by day"
+
+
 def test_saved_index_is_stamped_with_the_commit(tmp_path):
     root = tmp_path / "lib"
     with Library.writing(root, create=True) as lib:
