@@ -72,7 +72,8 @@ _READERS = {"library_mode": lambda value: _octal_mode(str(value)),
             "auth_proxies": lambda value: _networks(str(value)),
             "llm_timeout": lambda value: _seconds(value)}
 # How a setting read by _READERS is written, for the error that says it is not.
-_FORMS = {"auth_header": "a header name such as X-Forwarded-User",
+_FORMS = {"library_mode": "a folder mode in octal digits 0-7, at most 777, such as 700 or 750",
+          "auth_header": "a header name such as X-Forwarded-User",
           "auth_proxies": "IP addresses or networks, comma-separated, such as 127.0.0.1",
           "llm_timeout": "a number of seconds above 0, such as 600"}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)

@@ -125,9 +125,11 @@ def test_limits_and_folder_mode_come_from_the_environment(tmp_path, capsys, monk
     code, _, err = ingest(capsys, str(docs), "--library", str(tmp_path / "shared"))
     assert code == 1 and "the limit is max_pages = 0" in err
     assert (tmp_path / "shared").stat().st_mode & 0o777 == 0o750 & ~_umask()
-    monkeypatch.setenv("GROUNDWORK_LIBRARY_MODE", "rw-r")
-    assert main(["docs", "--library", str(tmp_path / "lib")]) == 2
-    assert "setting library_mode in environment" in capsys.readouterr().err
+    for bad in ("rw-r", "999"):  # 999 is a number, but no folder mode: the error says what one looks like
+        monkeypatch.setenv("GROUNDWORK_LIBRARY_MODE", bad)
+        assert main(["docs", "--library", str(tmp_path / "lib")]) == 2
+        assert f"setting library_mode in environment must be a folder mode in octal digits 0-7, at most 777, " \
+               f"such as 700 or 750, not '{bad}'" in capsys.readouterr().err
 
 
 def _umask() -> int:
