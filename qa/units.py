@@ -28,6 +28,7 @@ MAX_COMMAND_WORDS = 12  # a command line without a prompt is short: a longer lin
 # A line typed at a prompt: R's "> " and "+ " (continuation), a shell's "$ ", Python's ">>> ".
 _CONSOLE = re.compile(r"(?:>>>|[>+$]) \S")
 _CLOSED = re.compile(r"[.!?][\"')\]]*$")
+_FENCE = re.compile(r"\s*(?:```|~~~)[\w+.-]*\s*$")  # a Markdown code block's fence line, with its language or not
 _MID = re.compile(r"(?:\w|,)[\"')\]]*$")  # stopped mid-sentence: on a word or a comma
 _CONTINUES = re.compile(r"[a-z]")  # the rest of a sentence after its code goes on in lower case
 # A demonstrative subject points back to the sentence before: "This is the only way to ...", and so does one after
@@ -359,11 +360,13 @@ def _listing_start(lines: list[str]) -> int:
     Manuals show commands without a prompt too ("A trigger may be activated explicitly with:" over
     "dpkg-trigger --no-await <name-of-trigger>"): up to MAX_CODE_LINES lines, each a few words holding a
     code name (qa/answertype.py code_names) and ending no sentence, blank lines between them or before them
-    (an HTML or Markdown page's code block: "View the list of installed packages:\n\ncargo install --list").
+    (an HTML or Markdown page's code block: "View the list of installed packages:\n\ncargo install --list", its
+    fences too: "To reset the Widget, run the following command:\n\n```bash\nwidgetctl reset --hard\n```").
     A sentence that goes on after them is not such a listing ("... are Depends:\npython3 (>= 3.Y) and any
     python3-foo\npackages.").
     """
     n = next((k for k in range(len(lines) - 1, 0, -1) if lines[k - 1].rstrip().endswith(":")), 0)
+    lines = ["" if _FENCE.match(line) else line for line in lines]  # a Markdown fence (```bash) marks, says nothing
     tail = [line for line in lines[n:] if line.strip()] if n else []  # HTML and Markdown set a code block apart
     # ... but a section's title set apart is no command ("### The CMAKE_BUILD_TYPE variable", "The ninja_syntax module")
     apart = [line for before, line in zip(lines[n - 1:], lines[n:]) if line.strip() and not before.strip()] if n else []

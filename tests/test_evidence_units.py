@@ -631,6 +631,15 @@ def test_a_lead_in_takes_its_command_across_the_blank_line_of_a_code_block():
     assert lead("View the list of installed packages:\ncargo install --list") == "View the list of installed packages:"
 
 
+def test_a_lead_in_takes_its_command_from_a_fenced_markdown_code_block():
+    text = ("To reset the Widget, run the following command:\n\n```bash\nwidgetctl reset --hard --confirm\n```\n\n"
+            "The battery lasts about 18 months.")
+    units = answer_units(text)
+    assert any(u.startswith("To reset the Widget") and "widgetctl reset --hard --confirm" in u for u in units), units
+    fenced_title = "Configure the build with:\n\n~~~\n### The CMAKE_BUILD_TYPE variable\n~~~\n\nSet it to Release."
+    assert "Configure the build with:" in answer_units(fenced_title)  # a title in a fence is still no command
+
+
 def test_a_title_set_apart_after_a_lead_in_is_no_command_and_keeps_its_sentence():
     text = ("Configure the build with the following setting:\n\n### The CMAKE_BUILD_TYPE variable\n\n"
             "Set it to Release for optimised binaries.")
