@@ -39,6 +39,11 @@ def writable(db: Path) -> bool:
     return os.access(db.parent, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
 
 
+def is_read_only(conn: sqlite3.Connection) -> bool:
+    """Whether connect() opened the database for reading only."""
+    return isinstance(conn, _ReadOnly)
+
+
 def read_only_error(folder: Path) -> LibraryError:
     """The one-line error for a change to a library this process may only read."""
     return LibraryError(f"library {folder} is read-only here (its folder or database may not be written); "

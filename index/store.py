@@ -25,7 +25,7 @@ from index.audit import AuditTrail
 from index.files import atomic_write
 from index.queries import LibraryError, LibraryQueries, batches, marks
 from index.records import Chunk, Document, Source
-from index.schema import connect, read_only_error, writable
+from index.schema import connect, is_read_only, read_only_error, writable
 from index.vector_file import load_latest, save_stamped
 from index.vectors import IVF_THRESHOLD, IVFPQ_THRESHOLD, VectorIndex, build_index, outgrown
 
@@ -36,9 +36,9 @@ DATABASE = "library.sqlite"  # a library folder's database: documents, pages, ch
 class Library(LibraryQueries):
     """One library folder: open it, read it (LibraryQueries), and write to it under a writer lock."""
 
-    def __init__(self, root: Path, conn: sqlite3.Connection, read_only: bool = False):
+    def __init__(self, root: Path, conn: sqlite3.Connection):
         super().__init__(root, conn)
-        self.read_only = read_only  # open for reading only: this process may not write the folder or its database
+        self.read_only = is_read_only(conn)  # this process may not write the folder or its database
         self._vectors: VectorIndex | None = None
         self._lock_file = None
         self.accounts = access.Accounts(conn)
@@ -66,11 +66,10 @@ class Library(LibraryQueries):
         except OSError as exc:  # a file of that name, or a folder one may not write
             raise LibraryError(f"cannot make library folder {root}: {exc.strerror or exc}; "
                                f"pick another --library") from None
-        read_only = not writable(db)
-        if read_only and not cls.exists(root):
+        if not cls.exists(root) and not writable(db):
             raise LibraryError(f"cannot make a library in {root}: the folder is read-only; pick another --library")
         try:
-            return cls(root, connect(db), read_only)
+            return cls(root, connect(db))
         except sqlite3.DatabaseError as exc:
             raise LibraryError(f"cannot open {db}: {exc}; is --library {root} a Groundwork library?") from None
 
