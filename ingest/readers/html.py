@@ -39,16 +39,13 @@ def read_html(data: bytes, doc_id: str, stem: str) -> Document:
 
 
 def _markup(data: bytes) -> bytes | str:
-    """The HTML as bs4 should read it: bytes where a BOM or a <meta charset> says how, else text as a text file's is read.
+    """The HTML as bs4 should read it: bytes where a <meta charset> says how, else text as a text file's is read.
 
     Undeclared, bs4's detector took Windows-1252 ("“the béret costs 5€”") for another code page and stored
-    "ōthe bķret costs 5Ćö"; text files are decoded UTF-8 first, then as Western European where that reads
-    as such (readers/text.py decode).
+    "ōthe bķret costs 5Ćö"; text files are decoded by their byte-order mark, then UTF-8, then as Western
+    European where that reads as such (readers/text.py decode).
     """
-    if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or EncodingDetector.find_declared_encoding(
-            data, is_html=True):
-        return data
-    return decode(data)
+    return data if EncodingDetector.find_declared_encoding(data, is_html=True) else decode(data)
 
 
 def _pipe_row(row) -> str | None:
