@@ -221,7 +221,7 @@ def specific_missing(question: str, texts: Sequence[str], unknown: Sequence[str]
     held, missing = [], []
     for c in compound_terms(question):
         (held if any(_JOINS.sub("", c.lower()) in text for text in joined) else missing).append(c)
-    parts = {part.lower() for c in held for part in (c, *re.split(r"[-_.]", c))}
+    parts = {part.lower() for c in held for part in (c, *_JOINS.split(c))}
     absent = [t for t in specific_terms(question)
               if not any(re.search(rf"(?<!\w){re.escape(t.lower())}(?!\w)", text) for text in texts)]
     return [t for t in absent + list(unknown) if t.lower() not in parts] + missing
