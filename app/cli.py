@@ -16,6 +16,7 @@ from qa.records import MODES
 
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool whose output reader went away
 
 
@@ -26,10 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, library=args.library)
         return args.run(args, config)
     except KeyboardInterrupt:
-        resumes = args.run is cmd_ingest  # what the other commands leave is as it was
-        print("interrupted" + ("; what was committed stays in the library, and the next run resumes" if resumes else ""),
-              file=sys.stderr)
-        return 130
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except GroundworkError as exc:  # every known failure is shown as one line
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -133,12 +132,16 @@ def cmd_ingest(args, config: Config) -> int:
     """groundwork ingest PATH... : ingest files, print a line per file and a summary."""
     from app.processes import signals_interrupt
     # SIGTERM and SIGHUP end it as Ctrl-C does: the vectors are saved and the user told what was kept
-    with signals_interrupt(), _progress() as bar:
-        def show(result, report) -> None:
-            _report_file(result, args.json, bar)
-            _advance(bar, report.started, report.pages, report.chunks)
-        report, total_docs = wiring.ingest(config, args.paths, args.tag, args.engine, args.ray_address, show,
-                                           allow=args.allow)
+    try:
+        with signals_interrupt(), _progress() as bar:
+            def show(result, report) -> None:
+                _report_file(result, args.json, bar)
+                _advance(bar, report.started, report.pages, report.chunks)
+            report, total_docs = wiring.ingest(config, args.paths, args.tag, args.engine, args.ray_address, show,
+                                               allow=args.allow)
+    except KeyboardInterrupt:
+        print("interrupted; what was committed stays in the library, and the next run resumes", file=sys.stderr)
+        return EXIT_INTERRUPTED
     s = report.summary()
     if args.report:
         report.write(args.report)
