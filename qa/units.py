@@ -70,13 +70,15 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
     while i < len(spans):
         start, end = spans[i]
         i += 1
-        if _prose(text[start:end]):
-            taken = 0
+        if _prose(text[start:end]) or _short_lead(text[start:end]):
+            taken, short = 0, not _prose(text[start:end])
             while i < len(spans) and taken < MAX_CODE_LINES and _console_line(text[spans[i][0]:spans[i][1]]):
                 end, i, taken = spans[i][1], i + 1, taken + 1
             if taken and i < len(spans) and _MID.search(text[start:spans[i - taken][0]].rstrip()) \
                     and _CONTINUES.match(text[spans[i][0]:spans[i][1]]):
                 end, i = spans[i][1], i + 1
+            elif short:  # "For example" over a line of code is a lead-in only when the sentence goes on after it
+                end, i = spans[i - taken - 1][1], i - taken
             elif not taken and i < len(spans) and text[start:end].rstrip().endswith(":") \
                     and _listing_start(text[start:spans[i][1]].split("\n")):
                 end, i = spans[i][1], i + 1  # "A trigger may be activated explicitly with:\n   dpkg-trigger NAME"
@@ -390,6 +392,15 @@ def _prose(sentence: str) -> bool:
     """A sentence of three words or more, not itself code: the console lines right after it show what it says."""
     stripped = sentence.rstrip()
     return not _console_line(stripped) and len(stripped.split()) >= 3
+
+
+def _short_lead(sentence: str) -> bool:
+    """A lead-in of a word or two that a line of code completes and a sentence goes on after ("For example\n> fm2 <-
+    lm(y ~ x1 + x2, data = production)\nwould fit a multiple regression model ..."; "The command\n> xnew <- edit(xold)
+    \nwill allow you to edit ..."): without it the rest is quoted as a sentence with no subject."""
+    stripped = sentence.strip()
+    return 0 < len(stripped.split()) < 3 and stripped.count("\n") <= 1 \
+        and not _console_line(stripped) and bool(_NAMED.match(stripped))
 
 
 def _console_line(text: str) -> bool:

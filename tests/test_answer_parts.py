@@ -25,6 +25,14 @@ def test_sentences_cover_pdf_text_without_breaking_abbreviations():
         assert text[s:e] == text[s:e].strip() and text[s:e]
 
 
+def test_a_numbered_heading_and_the_words_it_wrapped_onto_a_line_of_their_own_are_no_sentence():
+    text = ("The reader is referred to the manual.\n11.7 Nonlinear least squares and maximum likelihood\nmodels\n"
+            "Certain forms of nonlinear model can be fitted by glm().\n4.6 Solve statement\nsolve ;\nIt is optional.")
+    assert split_sentences(text) == ["The reader is referred to the manual.",
+                                     "Certain forms of nonlinear model can be fitted by glm().",
+                                     "solve ;", "It is optional."]  # a line of code under a heading is no title
+
+
 def test_words_numbers_and_prose():
     assert content_words("How do I fit linear models?") == ["fit", "linear", "model"]
     # One toolkit for the engine and the verifier: code names stay whole, glued sentences split,

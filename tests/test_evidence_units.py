@@ -64,6 +64,14 @@ def test_a_sentence_broken_by_its_code_line_goes_on_after_it():
             "external file, record.lis.") in answer_units(SINK)  # three words before the code are prose enough
 
 
+def test_a_lead_in_of_a_word_or_two_is_one_unit_with_its_code_and_the_sentence_going_on_after_it():
+    text = ("For example\n> fm2 <- lm(y ~ x1 + x2, data = production)\nwould fit a multiple regression model of y on "
+            "x1 and x2.\nFor example\n> x <- 1\nThe next sentence stands alone.")
+    assert _units(text) == ["For example\n> fm2 <- lm(y ~ x1 + x2, data = production)\nwould fit a multiple regression "
+                            "model of y on x1 and x2.", "For example", "> x <- 1", "The next sentence stands alone."]
+    assert "The command\n> sink()\nrestores it." in _units(SINK)  # "The\ncommand", wrapped
+
+
 def test_a_sentence_that_points_back_joins_the_one_before():
     text = ("The break statement can be used to terminate any loop. This is the only way to terminate repeat loops.\n"
             "The next statement skips one cycle.")
