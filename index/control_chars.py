@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from index.spelling import spelt_out
+
 # C0 and C1 controls and DEL, except tab, newline and form feed (a page break in text files).
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0d-\x1f\x7f-\x9f]")
 # Unicode categories a terminal does not show as themselves: controls, format characters (bidi
@@ -37,11 +39,12 @@ _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000:
 
 def as_typed(text: str) -> str:
     """A question or query as its user meant it: bytes that were not UTF-8 replaced (a terminal in Latin-1 gives
-    "caf\udce9"), escape sequences and controls removed, full-width letters made ASCII and invisible format
-    characters (zero-width spaces and joiners, direction marks) dropped, none of which a user means to type.
+    "caf\udce9"), escape sequences and controls removed, full-width letters made ASCII, ligatures spelt out (pasted
+    from a PDF viewer: "\ufb01tted" is the "fitted" the library holds) and invisible format characters (zero-width
+    spaces and joiners, direction marks) dropped, none of which a user means to type.
     """
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    text = remove_sequences(text).translate(_FULL_WIDTH)
+    text = spelt_out(remove_sequences(text).translate(_FULL_WIDTH))
     return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
 
 

@@ -17,7 +17,6 @@ from index.access import Reader
 from index.control_chars import as_typed
 from index.records import Passage
 from index.search import Filters, search
-from index.spelling import spelt_out
 from index.store import Library
 from qa import guided, prompt
 from qa.answerability import Gate, signals
@@ -317,9 +316,9 @@ class AnswerEngine:
 
 
 def _checked(question: str) -> str:
-    # pasted from a PDF viewer ("ﬁtted" as the library holds it), a coloured terminal (escape sequences), a web page
-    # (zero-width spaces) or typed with a CJK input method (full-width letters)
-    question = " ".join(spelt_out(as_typed(question)).split())
+    # pasted from a PDF viewer (ligatures), a coloured terminal (escape sequences), a web page (zero-width spaces) or
+    # typed with a CJK input method (full-width letters): as_typed
+    question = " ".join(as_typed(question).split())
     if not question:
         raise QuestionError("the question is empty: ask something, e.g. groundwork ask \"how do I ...\"")
     if len(question) > MAX_QUESTION_CHARS:

@@ -146,6 +146,9 @@ def test_a_question_typed_oddly_is_read_as_meant_and_bytes_that_are_not_utf8_nev
         assert main(["ask", question, "--library", str(lib), "--json"]) == 0
         answers.append(json.loads(capsys.readouterr().out)["answer"])
     assert len(set(answers)) == 1 and "two years" in answers[0]  # zero-width, full-width, a Latin-1 byte
+    # pasted from a PDF viewer: "\ufb01tting" is the "fitting" the library holds, for search as for ask
+    assert main(["search", "\ufb01tting", "--mode", "lexical", "--json", "--library", str(lib)]) == 0
+    assert "lm(y ~ x)" in json.loads(capsys.readouterr().out.splitlines()[0])["text"]
     code = main(["ask", "warranty", "--doc", "caf\udce9", "--library", str(lib)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: '\\udce9' in 'caf\\udce9' is not UTF-8 text") and "Traceback" not in err
