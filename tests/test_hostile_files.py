@@ -113,6 +113,11 @@ def test_coloured_logs_and_utf16_text_are_still_text(tmp_path):
     wide = tmp_path / "wide.txt"
     wide.write_bytes("naïve café".encode("utf-16"))
     assert read_document(wide, "d").pages[0].text == "naïve café"
+    wide.write_bytes("Exported without a byte-order mark.\r\nLine two.".encode("utf-16-le"))  # some Windows tools
+    assert read_document(wide, "d").pages[0].text == "Exported without a byte-order mark.\nLine two."
+    wide.write_bytes("word\x00\x01\x02\x03".encode("utf-16-le") * 50)  # NULs on one side, but controls: binary
+    with pytest.raises(ReadError, match="^binary file, not text"):
+        read_document(wide, "d")
 
 
 def test_a_binary_fails_alone_and_the_batch_goes_in(tmp_path):

@@ -179,6 +179,8 @@ def test_read_error_is_always_one_line():
     ("naïve café".encode("utf-8-sig"), "naïve café"),
     ("naïve café".encode("utf-16"), "naïve café"),
     ("naïve café".encode("utf-32"), "naïve café"),
+    ("The warranty lasts two years, naïve café.".encode("utf-16-le"), "The warranty lasts two years, naïve café."),
+    ("The warranty lasts two years, 中文.".encode("utf-16-be"), "The warranty lasts two years, 中文."),  # no BOM
     (b"caf\xe9 na\xefve", "café naïve"),
     ("“Smart” quotes – and €5".encode("cp1252"), "“Smart” quotes – and €5"),
     ("Zażółć gęślą jaźń. Wczoraj poszliśmy do sklepu, żeby kupić chleb.".encode("cp1250"),

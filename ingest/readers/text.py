@@ -17,6 +17,14 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+# UTF-16 without a byte-order mark: read from the first _WIDE_SAMPLE bytes, where at least _WIDE_NUL_SHARE of one
+# side's bytes are NUL (Latin text: nearly all; a non-Latin line now and then lowers it) and hardly any of the other
+# side's (U+0100, U+4E00 have one); the text it decodes to holds at most _WIDE_CONTROL_SHARE controls, as text does.
+_WIDE_SAMPLE = 4096
+_WIDE_NUL_SHARE = 0.6
+_WIDE_OTHER_NULS = 0.02
+_WIDE_CONTROL_SHARE = 0.01
+_WIDE_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 # Real Western text has few accented letters; cp1251/cp1253 bytes read as
 # cp1252 turn almost every letter into an accented one.
 _MAX_ACCENTED_SHARE = 0.3
@@ -47,10 +55,13 @@ def read_text(data: bytes, doc_id: str, stem: str, markup: str = "") -> Document
 
 
 def decode(data: bytes) -> str:
-    """Decode bytes: BOM, then UTF-8, then Western cp1252, then the detector, then latin-1."""
+    """Decode bytes: BOM, then UTF-16 without one, then UTF-8, then Western cp1252, then the detector, then latin-1."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
+    wide = utf16_without_bom(data)
+    if wide:
+        return data.decode(wide, errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -64,6 +75,24 @@ def decode(data: bytes) -> str:
     if best is not None:
         return str(best)
     return data.decode("latin-1")  # never fails: every byte is a character
+
+
+def utf16_without_bom(data: bytes) -> str:
+    """'utf-16-le' or 'utf-16-be' for UTF-16 text written without a byte-order mark (some Windows tools and
+    exports), else '': Latin text puts a NUL in every other byte, on one side only; no binary file does that and
+    reads as UTF-16 throughout."""
+    head = data[:_WIDE_SAMPLE]  # an even number of bytes
+    if len(data) % 2 or b"\x00" not in head:
+        return ""
+    for encoding, nuls, others in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
+        if nuls.count(0) >= _WIDE_NUL_SHARE * len(nuls) and others.count(0) <= _WIDE_OTHER_NULS * len(others):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            if len(_WIDE_CONTROLS.findall(text)) <= _WIDE_CONTROL_SHARE * len(text):
+                return encoding
+    return ""
 
 
 def _as_western(data: bytes) -> str | None:
