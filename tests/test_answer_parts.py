@@ -33,6 +33,14 @@ def test_a_numbered_heading_and_the_words_it_wrapped_onto_a_line_of_their_own_ar
                                      "solve ;", "It is optional."]  # a line of code under a heading is no title
 
 
+def test_a_line_opening_with_an_option_after_a_closed_sentence_starts_one():
+    text = ("If forced, it will pass such files through. This is how GNU gzip behaves.\n-k --keep\nKeep (don't delete) "
+            "input files during compression.\n-s --small\nReduce memory usage.")
+    assert split_sentences(text) == ["If forced, it will pass such files through.", "This is how GNU gzip behaves.",
+                                     "-k --keep Keep (don't delete) input files during compression.",
+                                     "-s --small Reduce memory usage."]
+
+
 def test_words_numbers_and_prose():
     assert content_words("How do I fit linear models?") == ["fit", "linear", "model"]
     # One toolkit for the engine and the verifier: code names stay whole, glued sentences split,
