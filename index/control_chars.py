@@ -33,7 +33,8 @@ def remove_sequences(text: str) -> str:
     return remove_controls(_SEQUENCE.sub("", text))
 
 
-# Full-width forms of ASCII (a CJK input method's "ｂａｔｔｅｒｙ") and the ideographic space: what was meant is ASCII.
+# Full-width forms of ASCII (a CJK input method's "ｂａｔｔｅｒｙ") and the ideographic space: what was meant
+# is ASCII.
 _FULL_WIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 

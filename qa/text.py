@@ -6,14 +6,15 @@ import re
 
 from index.spelling import canonical
 
-# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a
-# capital, digit, quote or bracket, or by a line that opens with a command-line option (a manual's listing: "...
-# This is how GNU gzip behaves.\n-k --keep\nKeep (don't delete) input files ..."); or at a blank line. PDF text breaks lines mid-sentence, so a
-# single line break is a boundary only after a colon or semicolon, before a line of code (a
+# A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by space and a capital, digit, quote
+# or bracket, or by a line that opens with a command-line option (a manual's listing: "... This is how GNU gzip
+# behaves.\n-k --keep\nKeep (don't delete) input files ..."); or at a blank line. PDF text breaks lines
+# mid-sentence, so a single line break is a boundary only after a colon or semicolon, before a line of code (a
 # console prompt or comment: "> lm(y ~ x)"), or after a numbered heading ("11.2 Linear models"), the heading
 # itself and a last word or three it wrapped onto a line of its own ("11.7 Nonlinear least squares and maximum
 # likelihood\nmodels\nCertain forms ...": left in, "models Certain forms of nonlinear model ..." was quoted).
-_HEADING = r"[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n(?:[ \t]*[a-z][a-z-]*(?:[ \t]+[a-z][a-z-]*){0,2}[ \t]*\n(?=[ \t]*[A-Z]))?"
+_HEADING = (r"[ \t]*\d+(?:\.\d+)*[ \t]+[A-Z][^\n.]{0,60}\n"
+            r"(?:[ \t]*[a-z][a-z-]*(?:[ \t]+[a-z][a-z-]*){0,2}[ \t]*\n(?=[ \t]*[A-Z]))?")
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9\"'(\[`])|\n\s*\n|(?<=[:;])[ \t]*\n"
                        r"|(?<=[.!?])[\"')\]]*[ \t]*\n(?=[ \t]*--?[A-Za-z])"
                        r"|\n(?=[ \t]*[>#$+] )|(?<=\n)" + _HEADING + "|^" + _HEADING)

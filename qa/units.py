@@ -70,15 +70,16 @@ def unit_spans(text: str) -> list[tuple[int, int]]:
     while i < len(spans):
         start, end = spans[i]
         i += 1
-        if _prose(text[start:end]) or _short_lead(text[start:end]):
-            taken, short = 0, not _prose(text[start:end])
+        short = not _prose(text[start:end])
+        if not short or _short_lead(text[start:end]):
+            taken, alone = 0, (end, i)
             while i < len(spans) and taken < MAX_CODE_LINES and _console_line(text[spans[i][0]:spans[i][1]]):
                 end, i, taken = spans[i][1], i + 1, taken + 1
             if taken and i < len(spans) and _MID.search(text[start:spans[i - taken][0]].rstrip()) \
                     and _CONTINUES.match(text[spans[i][0]:spans[i][1]]):
                 end, i = spans[i][1], i + 1
             elif short:  # "For example" over a line of code is a lead-in only when the sentence goes on after it
-                end, i = spans[i - taken - 1][1], i - taken
+                end, i = alone
             elif not taken and i < len(spans) and text[start:end].rstrip().endswith(":") \
                     and _listing_start(text[start:spans[i][1]].split("\n")):
                 end, i = spans[i][1], i + 1  # "A trigger may be activated explicitly with:\n   dpkg-trigger NAME"

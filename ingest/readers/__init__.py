@@ -74,7 +74,7 @@ def binary(data: bytes) -> bool:
     """Whether bytes are a binary file rather than text: NUL bytes (but in UTF-16 or UTF-32 text), or a high share of
     control bytes."""
     from ingest.readers.text import utf16_without_bom  # where text is decoded: the reader a text file uses anyway
-    if data.startswith(_WIDE_BOMS) or utf16_without_bom(data):
+    if data.startswith(_WIDE_BOMS) or utf16_without_bom(data) is not None:
         return False
     if b"\x00" in data:
         return True

@@ -60,8 +60,8 @@ def decode(data: bytes) -> str:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
     wide = utf16_without_bom(data)
-    if wide:
-        return data.decode(wide, errors="replace")
+    if wide is not None:
+        return wide
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -77,13 +77,12 @@ def decode(data: bytes) -> str:
     return data.decode("latin-1")  # never fails: every byte is a character
 
 
-def utf16_without_bom(data: bytes) -> str:
-    """'utf-16-le' or 'utf-16-be' for UTF-16 text written without a byte-order mark (some Windows tools and
-    exports), else '': Latin text puts a NUL in every other byte, on one side only; no binary file does that and
-    reads as UTF-16 throughout."""
+def utf16_without_bom(data: bytes) -> str | None:
+    """The text of UTF-16 written without a byte-order mark (some Windows tools and exports), else None: Latin text
+    puts a NUL in every other byte, on one side only; no binary file does that and reads as UTF-16 throughout."""
     head = data[:_WIDE_SAMPLE]  # an even number of bytes
     if len(data) % 2 or b"\x00" not in head:
-        return ""
+        return None
     for encoding, nuls, others in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
         if nuls.count(0) >= _WIDE_NUL_SHARE * len(nuls) and others.count(0) <= _WIDE_OTHER_NULS * len(others):
             try:
@@ -91,8 +90,8 @@ def utf16_without_bom(data: bytes) -> str:
             except UnicodeDecodeError:
                 continue
             if len(_WIDE_CONTROLS.findall(text)) <= _WIDE_CONTROL_SHARE * len(text):
-                return encoding
-    return ""
+                return text
+    return None
 
 
 def _as_western(data: bytes) -> str | None:
